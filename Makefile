@@ -1,0 +1,47 @@
+# descenso — the two commands a new user needs are `make report` and `make test`.
+PYTHON  ?= python3
+VENV    := .venv
+PY      := $(VENV)/bin/python
+PROFILE ?= full
+JOBS    ?=
+ONLY    ?=
+RUN_OPTS := --profile $(PROFILE) $(if $(JOBS),--jobs $(JOBS)) $(if $(ONLY),--only '$(ONLY)')
+
+.PHONY: report run test bench validate status schema clean distclean
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[test]'
+	touch $@
+
+## Train what is missing, then render reports/ (HTML, PDF, CSV, claims.json).
+report: $(VENV)/.installed
+	$(PY) -m engine run $(RUN_OPTS); status=$$?; \
+	$(PY) -m engine report --profile $(PROFILE) || exit $$?; \
+	exit $$status
+
+run: $(VENV)/.installed
+	$(PY) -m engine run $(RUN_OPTS)
+
+status: $(VENV)/.installed
+	$(PY) -m engine status $(RUN_OPTS)
+
+validate: $(VENV)/.installed
+	$(PY) -m engine validate
+
+## The test suite (CI runs this through .ci/run).
+test: $(VENV)/.installed
+	$(PY) -m pytest -q
+
+bench: $(VENV)/.installed
+	$(PY) -m engine.bench
+
+## Regenerate the shipped JSON Schema of experiments.yaml from the registries.
+schema: $(VENV)/.installed
+	$(PY) -m engine schema > engine/config/experiments.schema.json
+
+clean:
+	rm -rf reports/index.html reports/report.pdf reports/results.csv reports/claims.json
+
+distclean: clean
+	rm -rf $(VENV) .store .pytest_cache

@@ -1,0 +1,11 @@
+"""The lecture's claims that the handout tests: one module per claim, registered by stable id.
+
+A claim module provides `analyze(records, text) -> Analysis`: the quantities its criterion may
+name (measured over seeds), figures, tables and notes, computed only from stored results.
+"""
+from engine.claims.base import Analysis, Claim
+from engine.claims.momentum_heavy_directions import CLAIM as MOMENTUM_HEAVY_DIRECTIONS
+
+CLAIMS: dict[str, Claim] = {c.id: c for c in (MOMENTUM_HEAVY_DIRECTIONS,)}
+
+__all__ = ["CLAIMS", "Claim", "Analysis"]

@@ -1,0 +1,33 @@
+"""What a claim declares and what its analysis returns."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from engine.claims.verdict import Estimate
+
+TEXTS = Path(__file__).resolve().parent.parent.parent / "templates" / "claims"
+
+
+@dataclass
+class Analysis:
+    quantities: dict[str, Estimate | None]
+    figures: list[dict] = field(default_factory=list)   # {id, svg, caption}
+    tables: list[dict] = field(default_factory=list)    # {caption, columns, rows}
+    numbers: dict = field(default_factory=dict)         # plain data for claims.json
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    section: str
+    quantities: dict[str, str]         # name → what it measures (the criterion may name these)
+    analyze: Callable[[list[dict], dict], Analysis]
+
+    def text(self, language: str) -> dict:
+        """The claim's prose (quote, explanation, method, captions) from templates/claims/<id>.yaml."""
+        data = yaml.safe_load((TEXTS / f"{self.id}.yaml").read_text(encoding="utf-8"))
+        return {"quote_es": data["quote_es"], **data[language]}

@@ -1,0 +1,189 @@
+"""Command line: validate, run, status, report, schema.  `python -m engine --help`."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, wait
+from pathlib import Path
+
+from engine.config.errors import ConfigError
+from engine.config.validate import DEFAULT_FILE, DEFAULT_PROFILE, load_experiments
+from engine.plan import FILTER_FIELDS, expand, group_runs, parse_filter, select
+from engine.store import DEFAULT_STORE, ResultStore
+
+EXIT_BAD_INPUT = 2
+
+
+class UsageError(Exception):
+    """A bad command-line value (not a bad file): message, exit code 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m engine", description=(
+        "descenso: train the experiment matrix of experiments.yaml and render the handout."))
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p, store=True):
+        p.add_argument("file", nargs="?", type=Path, default=DEFAULT_FILE,
+                       help=f"experiments file (default: {DEFAULT_FILE})")
+        p.add_argument("--profile", default=DEFAULT_PROFILE,
+                       help=f"named profile of the file, e.g. full or quick (default: {DEFAULT_PROFILE})")
+        if store:
+            p.add_argument("--store", type=Path, default=DEFAULT_STORE,
+                           help=f"result store folder (default: {DEFAULT_STORE})")
+
+    def selection(p):
+        p.add_argument("--only", metavar="FILTER", help=(
+            "train a subset: comma-separated terms, all must match; each is KEY=GLOB with KEY in "
+            f"{', '.join(FILTER_FIELDS)}, or a bare GLOB matched against study, claim, model and "
+            "optimizer names. Example: --only 'study=momentum-*,optimizer=gd'"))
+        p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                       help="worker processes (default: number of CPUs; 1 = train in this process)")
+
+    p = sub.add_parser("validate", help="check an experiments file; exit 2 with a message if malformed")
+    common(p, store=False)
+    p = sub.add_parser("run", help="train every run of the plan that the store lacks")
+    common(p)
+    selection(p)
+    p.add_argument("--force", action="store_true", help="retrain selected runs even if stored")
+    p = sub.add_parser("status", help="count done / missing / diverged / failed runs")
+    common(p)
+    selection(p)
+    p = sub.add_parser("report", help="render reports/ from stored results only (never trains)")
+    common(p)
+    p.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports)")
+    sub.add_parser("schema", help="print the JSON Schema of experiments files")
+    return parser
+
+
+def _selected(args):
+    exp = load_experiments(args.file, args.profile)
+    runs = expand(exp)
+    terms = parse_filter(getattr(args, "only", None))
+    for key, _ in terms:
+        if key is not None and key not in FILTER_FIELDS:
+            raise UsageError(f"--only: unknown key '{key}'; expected one of: {', '.join(FILTER_FIELDS)}.")
+    chosen = select(runs, terms)
+    if terms and not chosen:
+        raise UsageError(f"--only '{args.only}' matches none of the {len(runs)} runs of profile '{args.profile}'.")
+    return exp, chosen
+
+
+def cmd_validate(args) -> int:
+    exp = load_experiments(args.file, args.profile)
+    runs = expand(exp)
+    print(f"{args.file}: OK — {len(exp.data['studies'])} studies, {len(runs)} runs "
+          f"in {len(group_runs(runs))} groups for profile '{args.profile}'.")
+    return 0
+
+
+def cmd_status(args) -> int:
+    _, runs = _selected(args)
+    store = ResultStore(args.store)
+    counts: dict[str, Counter] = {}
+    for run in runs:
+        rec = store.get(run.key)
+        state = "missing" if rec is None else ("done" if rec["status"] == "ok" else rec["status"])
+        counts.setdefault(run.spec["study"], Counter())[state] += 1
+    width = max([len(s) for s in counts] + [5])
+    cols = ("done", "diverged", "failed", "missing")
+    print(f"{'study':<{width}}  " + "  ".join(f"{c:>8}" for c in cols) + "  total")
+    total = Counter()
+    for study, c in counts.items():
+        total.update(c)
+        print(f"{study:<{width}}  " + "  ".join(f"{c[k]:>8}" for k in cols) + f"  {sum(c.values()):>5}")
+    print(f"{'all':<{width}}  " + "  ".join(f"{total[k]:>8}" for k in cols) + f"  {sum(total.values()):>5}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from tqdm import tqdm
+
+    from engine.executor import execute_group, make_executor
+
+    if args.jobs < 1:
+        raise UsageError(f"--jobs: expected an integer ≥ 1, got {args.jobs}.")
+    _, runs = _selected(args)
+    store = ResultStore(args.store)
+    todo = runs if args.force else [r for r in runs if not store.has(r.key)]
+    groups = group_runs(todo)
+    print(f"plan: {len(runs)} runs — {len(runs) - len(todo)} already in {args.store}, "
+          f"{len(todo)} to train in {len(groups)} groups with {min(args.jobs, max(len(groups), 1))} "
+          f"worker(s).", file=sys.stderr)
+    if not todo:
+        return 0
+    statuses: Counter = Counter()
+    failures: list[str] = []
+    executor = make_executor(min(args.jobs, len(groups)))
+    bar = tqdm(total=len(todo), unit="run", file=sys.stderr, dynamic_ncols=True,
+               bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} runs [{elapsed}<{remaining}]")
+    pending, queue = set(), list(groups)
+    try:
+        while queue or pending:
+            while queue and len(pending) < 2 * max(args.jobs, 1):
+                group = queue.pop(0)
+                pending.add(executor.submit(execute_group, [(r.key, r.label, r.spec) for r in group]))
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                for record in future.result():
+                    store.put(record)
+                    statuses[record["status"]] += 1
+                    if record["status"] == "failed":
+                        failures.append(f"{record['label']}: {record['error']}")
+                bar.update(len(future.result()))
+    except KeyboardInterrupt:
+        bar.close()
+        executor.shutdown(wait=False, cancel_futures=True)
+        print(f"\ninterrupted: {sum(statuses.values())} finished runs are saved in {args.store}; "
+              "run the same command again to train only what is missing.", file=sys.stderr)
+        return 130
+    bar.close()
+    executor.shutdown()
+    print(f"trained {sum(statuses.values())} runs: ok {statuses['ok']}, diverged {statuses['diverged']}, "
+          f"failed {statuses['failed']}.", file=sys.stderr)
+    for line in failures[:10]:
+        print(f"  failed: {line}", file=sys.stderr)
+    if len(failures) > 10:
+        print(f"  … and {len(failures) - 10} more (python -m engine status)", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def cmd_report(args) -> int:
+    from engine.report.assemble import build_report
+
+    exp = load_experiments(args.file, args.profile)
+    summary = build_report(exp, ResultStore(args.store), args.out)
+    if summary["missing"]:
+        print(f"report: {len(summary['missing'])} results are missing from {args.store} "
+              f"(run `python -m engine run --profile {args.profile}`); for example:", file=sys.stderr)
+        for label in summary["missing"][:10]:
+            print(f"  missing: {label}", file=sys.stderr)
+    for name, path in summary["written"].items():
+        print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def cmd_schema(_args) -> int:
+    from engine.config.schema import build_schema
+
+    print(json.dumps(build_schema(), indent=2, ensure_ascii=False))
+    return 0
+
+
+COMMANDS = {"validate": cmd_validate, "run": cmd_run, "status": cmd_status,
+            "report": cmd_report, "schema": cmd_schema}
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT

@@ -1,0 +1,309 @@
+"""Check an experiments file completely before anything trains.
+
+Two layers: the JSON Schema (structure, types) and the semantic checks a schema cannot express
+(defined names, hyperparameters that belong to their optimizer's kind, value ranges, criteria
+that name quantities the claim computes).  Every defect becomes a ConfigProblem that names the
+key path and what was expected; `load_experiments` raises them all at once as a ConfigError.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import jsonschema
+
+from engine.claims import CLAIMS
+from engine.config.errors import ConfigError, ConfigProblem, did_you_mean, expected_one_of
+from engine.config.load import Positions, format_path, load_yaml
+from engine.config.schema import build_schema
+from engine.optim import OPTIMIZERS
+from engine.training import MODEL_KINDS
+
+DEFAULT_FILE = Path("experiments.yaml")
+DEFAULT_PROFILE = "full"
+
+
+@dataclass(frozen=True)
+class Experiments:
+    """A validated experiments file with one profile applied."""
+
+    file: Path
+    profile: str
+    data: dict            # the whole file, studies already patched by the profile
+    sha256: str           # of the file's bytes, for the report's appendix
+
+
+def _validator():
+    def is_int(_checker, value):
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    cls = jsonschema.validators.extend(
+        jsonschema.Draft202012Validator,
+        type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", is_int))
+    return cls(build_schema())
+
+
+_TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string",
+               "integer": "an integer", "number": "a number", "boolean": "true or false"}
+
+
+def _describe(value) -> str:
+    kind = {dict: "a mapping", list: "a list", str: "the string", bool: "the boolean"}.get(type(value))
+    if kind in ("a mapping", "a list"):
+        return kind
+    return f"{kind} {value!r}" if kind else f"{value!r}"
+
+
+def _schema_problem(err) -> list[ConfigProblem]:
+    path = tuple(err.absolute_path)
+    v, expected = err.validator, err.validator_value
+    if v == "additionalProperties":
+        allowed = list(err.schema.get("properties", {}))
+        extras = [k for k in err.instance if k not in allowed]
+        return [ConfigProblem(format_path(path + (k,)),
+                              f"unknown key '{k}'; expected one of: {', '.join(allowed)}.{did_you_mean(k, allowed)}",
+                              ) for k in extras]
+    if "propertyNames" in err.schema_path:
+        return [ConfigProblem(format_path(path + (err.instance,)),
+                              expected_one_of("claim id", err.instance, err.schema.get("enum", [])))]
+    if v == "required":
+        missing = [k for k in expected if k not in err.instance]
+        return [ConfigProblem(format_path(path), f"missing required key '{k}'.") for k in missing]
+    if v == "type":
+        names = [expected] if isinstance(expected, str) else expected
+        want = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
+        return [ConfigProblem(format_path(path), f"expected {want}, got {_describe(err.instance)}.")]
+    if v == "enum":
+        return [ConfigProblem(format_path(path), expected_one_of("name", err.instance, expected))]
+    if v == "minItems" and expected == 1:
+        return [ConfigProblem(format_path(path), "expected a non-empty list, got an empty one.")]
+    if v == "minProperties":
+        return [ConfigProblem(format_path(path), "expected at least one entry, got none.")]
+    if v in ("minimum", "exclusiveMinimum"):
+        op = "≥" if v == "minimum" else ">"
+        return [ConfigProblem(format_path(path), f"expected a number {op} {expected}, got {err.instance!r}.")]
+    if v == "anyOf":
+        doc = err.schema.get("description", "")
+        if "geomspace" in str(err.schema):
+            want = "a non-empty list of values or {geomspace: [start, stop, num]}"
+        elif err.schema.get("anyOf", [{}])[0].get("const") == "full":
+            want = "'full' or a positive integer batch size"
+        else:
+            want = doc or "a value of another form"
+        return [ConfigProblem(format_path(path), f"expected {want}, got {_describe(err.instance)}.")]
+    if v == "const":
+        return [ConfigProblem(format_path(path), f"expected {expected!r}, got {err.instance!r}.")]
+    if v == "pattern":
+        return [ConfigProblem(format_path(path), f"'{err.instance}' is not a valid name: use letters, "
+                                                 "digits, '_', '-' and '.', starting with a letter or digit.")]
+    return [ConfigProblem(format_path(path), err.message)]
+
+
+def expand_values(spec) -> list:
+    """A grid entry as a list: explicit values, or {geomspace: [start, stop, num]} (log-spaced)."""
+    if isinstance(spec, dict):
+        start, stop, num = spec["geomspace"]
+        if num == 1:
+            return [float(start)]
+        ratio = (stop / start) ** (1.0 / (num - 1))
+        return [float(start * ratio ** i) for i in range(int(num))]
+    return list(spec)
+
+
+def _check_values(spec, path: tuple, problems: list, check=None) -> None:
+    if isinstance(spec, dict):
+        start, stop, num = spec["geomspace"]
+        if not (start > 0 and stop > 0):
+            problems.append(ConfigProblem(format_path(path + ("geomspace",)),
+                                          f"expected start and stop > 0, got [{start}, {stop}, {num}]."))
+            return
+        if not (isinstance(num, int) and not isinstance(num, bool) and num >= 1):
+            problems.append(ConfigProblem(format_path(path + ("geomspace", 2)),
+                                          f"expected the number of points as an integer ≥ 1, got {num!r}."))
+            return
+    if check is None:
+        return
+    for i, value in enumerate(expand_values(spec)):
+        why = check(value)
+        if why:
+            problems.append(ConfigProblem(format_path(path + (i,)), f"expected {why}, got {value!r}."))
+
+
+def _check_optimizer_hp(kind: str, name: str, value, path: tuple, problems: list) -> bool:
+    rule = OPTIMIZERS[kind]
+    hps = {h.name: h for h in rule.hyperparameters}
+    if name not in hps:
+        problems.append(ConfigProblem(format_path(path), (
+            f"'{name}' is not a hyperparameter of {kind}; expected one of: "
+            f"{', '.join(hps)}.{did_you_mean(name, hps)}")))
+        return False
+    return True
+
+
+def _semantic_problems(data: dict) -> list[ConfigProblem]:
+    problems: list[ConfigProblem] = []
+    datasets = data.get("datasets") or {}
+    models, optimizers = data["models"], data["optimizers"]
+    claims, studies = data["claims"], data["studies"]
+
+    for name, model in models.items():
+        kind = MODEL_KINDS[model["kind"]]
+        for param in model.get("params", {}):
+            if param not in kind.params:
+                problems.append(ConfigProblem(format_path(("models", name, "params", param)), (
+                    f"'{param}' is not a parameter of model kind {model['kind']}; expected one of: "
+                    f"{', '.join(kind.params) or '(none)'}.{did_you_mean(param, kind.params)}")))
+
+    for name, opt in optimizers.items():
+        for key, value in opt.items():
+            if key in ("kind", "batch"):
+                continue
+            path = ("optimizers", name, key)
+            if _check_optimizer_hp(opt["kind"], key, value, path, problems):
+                hp = next(h for h in OPTIMIZERS[opt["kind"]].hyperparameters if h.name == key)
+                why = hp.check(value)
+                if why:
+                    problems.append(ConfigProblem(format_path(path), f"expected {why}, got {value!r}."))
+
+    for sname, study in studies.items():
+        base = ("studies", sname)
+        if study["claim"] not in claims:
+            problems.append(ConfigProblem(format_path(base + ("claim",)), (
+                f"claim '{study['claim']}' has no entry in the claims section; add its criterion there.")))
+        for i, m in enumerate(study["models"]):
+            if m not in models:
+                problems.append(ConfigProblem(format_path(base + ("models", i)), expected_one_of("model", m, models)))
+        if "dataset" in study and study["dataset"] not in datasets:
+            problems.append(ConfigProblem(format_path(base + ("dataset",)),
+                                          expected_one_of("data set", study["dataset"], datasets)))
+        for i, o in enumerate(study["optimizers"]):
+            if o not in optimizers:
+                problems.append(ConfigProblem(format_path(base + ("optimizers", i)),
+                                              expected_one_of("optimizer", o, optimizers)))
+        for oname, hps in (study.get("grid") or {}).items():
+            if oname not in study["optimizers"]:
+                problems.append(ConfigProblem(format_path(base + ("grid", oname)), (
+                    f"grid for '{oname}', which this study does not train; expected one of its optimizers: "
+                    f"{', '.join(study['optimizers'])}.{did_you_mean(oname, study['optimizers'])}")))
+                continue
+            kind = optimizers[oname]["kind"]
+            for hname, spec in hps.items():
+                path = base + ("grid", oname, hname)
+                if _check_optimizer_hp(kind, hname, spec, path, problems):
+                    hp = next(h for h in OPTIMIZERS[kind].hyperparameters if h.name == hname)
+                    _check_values(spec, path, problems, hp.check)
+        for oname in study["optimizers"]:
+            if oname in optimizers and "lr" not in optimizers[oname] and "lr" not in (study.get("grid") or {}).get(oname, {}):
+                problems.append(ConfigProblem(format_path(base + ("grid",)), (
+                    f"no learning rate for optimizer '{oname}': give 'lr' in optimizers.{oname} "
+                    f"or a grid {oname}: {{lr: [...]}} here.")))
+        for param, spec in (study.get("vary") or {}).items():
+            _check_values(spec, base + ("vary", param), problems)
+            for m in study["models"]:
+                if m in models and param not in MODEL_KINDS[models[m]["kind"]].params:
+                    problems.append(ConfigProblem(format_path(base + ("vary", param)), (
+                        f"'{param}' is not a parameter of model '{m}' (kind {models[m]['kind']}); expected one of: "
+                        f"{', '.join(MODEL_KINDS[models[m]['kind']].params)}.")))
+
+    for cname, claim in claims.items():
+        known = CLAIMS[cname].quantities
+        for i, crit in enumerate(claim["criterion"]):
+            path = ("claims", cname, "criterion", i)
+            if crit["quantity"] not in known:
+                problems.append(ConfigProblem(format_path(path + ("quantity",)),
+                                              expected_one_of(f"quantity of {cname}", crit["quantity"], known)))
+            tests = [k for k in ("between", "at_least", "at_most") if k in crit]
+            if len(tests) != 1:
+                problems.append(ConfigProblem(format_path(path), (
+                    "expected exactly one of between: [low, high], at_least: x or at_most: x.")))
+            elif tests == ["between"] and not crit["between"][0] <= crit["between"][1]:
+                problems.append(ConfigProblem(format_path(path + ("between",)),
+                                              f"expected low ≤ high, got {crit['between']}."))
+
+    for pname, profile in data["profiles"].items():
+        for sname in (profile.get("studies") or {}):
+            if sname not in studies:
+                problems.append(ConfigProblem(format_path(("profiles", pname, "studies", sname)),
+                                              expected_one_of("study", sname, studies)))
+    return problems
+
+
+def _merge(base: dict, patch: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in patch.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else copy.deepcopy(value)
+    return out
+
+
+def apply_profile(data: dict, profile: str) -> dict:
+    """The file with the profile's study patches merged in (mappings merge, lists replace)."""
+    patched = copy.deepcopy(data)
+    for sname, patch in (data["profiles"][profile].get("studies") or {}).items():
+        patched["studies"][sname] = _merge(data["studies"][sname], patch)
+    return patched
+
+
+def _locate(problems: list[ConfigProblem], positions: Positions, raw_paths: dict) -> None:
+    for p in problems:
+        if p.line is not None:
+            continue
+        path = raw_paths.get(p.path)
+        while path is not None:
+            pos = positions.get(("key",) + path) or positions.get(path)
+            if pos:
+                p.line, p.column = pos
+                break
+            if not path:
+                break
+            path = path[:-1]
+
+
+def _all_paths(node, path=()) -> dict:
+    out = {format_path(path): path}
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out.update(_all_paths(v, path + (k,)))
+            out[format_path(path + (k,))] = path + (k,)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out.update(_all_paths(v, path + (i,)))
+    return out
+
+
+def _fail(file: str, problems: list[ConfigProblem], data: dict, positions: Positions):
+    paths = _all_paths(data)
+    for p in problems:  # paths to keys that are absent in the data (e.g. a missing key) still locate their parent
+        if p.path not in paths:
+            parts = p.path.replace("[", ".[").split(".")
+            paths[p.path] = tuple(int(s[1:-1]) if s.startswith("[") else s for s in parts if s)
+    _locate(problems, positions, paths)
+    raise ConfigError(file, sorted(problems, key=lambda p: (p.line or 0, p.column or 0)))
+
+
+def load_experiments(file: Path = DEFAULT_FILE, profile: str = DEFAULT_PROFILE) -> Experiments:
+    """Read, check and profile-patch an experiments file; raise ConfigError on any defect."""
+    import hashlib
+
+    data, positions = load_yaml(file)
+    problems = [p for err in _validator().iter_errors(data) for p in _schema_problem(err)]
+    if problems:
+        _fail(str(file), problems, data, positions)
+    problems = _semantic_problems(data)
+    if profile not in data["profiles"]:
+        problems.append(ConfigProblem("profiles", expected_one_of("profile", profile, data["profiles"])
+                                      + " (chosen with --profile)"))
+    if problems:
+        _fail(str(file), problems, data, positions)
+    patched = apply_profile(data, profile)
+    problems = _semantic_problems(patched)
+    if problems:
+        for p in problems:
+            p.message += f" (after applying profile '{profile}')"
+        _fail(str(file), problems, data, positions)
+    return Experiments(Path(file), profile, patched, hashlib.sha256(Path(file).read_bytes()).hexdigest())
+
+
+def is_finite_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

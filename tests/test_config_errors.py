@@ -1,0 +1,118 @@
+"""Every kind of malformed experiments file: one clear message naming the file, the key path and
+what was expected; exit code 2; no traceback; nothing written to the result store."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# (case id, (old text, new text) applied to tests/data/tiny.yaml, phrases the message must contain)
+CASES = [
+    ("yaml-syntax", ("seeds: [0, 1]", "seeds: [0, 1"), ["invalid YAML", ":17:9:", "starts at line 16, column 12"]),
+    ("unknown-top-key", ("studies:", "studys:"), ["unknown key 'studys'", "Did you mean 'studies'?"]),
+    ("unknown-study-key", ("    optimizers: [gd, momentum]\n    seeds: [0, 1]",
+                           "    optimisers: [gd, momentum]\n    seeds: [0, 1]"),
+     ["studies.scaling.optimisers", "Did you mean 'optimizers'?"]),
+    ("wrong-type", ("seeds: [0, 1]", "seeds: zero"), ["studies.scaling.seeds", "expected a list", "'zero'"]),
+    ("seed-not-integer", ("seeds: [0, 1]", "seeds: [0, 1.5]"), ["studies.scaling.seeds[1]", "expected an integer"]),
+    ("unknown-model", ("models: [quadratic]", "models: [quadratik]"),
+     ["studies.scaling.models[0]", "unknown model 'quadratik'", "Did you mean 'quadratic'?"]),
+    ("unknown-optimizer", ("optimizers: [gd, momentum]\n    seeds: [0, 1]", "optimizers: [gd, momentun]\n    seeds: [0, 1]"),
+     ["studies.scaling.optimizers[1]", "unknown optimizer 'momentun'", "Did you mean 'momentum'?"]),
+    ("unknown-optimizer-kind", ("adagrad: {kind: adagrad}", "adagrad: {kind: adagrd}"),
+     ["optimizers.adagrad.kind", "'adagrd'", "Did you mean 'adagrad'?"]),
+    ("unknown-dataset", ("    models: [quadratic]\n", "    models: [quadratic]\n    dataset: digitz\n"),
+     ["studies.scaling.dataset", "unknown data set 'digitz'"]),
+    ("lr-not-positive", ("gd: {lr: {geomspace: [0.5, 2.2, 8]}}", "gd: {lr: [0.5, 0.0]}"),
+     ["studies.scaling.grid.gd.lr[1]", "a number > 0", "got 0.0"]),
+    ("lr-negative-fixed", ("gd: {kind: sgd, batch: full}", "gd: {kind: sgd, batch: full, lr: -0.1}"),
+     ["optimizers.gd.lr", "a number > 0"]),
+    ("beta-out-of-range", ("momentum: {kind: momentum, beta: 0.9}", "momentum: {kind: momentum, beta: 1.0}"),
+     ["optimizers.momentum.beta", "in [0, 1)", "got 1.0"]),
+    ("eps-negative", ("adagrad: {kind: adagrad}", "adagrad: {kind: adagrad, eps: -1.0e-8}"),
+     ["optimizers.adagrad.eps", "got -1e-08"]),
+    ("empty-grid", ("gd: {lr: {geomspace: [0.5, 2.2, 8]}}", "gd: {lr: []}"),
+     ["studies.scaling.grid.gd.lr", "non-empty list"]),
+    ("empty-seeds", ("seeds: [0, 1]", "seeds: []"), ["studies.scaling.seeds", "non-empty list"]),
+    ("hp-of-other-kind", ("adagrad: {kind: adagrad}", "adagrad: {kind: adagrad, beta: 0.9}"),
+     ["optimizers.adagrad.beta", "not a hyperparameter of adagrad"]),
+    ("undefined-claim-entry", ("claims:\n  momentum-heavy-directions:", "claims:\n  momentum-heavy-direction:"),
+     ["claims.momentum-heavy-direction", "unknown claim id", "Did you mean 'momentum-heavy-directions'?"]),
+    ("undefined-profile-study", ("      scaling: {seeds: [0]}", "      scalling: {seeds: [0]}"),
+     ["profiles.quick.studies.scalling", "unknown study 'scalling'", "Did you mean 'scaling'?"]),
+    ("unknown-criterion-quantity", ("quantity: slope_gd,", "quantity: slope_sgd,"),
+     ["claims.momentum-heavy-directions.criterion[0].quantity", "Did you mean 'slope_gd'?"]),
+    ("duplicate-key", ("  gd: {kind: sgd, batch: full}", "  gd: {kind: sgd, batch: full}\n  gd: {kind: sgd}"),
+     ["optimizers.gd", "duplicate key 'gd'"]),
+    ("bad-batch", ("gd: {kind: sgd, batch: full}", "gd: {kind: sgd, batch: all}"),
+     ["optimizers.gd.batch", "'full' or a positive integer"]),
+    ("missing-required", ("    budget: {max_steps: 200, target: 1.0e-6}\n", ""),
+     ["studies.paths", "missing required key 'budget'"]),
+    ("python-tag", ("version: 1", "version: !!python/object/apply:os.system ['touch PWNED']"),
+     ["invalid YAML", "python/object", ":2:"]),
+]
+
+
+@pytest.mark.parametrize("case,edit,phrases", CASES, ids=[c[0] for c in CASES])
+def test_malformed_file_gets_one_clear_message(case, edit, phrases, tiny_text, tmp_path, cli, monkeypatch):
+    old, new = edit
+    assert old in tiny_text, f"test set-up: {old!r} not in tiny.yaml"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(tiny_text.replace(old, new, 1))
+    monkeypatch.chdir(tmp_path)
+    store = tmp_path / "store"
+    for command in (["validate", bad], ["run", bad, "--store", store, "--jobs", "1"]):
+        code, out, err = cli(*command)
+        assert code == 2, err
+        assert str(bad) in err
+        for phrase in phrases:
+            assert phrase in err, f"{phrase!r} missing from: {err}"
+        assert "Traceback" not in err
+    assert not store.exists(), "bad input must write nothing to the result store"
+    assert not (tmp_path / "PWNED").exists(), "a YAML tag was executed"
+
+
+def test_unknown_profile(tmp_path, cli):
+    code, _, err = cli("run", Path(__file__).parent / "data" / "tiny.yaml", "--profile", "quik",
+                       "--store", tmp_path / "s")
+    assert code == 2 and "unknown profile 'quik'" in err and "Did you mean 'quick'?" in err
+    assert not (tmp_path / "s").exists()
+
+
+def test_missing_file(tmp_path, cli):
+    code, _, err = cli("validate", tmp_path / "nope.yaml")
+    assert code == 2 and "nope.yaml" in err and "file not found" in err
+
+
+def test_bad_only_filter(tmp_path, cli):
+    code, _, err = cli("run", Path(__file__).parent / "data" / "tiny.yaml", "--only", "optimiser=gd",
+                       "--store", tmp_path / "s")
+    assert code == 2 and "unknown key 'optimiser'" in err
+    assert not (tmp_path / "s").exists()
+
+
+def test_exit_code_and_no_traceback_in_a_real_process(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("models: {q: {kind: quadratic}}\noptimizers: {gd: {kind: sgd, lr: 0}}\n")
+    proc = subprocess.run([sys.executable, "-m", "engine", "validate", str(bad)], capture_output=True,
+                          text=True, cwd=Path(__file__).resolve().parent.parent)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and str(bad) in proc.stderr
+
+
+def test_shipped_schema_matches_the_registries():
+    import json
+
+    from engine.config.schema import build_schema
+
+    shipped = Path(__file__).resolve().parent.parent / "engine" / "config" / "experiments.schema.json"
+    assert json.loads(shipped.read_text()) == build_schema(), "run `make schema` to refresh the shipped schema"
+
+
+def test_the_real_experiments_file_is_valid(cli):
+    root = Path(__file__).resolve().parent.parent
+    for profile in ("full", "quick"):
+        code, out, err = cli("validate", root / "experiments.yaml", "--profile", profile)
+        assert code == 0, err
