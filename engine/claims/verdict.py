@@ -35,9 +35,10 @@ class Estimate:
         return cls(mean, mean - half, mean + half, int(xs.size), tuple(xs.tolist()))
 
     def text(self) -> str:
+        """Language-neutral: the mean, its 95 % interval and the number of seeds n."""
         if self.n == 1:
-            return f"{self.mean:.3g} (1 seed)"
-        return f"{self.mean:.3g} [{self.low:.3g}, {self.high:.3g}] (95 % CI, {self.n} seeds)"
+            return f"{self.mean:.3g} (n = 1)"
+        return f"{self.mean:.3g}, 95 % [{self.low:.3g}, {self.high:.3g}] (n = {self.n})"
 
 
 def _range(criterion: dict) -> tuple[float, float]:
@@ -54,7 +55,7 @@ def expected_text(criterion: dict) -> str:
         return f"≥ {lo:g}"
     if math.isinf(lo):
         return f"≤ {hi:g}"
-    return f"in [{lo:g}, {hi:g}]"
+    return f"∈ [{lo:g}, {hi:g}]"
 
 
 def check(criterion: dict, estimate: Estimate | None) -> str:

@@ -23,6 +23,7 @@ from engine.environment import environment
 from engine.optim import OPTIMIZERS
 from engine.plan import expand
 from engine.report import TEMPLATES_DIR
+from engine.report.catalog import load_catalog, message
 from engine.report.mathsvg import math_svg
 from engine.report.render import write_report
 from engine.store import ResultStore
@@ -77,6 +78,7 @@ def _formulas(records: list[dict]) -> list[dict]:
 def build_report(exp: Experiments, store: ResultStore, out_dir: Path) -> dict:
     settings = exp.data.get("report", {})
     language = settings.get("language", "es")
+    catalog = load_catalog(language)
     runs = expand(exp)
     records, missing = [], []
     for run in runs:
@@ -93,10 +95,7 @@ def build_report(exp: Experiments, store: ResultStore, out_dir: Path) -> dict:
         analysis = claim.analyze(mine, text) if mine else Analysis({q: None for q in claim.quantities})
         criteria = exp.data["claims"][cid]["criterion"]
         verdict, rows = evaluate(criteria, analysis.quantities)
-        reason = {"missing": "a quantity of the criterion could not be measured from the stored results",
-                  "supported": "every criterion holds over the confidence interval",
-                  "not supported": "at least one criterion fails over the whole confidence interval",
-                  "inconclusive": "a confidence interval straddles a bound of the criterion"}[verdict]
+        reason = message(catalog, "verdict_reason." + verdict.replace(" ", "_"))
         claims.append({
             "id": cid, "section": SECTION_TITLES[language][claim.section], "title": text["title"],
             "quote_es": text["quote_es"], "quote_en": text["quote_en"],

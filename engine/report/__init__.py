@@ -1,0 +1,22 @@
+"""Rendering layer: figures, formulas, message catalogues, HTML and PDF.
+
+Public API (others code against it):
+
+* ``figures.figure_to_svg(fig) -> str``, ``figures.new_figure(ncols, nrows, width)``,
+  ``figures.OPTIMIZER_COLORS``, ``figures.optimizer_color(name)``
+* ``mathsvg.math_svg(latex, fontsize=12) -> str``
+* ``catalog.load_catalog(language) -> dict``, ``catalog.message(catalog, key, **fmt)``
+* ``render.render_html(context, templates_dir) -> str``,
+  ``render.write_report(context, templates_dir, out_dir) -> {'html': Path, 'pdf': Path}``
+* ``pdf.html_to_pdf(html, pdf_path, base_url)``
+
+The context that ``render_html`` takes is documented in ``render``'s module
+docstring.  Submodules are imported lazily so that importing
+``engine.report`` does not import matplotlib or WeasyPrint.
+"""
+
+from pathlib import Path
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
+
+__all__ = ["TEMPLATES_DIR"]

@@ -1,0 +1,152 @@
+"""The engine's promises: stable keys, atomic resumable store, grouping and --jobs that do not
+change results, divergence recorded rather than raised, a killed run that loses nothing."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from engine.config.validate import load_experiments
+from engine.executor import execute_group
+from engine.plan import expand, group_runs, parse_filter, select
+from engine.store import ResultStore
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ROOT / "tests" / "data" / "tiny.yaml"
+
+RESULT_FIELDS = ("status", "diverged_at_step", "history", "final")
+
+
+def _runs(profile="full"):
+    return expand(load_experiments(TINY, profile))
+
+
+def _items(runs):
+    return [(r.key, r.label, r.spec) for r in runs]
+
+
+def test_keys_are_stable_and_distinct():
+    a, b = _runs(), _runs()
+    assert [r.key for r in a] == [r.key for r in b]
+    assert len({r.key for r in a}) == len(a)
+
+
+def test_profile_overrides_only_what_it_names():
+    full, quick = _runs("full"), _runs("quick")
+    assert {r.spec["seed"] for r in quick if r.spec["study"] == "scaling"} == {0}
+    paths_full = {r.key for r in full if r.spec["study"] == "paths"}
+    paths_quick = {r.key for r in quick if r.spec["study"] == "paths"}
+    assert paths_full == paths_quick
+
+
+def test_only_filter():
+    runs = _runs()
+    gd = select(runs, parse_filter("study=scaling,optimizer=gd"))
+    assert gd and all(r.spec["optimizer"]["name"] == "gd" and r.spec["study"] == "scaling" for r in gd)
+    assert select(runs, parse_filter("paths")) == [r for r in runs if r.spec["study"] == "paths"]
+
+
+def test_grouped_equals_alone_bit_for_bit():
+    runs = [r for r in _runs() if r.spec["study"] == "scaling" and r.spec["vary"]["kappa"] == 100]
+    groups = group_runs(runs)
+    assert len(groups) == 2  # gd and momentum
+    for group in groups:
+        together = execute_group(_items(group))
+        for run, rec in list(zip(group, together))[:: max(1, len(group) // 6)]:
+            alone = execute_group(_items([run]))[0]
+            for field in RESULT_FIELDS:
+                assert rec[field] == alone[field], (run.label, field)
+
+
+def test_divergence_is_recorded_not_raised():
+    run = next(r for r in _runs() if r.spec["study"] == "scaling" and r.spec["optimizer"]["name"] == "gd")
+    spec = json.loads(json.dumps(run.spec))
+    spec["optimizer"]["hp"]["lr"] = 10.0  # > 2/L: GD diverges on any quadratic with L = 1
+    rec = execute_group([("k", "diverging", spec)])[0]
+    assert rec["status"] == "diverged"
+    assert isinstance(rec["diverged_at_step"], int) and rec["diverged_at_step"] > 0
+    json.dumps(rec, allow_nan=False)
+
+
+def test_failure_is_recorded_for_the_group():
+    run = next(r for r in _runs() if r.spec["study"] == "scaling")
+    spec = json.loads(json.dumps(run.spec))
+    spec["model"]["params"]["kappa"] = 0.5  # the quadratic refuses κ < 1
+    rec = execute_group([("k", "failing", spec)])[0]
+    assert rec["status"] == "failed" and "kappa" in rec["error"]
+
+
+def test_store_writes_atomically(tmp_path):
+    store = ResultStore(tmp_path)
+    store.put({"key": "abc123", "status": "ok"})
+    assert store.get("abc123") == {"key": "abc123", "status": "ok"}
+    assert not list(tmp_path.rglob(".tmp-*"))
+    assert store.get("missing") is None
+
+
+def _engine(*args, **kw):
+    return subprocess.Popen([sys.executable, "-m", "engine", *map(str, args)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def _snapshot(store: Path) -> dict:
+    """Finished records only: a temporary file torn by the kill is never read as a record."""
+    return {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in store.rglob("*.json")
+            if not p.name.startswith(".tmp-")}
+
+
+def test_killed_run_loses_nothing_and_redoes_nothing(tmp_path):
+    store = tmp_path / "store"
+    total = len(_runs())
+    proc = _engine("run", TINY, "--store", store, "--jobs", "1")
+    deadline = time.time() + 120
+    while time.time() < deadline and not (store.exists() and _snapshot(store)):
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = _snapshot(store)
+    assert 0 < len(before) < total, "the kill should land mid-way"
+    for rec_path, (_, data) in before.items():
+        json.loads(data)  # every stored record is whole
+
+    again = _engine("run", TINY, "--store", store, "--jobs", "2")
+    _, err = again.communicate(timeout=300)
+    assert again.returncode == 0, err
+    assert f"{len(before)} already in" in err and f"{total - len(before)} to train" in err
+    after = _snapshot(store)
+    assert len(after) == total
+    assert all(after[p] == before[p] for p in before), "finished records were rewritten"
+
+    third = _engine("run", TINY, "--store", store)
+    _, err = third.communicate(timeout=120)
+    assert third.returncode == 0 and "0 to train" in err
+
+
+def test_jobs_do_not_change_results(tmp_path):
+    only = "study=scaling,seed=0"
+    for jobs, name in ((1, "a"), (2, "b")):
+        proc = _engine("run", TINY, "--store", tmp_path / name, "--jobs", jobs, "--only", only)
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+    a, b = ResultStore(tmp_path / "a"), ResultStore(tmp_path / "b")
+    runs = select(_runs(), parse_filter(only))
+    for run in runs:
+        ra, rb = a.get(run.key), b.get(run.key)
+        assert all(ra[f] == rb[f] for f in RESULT_FIELDS), run.label
+
+
+def test_quadratic_start_spreads_energy_over_eigendirections():
+    from engine.objectives import OBJECTIVES
+
+    problem = OBJECTIVES["quadratic"].build(dim=6, kappa=1e4)
+    rng = np.random.default_rng(0)
+    x0 = np.stack([problem.initial_point(rng) for _ in range(4000)])
+    eig = 1e4 ** (-np.arange(6) / 5)
+    share = (eig * x0 ** 2).mean(0)
+    np.testing.assert_allclose(share, 1.0, rtol=0.1)

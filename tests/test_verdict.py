@@ -1,0 +1,42 @@
+"""Verdicts follow from the declared criterion and the measured interval, never from a hand."""
+import pytest
+
+from engine.claims.verdict import Estimate, check, evaluate, verdict
+
+
+def test_estimate_interval_from_seeds():
+    est = Estimate.from_samples([1.0, 1.1, 0.9])
+    assert est.mean == pytest.approx(1.0)
+    # t(0.975, 2) = 4.303, sd = 0.1, n = 3 → half width 0.2484
+    assert est.high - est.mean == pytest.approx(4.3027 * 0.1 / 3 ** 0.5, rel=1e-3)
+    assert Estimate.from_samples([None, float("nan")]) is None
+    one = Estimate.from_samples([0.5])
+    assert (one.low, one.high, one.n) == (0.5, 0.5, 1)
+
+
+@pytest.mark.parametrize("interval,criterion,outcome", [
+    ((0.9, 1.1), {"between": [0.85, 1.15]}, "pass"),
+    ((0.8, 1.1), {"between": [0.85, 1.15]}, "unclear"),
+    ((1.2, 1.3), {"between": [0.85, 1.15]}, "fail"),
+    ((0.96, 0.97), {"at_least": 0.96}, "pass"),
+    ((0.90, 0.95), {"at_least": 0.96}, "fail"),
+    ((0.01, 0.02), {"at_most": 0.0247}, "pass"),
+])
+def test_check(interval, criterion, outcome):
+    lo, hi = interval
+    assert check(criterion, Estimate((lo + hi) / 2, lo, hi, 3)) == outcome
+
+
+def test_verdict_combines_outcomes():
+    assert verdict(["pass", "pass"]) == "supported"
+    assert verdict(["pass", "fail"]) == "not supported"
+    assert verdict(["pass", "unclear"]) == "inconclusive"
+    assert verdict(["pass", "missing"]) == "missing"
+
+
+def test_evaluate_reports_each_criterion():
+    v, rows = evaluate([{"quantity": "a", "between": [0, 1]}, {"quantity": "b", "at_least": 2}],
+                       {"a": Estimate(0.5, 0.4, 0.6, 3), "b": None})
+    assert v == "missing"
+    assert [r["outcome"] for r in rows] == ["pass", "missing"]
+    assert rows[0]["expected"] == "∈ [0, 1]" and rows[1]["measured"] == "—"
