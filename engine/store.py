@@ -38,6 +38,7 @@ class ResultStore:
                 json.dump(record, fh, allow_nan=False, separators=(",", ":"))
                 fh.flush()
                 os.fsync(fh.fileno())
+            os.chmod(tmp, 0o644)  # mkstemp creates 0600; a store may be shared read-only
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -8,7 +8,7 @@ key path and what was expected; `load_experiments` raises them all at once as a 
 from __future__ import annotations
 
 import copy
-import math
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -284,8 +284,6 @@ def _fail(file: str, problems: list[ConfigProblem], data: dict, positions: Posit
 
 def load_experiments(file: Path = DEFAULT_FILE, profile: str = DEFAULT_PROFILE) -> Experiments:
     """Read, check and profile-patch an experiments file; raise ConfigError on any defect."""
-    import hashlib
-
     data, positions = load_yaml(file)
     problems = [p for err in _validator().iter_errors(data) for p in _schema_problem(err)]
     if problems:
@@ -303,7 +301,3 @@ def load_experiments(file: Path = DEFAULT_FILE, profile: str = DEFAULT_PROFILE) 
             p.message += f" (after applying profile '{profile}')"
         _fail(str(file), problems, data, positions)
     return Experiments(Path(file), profile, patched, hashlib.sha256(Path(file).read_bytes()).hexdigest())
-
-
-def is_finite_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -28,7 +28,7 @@ class MemberLog:
     reached_at: int | None = None
 
 
-def log_checkpoints(max_steps: int, n: int = 300) -> set[int]:
+def log_checkpoints(max_steps: int, n: int = 150) -> set[int]:
     """Steps at which to log: every step early on, then log-spaced (curves are read on log axes)."""
     return set(np.unique(np.round(np.geomspace(1, max_steps, n)).astype(int)).tolist()) | {0, max_steps}
 

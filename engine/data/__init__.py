@@ -1,0 +1,34 @@
+"""Data set registry: ``DATASETS[name].load(rng_seed, **params) -> Dataset``.
+
+| name           | kind     | x per example | y                    |
+|----------------|----------|---------------|----------------------|
+| digits         | image    | (1, 8, 8)     | class 0–9            |
+| digits_rows    | sequence | (8, 8)        | class 0–9            |
+| mnist1d        | signal   | (1, 40)       | class 0–9            |
+| mnist1d_seq    | sequence | (40, 1)       | class 0–9            |
+| gaussian_ring  | points   | (2,)          | mode index           |
+| delayed_recall | memory   | (τ, 1)        | bit per step, −1 = none |
+
+All offline and deterministic in the seed; see each module for the details.
+"""
+from .base import Dataset, DatasetFactory
+from .digits import DIGITS
+from .mnist1d import MNIST1D
+from .ring import GAUSSIAN_RING
+from .sequences import DELAYED_RECALL, DIGITS_ROWS, MNIST1D_SEQ
+
+DATASETS: dict[str, DatasetFactory] = {
+    f.name: f for f in (DIGITS, DIGITS_ROWS, MNIST1D, MNIST1D_SEQ, GAUSSIAN_RING, DELAYED_RECALL)
+}
+
+
+def load_dataset(name, rng_seed=None, **params) -> Dataset:
+    """``DATASETS[name].load(rng_seed, **params)``; the factory's default seed when None."""
+    try:
+        factory = DATASETS[name]
+    except KeyError:
+        raise KeyError(f"unknown data set {name!r}; known: {sorted(DATASETS)}") from None
+    return factory.load(rng_seed, **params)
+
+
+__all__ = ["DATASETS", "Dataset", "DatasetFactory", "load_dataset"]

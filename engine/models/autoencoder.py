@@ -1,0 +1,154 @@
+"""Autoencoders: an encoder h = f(x) into a code smaller than x and a decoder r = g(h), trained so
+that g(f(x)) ≈ x.
+
+* ``autoencoder``: undercomplete MLP, e.g. 64-32-8-32-64, squared-error loss.
+* ``linear_autoencoder``: f and g affine, no nonlinearity anywhere; at its optimum it spans the
+  same subspace as PCA with as many components, so their reconstruction errors should match.
+* ``vae``: the stochastic version the lecture mentions, p_encoder(h | x) = N(μ(x), diag σ²(x)) and a
+  Bernoulli p_decoder(x | h). Loss = −ELBO per example in nats,
+      −E_q[log p_decoder(x | h)] + KL(N(μ, σ²) ‖ N(0, I)),
+  with h = μ + σ ⊙ ε (reparameterisation); ε comes in the batch as ``batch['noise']`` (K, B, code).
+
+``extras['encode'](params, x)`` gives the code (the VAE's mean μ); ``extras['decode'](params, h)``
+gives reconstructions in the data's shape (the VAE's Bernoulli means).
+"""
+from math import prod
+
+import autograd.numpy as np
+
+from .base import Model, ModelFactory, in_unit_interval
+from .layers import (
+    Dense,
+    Flatten,
+    Reshape,
+    Sigmoid,
+    dense_stack,
+    layer_table,
+    namespace,
+    serial,
+    sigmoid,
+    stack_members,
+    subtree,
+)
+from .losses import bernoulli_nll, mean_squared_error
+
+INPUTS = frozenset({"image", "signal"})
+
+
+def _encoder_decoder(info, enc_layers, dec_layers, code):
+    """Parameters under 'enc.' and 'dec.', a per-member init and the joint layer table."""
+    shape = tuple(info["shape"])
+    enc, dec = serial(*enc_layers), serial(*dec_layers)
+
+    def init_one(rng):
+        return {**namespace(enc.init(rng, shape)[1], "enc."), **namespace(dec.init(rng, (code,))[1], "dec.")}
+
+    table = layer_table(enc_layers, shape, "encoder: ") + layer_table(dec_layers, (code,), "decoder: ")[1:]
+    return enc, dec, init_one, table
+
+
+def _autoencoder(kind, info, hidden, code, activation, output):
+    shape = tuple(info["shape"])
+    if output == "auto":
+        output = "sigmoid" if in_unit_interval(info) else "linear"
+    enc_layers = [Flatten, *dense_stack(hidden, activation), Dense(code)]
+    squash = [Sigmoid] if output == "sigmoid" else []
+    dec_layers = [*dense_stack(hidden[::-1], activation), Dense(prod(shape)), *squash, Reshape(shape)]
+    enc, dec, init_one, table = _encoder_decoder(info, enc_layers, dec_layers, code)
+
+    def encode(params, x):
+        return enc.apply(subtree(params, "enc."), x)
+
+    def decode(params, h):
+        return dec.apply(subtree(params, "dec."), h)
+
+    def loss(params, batch):
+        return mean_squared_error(decode(params, encode(params, batch["x"])), batch["x"])
+
+    def metrics(params, batch):
+        mse = loss(params, batch)
+        return {"loss": mse, "mse": mse}
+
+    return Model(
+        kind=kind,
+        init=lambda rngs: stack_members([init_one(rng) for rng in rngs]),
+        loss=loss,
+        metrics=metrics,
+        layers=table,
+        n_params=sum(row["n_params"] for row in table),
+        extras={"encode": encode, "decode": decode},
+    )
+
+
+def autoencoder(info, *, hidden=(32,), code=8, activation="relu", output="auto"):
+    """``hidden``: encoder sizes (the decoder mirrors them); ``output``: 'sigmoid', 'linear' or
+    'auto' (sigmoid when the data lie in [0, 1])."""
+    return _autoencoder("autoencoder", info, tuple(hidden), code, activation, output)
+
+
+def linear_autoencoder(info, *, code=8):
+    return _autoencoder("linear_autoencoder", info, (), code, None, "linear")
+
+
+def vae(info, *, hidden=(32,), code=8, activation="relu"):
+    if not in_unit_interval(info):
+        raise ValueError("the Bernoulli decoder needs data in [0, 1]")
+    shape, hidden = tuple(info["shape"]), tuple(hidden)
+    enc_layers = [Flatten, *dense_stack(hidden, activation), Dense(2 * code)]  # [μ, log σ²]
+    dec_layers = [*dense_stack(hidden[::-1], activation), Dense(prod(shape))]  # Bernoulli logits
+    enc, dec, init_one, table = _encoder_decoder(info, enc_layers, dec_layers, code)
+
+    def posterior(params, x):
+        stats = enc.apply(subtree(params, "enc."), x)
+        return stats[..., :code], stats[..., code:]
+
+    def decoder_logits(params, h):
+        return dec.apply(subtree(params, "dec."), h)
+
+    def terms(params, batch):
+        """(−E_q log p(x | h), KL) per example, (K, B) each, from one draw h = μ + σ ⊙ ε."""
+        mu, log_var = posterior(params, batch["x"])
+        h = mu + np.exp(0.5 * log_var) * batch["noise"]
+        x = np.reshape(batch["x"], mu.shape[:2] + (-1,))
+        reconstruction = bernoulli_nll(decoder_logits(params, h), x)
+        kl = 0.5 * np.sum(mu**2 + np.exp(log_var) - 1.0 - log_var, axis=-1)
+        return reconstruction, kl
+
+    def loss(params, batch):
+        reconstruction, kl = terms(params, batch)
+        return np.mean(reconstruction + kl, axis=1)
+
+    def encode(params, x):
+        return posterior(params, x)[0]
+
+    def decode(params, h):
+        probabilities = sigmoid(decoder_logits(params, h))
+        return np.reshape(probabilities, probabilities.shape[:2] + shape)
+
+    def metrics(params, batch):
+        reconstruction, kl = terms(params, batch)
+        return {
+            "loss": np.mean(reconstruction + kl, axis=1),
+            "reconstruction": np.mean(reconstruction, axis=1),
+            "kl": np.mean(kl, axis=1),
+            # From the mean code, so that the number is deterministic and comparable with the AE's.
+            "mse": mean_squared_error(decode(params, encode(params, batch["x"])), batch["x"]),
+        }
+
+    return Model(
+        kind="vae",
+        init=lambda rngs: stack_members([init_one(rng) for rng in rngs]),
+        loss=loss,
+        metrics=metrics,
+        layers=table,
+        n_params=sum(row["n_params"] for row in table),
+        latents={"noise": (code,)},
+        extras={"encode": encode, "decode": decode},
+    )
+
+
+AUTOENCODER = ModelFactory("autoencoder", autoencoder, INPUTS, "undercomplete MLP autoencoder, squared error")
+LINEAR_AUTOENCODER = ModelFactory(
+    "linear_autoencoder", linear_autoencoder, INPUTS, "affine encoder and decoder, no nonlinearity (compare with PCA)"
+)
+VAE = ModelFactory("vae", vae, frozenset({"image"}), "variational autoencoder, Gaussian encoder, Bernoulli decoder")

@@ -1,0 +1,71 @@
+"""Feed-forward classifiers: logistic regression, MLP and CNN, with softmax cross-entropy.
+
+The CNN follows the lecture: kernels w slide over the input with a stride, s = x ∗ w extracts
+feature maps, which are flattened and fed to a feed-forward network that gives the output.
+Settings that were calibrated (DESIGN.md): digits ``conv=((16, 3, 1, 1),)``; MNIST-1D
+``conv=((25, 5, 2, 1), (25, 3, 2, 1), (25, 3, 2, 1))`` (the MNIST-1D paper's ConvBase).
+"""
+from functools import partial
+
+from .base import Model, ModelFactory
+from .conv import POOLS, Conv
+from .layers import Dense, Flatten, activation_layer, activations, dense_stack, init_members, layer_table, serial
+from .losses import accuracy, softmax_cross_entropy
+
+FLAT_INPUTS = frozenset({"image", "signal", "sequence"})
+
+
+def classifier(kind, layers, info):
+    """A Model from a layer stack whose output is one logit per class."""
+    net = serial(*layers)
+    shape = tuple(info["shape"])
+    table = layer_table(layers, shape)
+
+    def init(rngs):
+        return init_members(net.init, rngs, shape)[1]
+
+    def loss(params, batch):
+        return softmax_cross_entropy(net.apply(params, batch["x"]), batch["y"])
+
+    def metrics(params, batch):
+        logits = net.apply(params, batch["x"])
+        return {"loss": softmax_cross_entropy(logits, batch["y"]), "accuracy": accuracy(logits, batch["y"])}
+
+    return Model(
+        kind=kind,
+        init=init,
+        loss=loss,
+        metrics=metrics,
+        layers=table,
+        n_params=sum(row["n_params"] for row in table),
+        extras={"logits": net.apply, "activations": partial(activations, layers)},
+    )
+
+
+def logistic(info):
+    """p(y | x) = softmax(W x + b)."""
+    return classifier("logistic", [Flatten, Dense(info["n_classes"])], info)
+
+
+def mlp(info, *, hidden=(128,), activation="relu"):
+    layers = [Flatten, *dense_stack(hidden, activation), Dense(info["n_classes"])]
+    return classifier("mlp", layers, info)
+
+
+def cnn(info, *, conv=((16, 3, 1, 1),), pool=None, pool_size=2, hidden=(), activation="relu"):
+    """``conv``: one (channels, kernel, stride, padding) per convolution layer; ``pool``: None,
+    'max' or 'avg' after every convolution; then flatten, ``hidden`` dense layers and the output."""
+    layers = []
+    for channels, kernel, stride, padding in conv:
+        layers += [Conv(channels, kernel, stride, padding), activation_layer(activation)]
+        if pool is not None:
+            if pool not in POOLS:
+                raise ValueError(f"pool must be None or one of {sorted(POOLS)}, not {pool!r}")
+            layers.append(POOLS[pool](pool_size))
+    layers += [Flatten, *dense_stack(hidden, activation), Dense(info["n_classes"])]
+    return classifier("cnn", layers, info)
+
+
+LOGISTIC = ModelFactory("logistic", logistic, FLAT_INPUTS, "logistic regression on the flattened input")
+MLP = ModelFactory("mlp", mlp, FLAT_INPUTS, "multilayer perceptron on the flattened input")
+CNN = ModelFactory("cnn", cnn, frozenset({"image", "signal"}), "convolutional network, 2-D on images, 1-D on signals")

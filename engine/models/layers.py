@@ -1,0 +1,167 @@
+"""Layers in the spirit of ``jax.example_libraries.stax``, with a leading member axis K.
+
+A layer is ``Layer(init, apply, name)``:
+
+* ``init(rng, input_shape) -> (output_shape, params)``: shapes exclude the member axis K and the
+  batch axis B; ``params`` is a dict name -> array for ONE member.
+* ``apply(params, x)``: every array in ``params`` carries the member axis first and ``x`` has shape
+  ``(K, B, *input_shape)``. Member k only ever reads ``params[...][k]`` and ``x[k]``, so K copies of
+  a network train side by side without seeing each other.
+
+Running ``init`` once per member and stacking (``init_members``) is what makes a member's numbers
+depend on its own generator only.
+"""
+from math import prod
+from typing import Callable, NamedTuple
+
+import autograd.numpy as np
+import numpy as onp
+
+
+class Layer(NamedTuple):
+    init: Callable
+    apply: Callable
+    name: str
+
+
+def glorot(rng, shape, fan_in, fan_out):
+    """Glorot-normal weights, the default of stax's Dense and Conv."""
+    return rng.normal(0.0, onp.sqrt(2.0 / (fan_in + fan_out)), size=shape)
+
+
+def affine(x, W, b=None):
+    """``x W + b`` member by member: x (K, B, ..., n_in), W (K, n_in, n_out), b (K, n_out)."""
+    K, extra = W.shape[0], x.ndim - 3
+    if extra:
+        # matmul broadcasts the leading axes, so W needs a singleton per extra axis of x.
+        W = np.reshape(W, (K,) + (1,) * extra + W.shape[1:])
+    out = np.matmul(x, W)
+    if b is None:
+        return out
+    return out + np.reshape(b, (K,) + (1,) * (x.ndim - 2) + b.shape[1:])
+
+
+def sigmoid(x):
+    # tanh form: no overflow warning for large |x|, unlike 1 / (1 + exp(-x)).
+    return 0.5 * (np.tanh(0.5 * x) + 1.0)
+
+
+def softplus(x):
+    return np.logaddexp(0.0, x)
+
+
+def Dense(n_out):
+    def init(rng, input_shape):
+        n_in = input_shape[-1]
+        params = {"W": glorot(rng, (n_in, n_out), n_in, n_out), "b": onp.zeros(n_out)}
+        return tuple(input_shape[:-1]) + (n_out,), params
+
+    def apply(params, x):
+        return affine(x, params["W"], params["b"])
+
+    return Layer(init, apply, f"Dense({n_out})")
+
+
+def elementwise(fn, name):
+    return Layer(lambda rng, shape: (tuple(shape), {}), lambda params, x: fn(x), name)
+
+
+# x·[x > 0] rather than np.maximum(x, 0): the mask is a constant to autograd, so the VJP is one
+# multiply, while maximum's VJP compares the output with both inputs to split ties.
+Relu = elementwise(lambda x: x * (x > 0), "ReLU")
+Tanh = elementwise(np.tanh, "tanh")
+Sigmoid = elementwise(sigmoid, "sigmoid")
+ACTIVATIONS = {"relu": Relu, "tanh": Tanh}
+
+Flatten = Layer(
+    lambda rng, shape: ((prod(shape),), {}),
+    lambda params, x: np.reshape(x, x.shape[:2] + (-1,)),
+    "Flatten",
+)
+
+
+def Reshape(shape):
+    shape = tuple(shape)
+    return Layer(
+        lambda rng, input_shape: (shape, {}),
+        lambda params, x: np.reshape(x, x.shape[:2] + shape),
+        f"Reshape{shape}",
+    )
+
+
+def activation_layer(name):
+    try:
+        return ACTIVATIONS[name]
+    except KeyError:
+        raise ValueError(f"unknown activation {name!r}; choose from {sorted(ACTIVATIONS)}") from None
+
+
+def dense_stack(sizes, act):
+    """[Dense(n), act] for every hidden size n."""
+    return [layer for n in sizes for layer in (Dense(n), activation_layer(act))]
+
+
+def namespace(params, prefix):
+    return {f"{prefix}{k}": v for k, v in params.items()}
+
+
+def subtree(params, prefix):
+    """The entries of ``params`` under ``prefix``, with the prefix removed."""
+    n = len(prefix)
+    # Keys first, values only for matches: under grad every value lookup in the traced dict is a
+    # primitive, and .items() would look up all of them.
+    return {k[n:]: params[k] for k in params if k.startswith(prefix)}
+
+
+def serial(*layers):
+    """Composition f_n ∘ … ∘ f_1; layer i's parameters are named ``'{i}.{name}'``."""
+
+    def init(rng, input_shape):
+        shape, params = tuple(input_shape), {}
+        for i, layer in enumerate(layers):
+            shape, p = layer.init(rng, shape)
+            params.update(namespace(p, f"{i}."))
+        return shape, params
+
+    def apply(params, x):
+        for i, layer in enumerate(layers):
+            x = layer.apply(subtree(params, f"{i}."), x)
+        return x
+
+    return Layer(init, apply, "serial")
+
+
+def activations(layers, params, x):
+    """Output of every layer of ``serial(*layers)`` (feature maps for the report)."""
+    outputs = []
+    for i, layer in enumerate(layers):
+        x = layer.apply(subtree(params, f"{i}."), x)
+        outputs.append((layer.name, x))
+    return outputs
+
+
+def stack_members(members):
+    """Stack per-member parameter dicts along a new leading member axis."""
+    return {k: onp.stack([m[k] for m in members]) for k in members[0]}
+
+
+def init_members(init_fn, rngs, input_shape):
+    """Initialise one member per generator; returns (output_shape, params with K axis)."""
+    results = [init_fn(rng, tuple(input_shape)) for rng in rngs]
+    return results[0][0], stack_members([p for _, p in results])
+
+
+def count_params(params):
+    return int(sum(onp.size(v) for v in params.values()))
+
+
+def layer_table(layers, input_shape, prefix=""):
+    """Rows ``{name, output_shape, n_params}`` from the input to the output, by shape inference."""
+    shape = tuple(input_shape)
+    rows = [dict(name=prefix + "input", output_shape=shape, n_params=0)]
+    # init needs a generator, but only the shapes and sizes it returns are used here.
+    rng = onp.random.default_rng(0)
+    for layer in layers:
+        shape, params = layer.init(rng, shape)
+        rows.append(dict(name=prefix + layer.name, output_shape=tuple(shape), n_params=count_params(params)))
+    return rows

@@ -1,0 +1,128 @@
+"""conv-operation: the im2col convolution against SciPy, its output size and its gradients.
+
+The lecture writes s(t) = (x ∗ w)(t) = ∫ x(a) w(t − a) da, a true convolution; CNN layers compute
+the cross-correlation Σ_a x(t + a) w(a). They differ by flipping the kernel, which the tests check
+against both ``scipy.signal.correlate`` and ``scipy.signal.convolve``.
+"""
+import autograd.numpy as anp
+import numpy as np
+import pytest
+from autograd.test_util import check_grads
+from scipy.signal import convolve, correlate
+
+from engine.models.conv import AvgPool, Conv, MaxPool, col2im, conv, conv_output_size, im2col
+from engine.models.layers import Dense, Flatten, Relu, init_members, serial
+
+
+def check(f, x, order=1):
+    # check_grads draws its random directions from the global NumPy generator: fix it so that a
+    # failure reproduces.
+    np.random.seed(0)
+    check_grads(f, modes=["rev"], order=order)(x)
+
+
+def reference(x, w, b, stride, padding, flip=False):
+    """Loop over members, examples, output channels, summing SciPy over input channels."""
+    d = w.ndim - 3
+    xp = np.pad(x, [(0, 0)] * 3 + [(padding, padding)] * d)
+    K, B = x.shape[:2]
+    O, C = w.shape[1:3]
+    out = []
+    for k in range(K):
+        for n in range(B):
+            for o in range(O):
+                if flip:
+                    # convolve flips the kernel; flipping it first gives the correlation back.
+                    maps = [convolve(xp[k, n, c], np.flip(w[k, o, c]), mode="valid") for c in range(C)]
+                else:
+                    maps = [correlate(xp[k, n, c], w[k, o, c], mode="valid") for c in range(C)]
+                out.append(sum(maps)[(slice(None, None, stride),) * d] + b[k, o])
+    return np.reshape(out, (K, B, O) + out[-1].shape)
+
+
+CASES = [(d, s, p) for d in (1, 2) for s in (1, 2) for p in (0, 1, 2)]
+
+
+@pytest.mark.parametrize("d,stride,padding", CASES)
+def test_conv_matches_scipy(d, stride, padding):
+    rng = np.random.default_rng(100 * d + 10 * stride + padding)
+    K, B, C, O, n, k = 2, 2, 3, 4, 7, 3
+    x = rng.normal(size=(K, B, C) + (n,) * d)
+    w = rng.normal(size=(K, O, C) + (k,) * d)
+    b = rng.normal(size=(K, O))
+    y = conv(x, w, b, stride, padding)
+    np.testing.assert_allclose(y, reference(x, w, b, stride, padding), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(y, reference(x, w, b, stride, padding, flip=True), rtol=1e-12, atol=1e-12)
+    assert y.shape == (K, B, O) + (conv_output_size(n, k, stride, padding),) * d
+    assert y.dtype == np.float64
+
+
+def test_rectangular_kernel_and_input():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(1, 2, 2, 6, 9))
+    w = rng.normal(size=(1, 3, 2, 2, 4))
+    b = np.zeros((1, 3))
+    np.testing.assert_allclose(conv(x, w, b, 2, 1), reference(x, w, b, 2, 1), atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "n,k,s,p,expected",
+    [(8, 3, 1, 1, 8), (8, 3, 1, 0, 6), (40, 5, 2, 1, 19), (19, 3, 2, 1, 10), (10, 3, 2, 1, 5), (7, 3, 2, 2, 5)],
+)
+def test_output_size_formula(n, k, s, p, expected):
+    """⌊(n + 2p − k)/s⌋ + 1, and the layer's shape inference agrees with the computed output."""
+    assert conv_output_size(n, k, s, p) == expected == (n + 2 * p - k) // s + 1
+    out_shape, params = Conv(4, k, s, p).init(np.random.default_rng(0), (1, n))
+    assert out_shape == (4, expected)
+    x = np.zeros((1, 1, 1, n))
+    assert Conv(4, k, s, p).apply({k_: v[None] for k_, v in params.items()}, x).shape[2:] == out_shape
+
+
+def test_im2col_col2im_are_adjoint():
+    """⟨im2col(x), c⟩ = ⟨x, col2im(c)⟩: col2im is the exact VJP of im2col."""
+    rng = np.random.default_rng(2)
+    for kernel, stride, padding, shape in [((3,), (2,), (1,), (2, 3, 2, 9)), ((2, 3), (1, 2), (2, 0), (2, 1, 3, 5, 6))]:
+        x = rng.normal(size=shape)
+        cols = im2col(x, kernel, stride, padding)
+        c = rng.normal(size=cols.shape)
+        assert np.isclose(np.sum(cols * c), np.sum(x * col2im(c, x.shape, kernel, stride, padding)))
+
+
+@pytest.mark.parametrize("d,stride,padding", [(1, 2, 1), (2, 1, 2), (2, 2, 0)])
+def test_conv_gradients(d, stride, padding):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, 2, 2) + (5,) * d)
+    w = rng.normal(size=(2, 3, 2) + (3,) * d)
+    b = rng.normal(size=(2, 3))
+    check(lambda x: conv(x, w, b, stride, padding), x)
+    check(lambda w: conv(x, w, b, stride, padding), w)
+    check(lambda b: conv(x, w, b, stride, padding), b)
+
+
+def test_im2col_second_order():
+    x = np.random.default_rng(4).normal(size=(1, 2, 2, 4, 4))
+    check(lambda x: anp.sum(im2col(x, (2, 2), (2, 1), (1, 1)) ** 2), x, order=2)
+
+
+@pytest.mark.parametrize("pool", [MaxPool, AvgPool])
+def test_pooling(pool):
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(2, 3, 2, 6, 6))
+    out_shape, _ = pool(2).init(None, (2, 6, 6))
+    y = pool(2).apply({}, x)
+    assert y.shape == (2, 3) + out_shape == (2, 3, 2, 3, 3)
+    reduce = np.max if pool is MaxPool else np.mean
+    np.testing.assert_allclose(y, reduce(x.reshape(2, 3, 2, 3, 2, 3, 2), axis=(4, 6)))
+    check(lambda x: pool(2).apply({}, x), x)
+    signal = rng.normal(size=(1, 2, 3, 10))
+    assert pool(3, 2).apply({}, signal).shape == (1, 2, 3, conv_output_size(10, 3, 2))
+
+
+def test_tiny_cnn_gradients():
+    """A whole CNN (2-D conv, pooling, dense) differentiates correctly with two members."""
+    net = serial(Conv(3, 3, 1, 1), Relu, MaxPool(2), Flatten, Dense(4))
+    rngs = [np.random.default_rng(s) for s in (6, 7)]
+    _, params = init_members(net.init, rngs, (2, 4, 4))
+    x = np.random.default_rng(8).normal(size=(2, 3, 2, 4, 4))
+    check(lambda p: net.apply(p, x), params)
+    check(lambda x: net.apply(params, x), x)

@@ -1,0 +1,339 @@
+"""Every registered model: gradients against finite differences, member independence, dtype, and
+the structural facts the claims rely on (RNN parameter sharing, the three recurrence patterns,
+the linear autoencoder's linearity, the GAN's game)."""
+import autograd.numpy as anp
+import numpy as np
+import pytest
+from autograd import grad, value_and_grad
+from autograd.test_util import check_grads
+
+from engine.data.ring import ring_centres
+from engine.models import MODELS, build_model
+from engine.models.gan import mmd2
+from engine.models.layers import count_params, subtree
+from engine.models.losses import accuracy, softmax_cross_entropy
+from engine.models.rnn import teacher_forced_logits
+
+K = 2  # members
+B = 3  # examples per member
+
+
+def check(f, x):
+    # check_grads draws its random direction from the global NumPy generator: fix it so that a
+    # failure reproduces.
+    np.random.seed(0)
+    check_grads(f, modes=["rev"], order=1)(x)
+
+
+def info(kind, shape, n_classes=None, **extra):
+    return {"kind": kind, "shape": shape, "n_classes": n_classes, **extra}
+
+
+UNIT = {"x_range": (0.0, 1.0)}
+RING = {"centres": ring_centres(4, 2.0), "std": 0.05}
+
+# (model name, dataset info, model params); every registry entry needs at least one case.
+CASES = [
+    ("logistic", info("image", (1, 4, 4), 3), {}),
+    ("mlp", info("signal", (1, 6), 3), {"hidden": (5, 4), "activation": "tanh"}),
+    ("mlp", info("sequence", (3, 2), 3), {"hidden": [4]}),
+    ("cnn", info("image", (1, 5, 5), 3), {"conv": ((2, 3, 2, 1),), "pool": "avg", "hidden": (4,)}),
+    ("cnn", info("signal", (1, 9), 3), {"conv": [[2, 3, 1, 1], [3, 3, 1, 0]], "pool": "max", "pool_size": 2}),
+    ("rnn_hh", info("memory", (4, 1), 2), {"hidden": 3}),
+    ("rnn_oh", info("memory", (4, 1), 2), {"hidden": 3}),
+    ("rnn_last", info("sequence", (3, 2), 3), {"hidden": 4}),
+    ("autoencoder", info("image", (1, 3, 3), 10, **UNIT), {"hidden": (4,), "code": 2, "activation": "tanh"}),
+    ("autoencoder", info("signal", (1, 5), 10), {"hidden": (4,), "code": 2}),
+    ("linear_autoencoder", info("signal", (1, 5), 10), {"code": 2}),
+    ("vae", info("image", (1, 3, 3), 10, **UNIT), {"hidden": (4,), "code": 2, "activation": "tanh"}),
+    ("gan", info("points", (2,), None, **RING), {"latent_dim": 2, "hidden": (4,)}),
+    ("gan", info("image", (1, 2, 2), 10, **UNIT), {"latent_dim": 3, "hidden": (4, 4), "activation": "tanh"}),
+]
+IDS = [f"{name}-{i['kind']}" for name, i, _ in CASES]
+
+
+def make_batch(model, data_info, rng, b=B):
+    shape = tuple(data_info["shape"])
+    x = rng.uniform(0, 1, size=(K, b) + shape) if "x_range" in data_info else rng.normal(size=(K, b) + shape)
+    batch = {"x": x}
+    if data_info["kind"] == "memory":
+        y = rng.integers(0, 2, size=(K, b, shape[0]))
+        y[..., 0] = -1  # a step without target, as in delayed recall
+        batch["y"] = y
+    elif data_info["n_classes"] is not None and data_info["kind"] != "points":
+        batch["y"] = rng.integers(0, data_info["n_classes"], size=(K, b))
+    for name, latent_shape in model.latents.items():
+        batch[name] = rng.normal(size=(K, b) + tuple(latent_shape))
+    return batch
+
+
+def setup(case, seed=0):
+    name, data_info, params = case
+    model = build_model(name, data_info, **params)
+    rngs = [np.random.default_rng(seed + m) for m in range(K)]
+    return model, model.init(rngs), make_batch(model, data_info, np.random.default_rng(seed + 99))
+
+
+def test_every_model_has_a_case():
+    assert {name for name, _, _ in CASES} == set(MODELS)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_loss_gradients(case):
+    model, params, batch = setup(case)
+    check(lambda p: model.loss(p, batch), params)
+    for player in model.players:
+        check(lambda p: player.loss(p, batch), params)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_shapes_and_float64(case):
+    model, params, batch = setup(case)
+    assert all(v.dtype == np.float64 and v.shape[0] == K for v in params.values())
+    assert count_params(params) == K * model.n_params == K * sum(row["n_params"] for row in model.layers)
+    value, grads = value_and_grad(lambda p: anp.sum(model.loss(p, batch)))(params)
+    assert np.isfinite(value)
+    assert grads.keys() == params.keys()
+    for key, g in grads.items():
+        assert g.dtype == np.float64, key
+        assert g.shape == params[key].shape
+    assert model.loss(params, batch).shape == (K,)
+    metrics = model.metrics(params, batch)
+    assert "loss" in metrics
+    for key, value in metrics.items():
+        assert np.shape(value) == (K,), key
+        assert np.all(np.isfinite(value)), key
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_members_are_independent(case):
+    name, data_info, model_params = case
+    model = build_model(name, data_info, **model_params)
+    together = model.init([np.random.default_rng(1), np.random.default_rng(2)])
+    apart = [model.init([np.random.default_rng(seed)]) for seed in (1, 2)]
+    for key, value in together.items():
+        np.testing.assert_array_equal(value, np.concatenate([apart[0][key], apart[1][key]]))
+
+    batch = make_batch(model, data_info, np.random.default_rng(3))
+    moved = {key: value + np.eye(K)[1].reshape((K,) + (1,) * (value.ndim - 1)) for key, value in together.items()}
+    losses = [model.loss(together, batch)] + [p.loss(together, batch) for p in model.players]
+    moved_losses = [model.loss(moved, batch)] + [p.loss(moved, batch) for p in model.players]
+    for before, after in zip(losses, moved_losses):
+        assert before[0] == after[0]
+        assert before[1] != after[1]
+    metrics, moved_metrics = model.metrics(together, batch), model.metrics(moved, batch)
+    for key in metrics:
+        np.testing.assert_array_equal(metrics[key][0], moved_metrics[key][0], err_msg=key)
+
+
+def test_factories_check_kind_and_params():
+    with pytest.raises(ValueError, match="accepts"):
+        MODELS["cnn"].build(info("sequence", (8, 8), 10))
+    with pytest.raises(ValueError, match="does not fit"):
+        MODELS["cnn"].build(info("signal", (1, 9), 3), conv=((2, 3, 2, 0),), pool="max", pool_size=5)
+    with pytest.raises(TypeError, match="no parameter"):
+        MODELS["mlp"].build(info("image", (1, 8, 8), 10), hiden=(3,))
+    assert MODELS["mlp"].params == {"hidden": (128,), "activation": "relu"}
+
+
+def test_cross_entropy_and_accuracy_by_hand():
+    logits = np.array([[[2.0, 0.0, -1.0], [0.0, 1.0, 0.0]], [[0.0, 0.0, 0.0], [5.0, 1.0, 1.0]]])
+    y = np.array([[0, 2], [1, -1]])
+    p = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    expected = [-(np.log(p[0, 0, 0]) + np.log(p[0, 1, 2])) / 2, -np.log(p[1, 0, 1])]
+    np.testing.assert_allclose(softmax_cross_entropy(logits, y), expected)
+    np.testing.assert_allclose(accuracy(logits, y), [0.5, 0.0])  # a tie goes to the first class
+
+
+def test_calibrated_cnns_have_the_documented_shapes():
+    digits = build_model("cnn", info("image", (1, 8, 8), 10))
+    assert [row["output_shape"] for row in digits.layers] == [(1, 8, 8), (16, 8, 8), (16, 8, 8), (1024,), (10,)]
+    mnist1d = build_model(
+        "cnn", info("signal", (1, 40), 10), conv=((25, 5, 2, 1), (25, 3, 2, 1), (25, 3, 2, 1))
+    )
+    assert [row["output_shape"] for row in mnist1d.layers if row["name"].startswith("Conv")] == [
+        (25, 19),
+        (25, 10),
+        (25, 5),
+    ]
+    assert mnist1d.layers[-2]["output_shape"] == (125,)
+
+
+# --- recurrent networks -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name,kind", [("rnn_hh", "memory"), ("rnn_oh", "memory"), ("rnn_last", "sequence")])
+def test_rnn_parameters_do_not_depend_on_length(name, kind):
+    """h⁽ᵗ⁾ = f(h⁽ᵗ⁻¹⁾; x⁽ᵗ⁾, θ): one θ for every step, so one θ for every length."""
+    short, long = (build_model(name, info(kind, (steps, 2), 3), hidden=5) for steps in (4, 40))
+    assert short.n_params == long.n_params
+    params = short.init([np.random.default_rng(0), np.random.default_rng(1)])
+    assert {k: v.shape for k, v in params.items()} == {
+        k: v.shape for k, v in long.init([np.random.default_rng(0)] * 2).items()
+    }
+    rng = np.random.default_rng(2)
+    for steps in (4, 40, 97):
+        x = rng.normal(size=(K, B, steps, 2))
+        y = rng.integers(0, 3, size=(K, B, steps) if kind == "memory" else (K, B))
+        assert short.loss(params, {"x": x, "y": y}).shape == (K,)
+        assert np.all(np.isfinite(short.metrics(params, {"x": x, "y": y})["loss"]))
+
+
+def _logits_after_perturbing_first_input(name):
+    model = build_model(name, info("memory", (5, 1), 2), hidden=4)
+    params = model.init([np.random.default_rng(0), np.random.default_rng(1)])
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(K, B, 5, 1))
+    y = rng.integers(0, 2, size=(K, B, 5))
+    bumped = x.copy()
+    bumped[:, :, 0] += 1.0
+    if name == "rnn_oh":
+        return teacher_forced_logits(params, x, y), teacher_forced_logits(params, bumped, y)
+    logits = model.extras["logits"]
+    return logits(params, x), logits(params, bumped)
+
+
+def test_hidden_recurrence_carries_the_past():
+    before, after = _logits_after_perturbing_first_input("rnn_hh")
+    assert not np.allclose(before[:, :, 1:], after[:, :, 1:])
+
+
+def test_output_recurrence_forgets_what_the_output_does_not_say():
+    """Pattern 2 under teacher forcing: step t sees x⁽ᵗ⁾ and the target y⁽ᵗ⁻¹⁾ only, so changing
+    x⁽¹⁾ changes o⁽¹⁾ and nothing after it."""
+    before, after = _logits_after_perturbing_first_input("rnn_oh")
+    assert not np.allclose(before[:, :, 0], after[:, :, 0])
+    np.testing.assert_array_equal(before[:, :, 1:], after[:, :, 1:])
+
+
+def test_teacher_forcing_feeds_targets_and_free_running_feeds_outputs():
+    model = build_model("rnn_oh", info("memory", (6, 1), 2), hidden=4)
+    params = model.init([np.random.default_rng(0), np.random.default_rng(1)])
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(K, B, 6, 1))
+    y = rng.integers(0, 2, size=(K, B, 6))
+    flipped = y.copy()
+    flipped[:, :, 2] = 1 - flipped[:, :, 2]
+    # Flipping the target of step 3 changes what is fed into step 4, and nothing before.
+    forced, forced_flipped = teacher_forced_logits(params, x, y), teacher_forced_logits(params, x, flipped)
+    np.testing.assert_array_equal(forced[:, :, :3], forced_flipped[:, :, :3])
+    assert not np.allclose(forced[:, :, 3], forced_flipped[:, :, 3])
+    # Free running never sees y; at the first step both feed ŷ⁽⁰⁾ = 0, later they differ.
+    free = model.extras["logits"](params, x)
+    np.testing.assert_array_equal(free[:, :, 0], forced[:, :, 0])
+    assert not np.allclose(free[:, :, 1:], forced[:, :, 1:])
+    metrics = model.metrics(params, {"x": x, "y": flipped})
+    assert set(metrics) == {"loss", "accuracy", "teacher_forced_loss", "teacher_forced_accuracy"}
+
+
+def test_last_output_reads_the_whole_sequence():
+    model = build_model("rnn_last", info("sequence", (5, 2), 3), hidden=4)
+    params = model.init([np.random.default_rng(0), np.random.default_rng(1)])
+    x = np.random.default_rng(2).normal(size=(K, B, 5, 2))
+    bumped = x.copy()
+    bumped[:, :, 0] += 1.0
+    logits = model.extras["logits"]
+    assert logits(params, x).shape == (K, B, 3)
+    assert not np.allclose(logits(params, x), logits(params, bumped))
+
+
+# --- autoencoders -------------------------------------------------------------------------------
+
+
+def test_linear_autoencoder_is_affine():
+    """No nonlinearity anywhere: g(f(x)) is affine in x, and the table has only affine layers."""
+    model = build_model("linear_autoencoder", info("image", (1, 3, 3), 10, **UNIT), code=2)
+    params = model.init([np.random.default_rng(0), np.random.default_rng(1)])
+    rng = np.random.default_rng(2)
+    x1, x2 = rng.normal(size=(2, K, B, 1, 3, 3))
+    a = 3.7  # an affine combination a x1 + (1 − a) x2, far outside [0, 1] on purpose
+
+    def reconstruct(x):
+        return model.extras["decode"](params, model.extras["encode"](params, x))
+
+    np.testing.assert_allclose(reconstruct(a * x1 + (1 - a) * x2), a * reconstruct(x1) + (1 - a) * reconstruct(x2))
+    names = [row["name"].split(": ")[1] for row in model.layers]
+    assert all(n in ("input", "Flatten", "Reshape(1, 3, 3)") or n.startswith("Dense") for n in names)
+    # The nonlinear autoencoder is not affine (so the check above has teeth).
+    nonlinear = build_model("autoencoder", info("image", (1, 3, 3), 10, **UNIT), hidden=(4,), code=2)
+    p = nonlinear.init([np.random.default_rng(0), np.random.default_rng(1)])
+    r = lambda x: nonlinear.extras["decode"](p, nonlinear.extras["encode"](p, x))  # noqa: E731
+    assert not np.allclose(r(a * x1 + (1 - a) * x2), a * r(x1) + (1 - a) * r(x2))
+
+
+def test_autoencoder_code_and_reconstruction_shapes():
+    for name in ("autoencoder", "linear_autoencoder", "vae"):
+        model = build_model(name, info("image", (1, 8, 8), 10, **UNIT), code=3)
+        params = model.init([np.random.default_rng(0), np.random.default_rng(1)])
+        x = np.random.default_rng(2).uniform(size=(K, B, 1, 8, 8))
+        code = model.extras["encode"](params, x)
+        assert code.shape == (K, B, 3)
+        assert model.extras["decode"](params, code).shape == x.shape
+        assert [r["output_shape"] for r in model.layers if "Dense" in r["name"]][-1] == (64,)
+
+
+def test_vae_objective_is_reconstruction_plus_kl():
+    model = build_model("vae", info("image", (1, 3, 3), 10, **UNIT), hidden=(4,), code=2)
+    params = model.init([np.random.default_rng(0), np.random.default_rng(1)])
+    batch = make_batch(model, info("image", (1, 3, 3), 10, **UNIT), np.random.default_rng(2))
+    metrics = model.metrics(params, batch)
+    np.testing.assert_allclose(metrics["loss"], metrics["reconstruction"] + metrics["kl"])
+    np.testing.assert_allclose(metrics["loss"], model.loss(params, batch))
+    assert np.all(metrics["kl"] >= 0) and np.all(metrics["reconstruction"] > 0)
+    assert np.all((0 <= metrics["mse"]) & (metrics["mse"] <= 1))
+    # The noise is data: a different draw changes the loss, the same draw gives the same loss.
+    other = dict(batch, noise=batch["noise"] + 1.0)
+    assert not np.allclose(model.loss(params, other), model.loss(params, batch))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        build_model("vae", info("image", (1, 3, 3), 10))
+
+
+# --- GAN ----------------------------------------------------------------------------------------
+
+
+def test_gan_game_on_random_parameters():
+    ring = info("points", (2,), None, centres=ring_centres(8, 2.0), std=0.02)
+    model = build_model("gan", ring, latent_dim=4, hidden=(8, 8))
+    params = model.init([np.random.default_rng(0), np.random.default_rng(1)])
+    assert [p.prefix for p in model.players] == ["d.", "g."]
+    assert all(k.startswith(("d.", "g.")) for k in params)
+    rng = np.random.default_rng(2)
+    modes = rng.integers(8, size=(K, 64))
+    batch = {"x": ring["centres"][modes] + 0.02 * rng.normal(size=(K, 64, 2)), "z": rng.normal(size=(K, 64, 4))}
+
+    d_loss = model.extras["discriminator_loss"](params, batch)
+    g_loss = model.extras["generator_loss"](params, batch)
+    assert np.all(np.isfinite(d_loss)) and np.all(np.isfinite(g_loss))
+    d = model.extras["discriminate"]
+    fake = model.extras["generate"](params, batch["z"])
+    assert fake.shape == (K, 64, 2)
+    v = np.mean(np.log(d(params, batch["x"])), axis=1) + np.mean(np.log(1 - d(params, fake)), axis=1)
+    np.testing.assert_allclose(d_loss, -v)
+    np.testing.assert_allclose(g_loss, -np.mean(np.log(d(params, fake)), axis=1))
+
+    # Each player's gradient moves its own parameters; the generator's loss ignores the real data.
+    g_grads = grad(lambda p: anp.sum(model.extras["generator_loss"](p, batch)))(params)
+    assert any(np.any(v != 0) for v in subtree(g_grads, "g.").values())
+    shifted = dict(batch, x=batch["x"] + 5.0)
+    np.testing.assert_array_equal(model.extras["generator_loss"](params, shifted), g_loss)
+
+    metrics = model.metrics(params, batch)
+    assert np.all((0 < metrics["d_real"]) & (metrics["d_real"] < 1))
+    assert np.all((0 < metrics["d_fake"]) & (metrics["d_fake"] < 1))
+    assert np.all(metrics["mmd"] > 0)  # an untrained generator is far from the ring
+    assert np.all((0 <= metrics["modes"]) & (metrics["modes"] <= 8))
+    assert np.all((0 <= metrics["high_quality"]) & (metrics["high_quality"] <= 1))
+    # A collapsed generator, g ≡ 0: every fake sits at the origin, 2 away from every centre.
+    collapsed = {k: (np.zeros_like(v) if k.startswith("g.") else v) for k, v in params.items()}
+    m = model.metrics(collapsed, batch)
+    np.testing.assert_array_equal(m["modes"], [0, 0])
+    np.testing.assert_array_equal(m["high_quality"], [0.0, 0.0])
+
+
+def test_mmd_separates_distributions():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(2, 1, 200, 2))
+    same = mmd2(a, b)
+    shifted = mmd2(a, b + 1.0)
+    assert abs(same[0]) < 0.02 < shifted[0]
+    np.testing.assert_allclose(mmd2(a, b, bandwidth=1.0), mmd2(b, a, bandwidth=1.0))
