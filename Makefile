@@ -34,7 +34,7 @@ test: $(VENV)/.installed
 	$(PY) -m pytest -q
 
 bench: $(VENV)/.installed
-	$(PY) -m engine.bench
+	$(PY) -m engine.bench $(BENCH_OPTS)
 
 ## Regenerate the shipped JSON Schema of experiments.yaml from the registries.
 schema: $(VENV)/.installed

@@ -1,13 +1,10 @@
-"""`python -m engine …`: pin BLAS to one thread before NumPy loads, then hand over to the CLI.
+"""`python -m engine …`: set up the process for fast small-array numerics, then run the CLI."""
+from engine.runtime import pin_blas_environment
 
-Multi-threaded OpenBLAS makes the small matmuls of this project much slower on two cores;
-parallelism comes from training many runs at once instead (see engine/executor.py).
-"""
-import os
-
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+pin_blas_environment()  # before NumPy loads
 
 from engine.cli import main  # noqa: E402  (must follow the environment set-up above)
+from engine.runtime import tune_process  # noqa: E402
 
+tune_process()
 raise SystemExit(main())

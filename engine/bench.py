@@ -1,16 +1,20 @@
 """`make bench`: throughput of grouped training (member axis) against one run at a time.
 
-For each group of the quick profile (one per model kind and optimizer, the first of each), time
-the whole group trained together and a sample of its runs trained alone, in this process with
-BLAS pinned to one thread.  Run it on a quiet machine: timings are only comparable within one run.
+For every study of the full profile, take one tuning group (the grid of learning rates of one
+optimizer: runs that differ only in their rate) and time it trained as one computation and run by
+run, in this process, with BLAS pinned to one thread.  To keep the benchmark short each run's
+budget is cut to a fraction; runs per minute are extrapolated to the study's real budget
+(training time is linear in steps).  Run it on a quiet machine: timings are only comparable
+within one run.
 """
 from __future__ import annotations
 
-import os
+from engine.runtime import pin_blas_environment, tune_process
 
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+pin_blas_environment()
 
+import argparse  # noqa: E402
+import copy  # noqa: E402
 import time  # noqa: E402
 
 from engine.config.validate import load_experiments  # noqa: E402
@@ -24,22 +28,41 @@ def _timed(items) -> float:
     return time.perf_counter() - start
 
 
-def main(sample: int = 12) -> None:
-    groups = group_runs(expand(load_experiments(profile="quick")))
+def _shrunk(spec: dict, fraction: float) -> tuple[dict, float]:
+    """The spec with its budget cut to `fraction` (at least one step or epoch), and the factor
+    that scales a time back to the real budget."""
+    spec = copy.deepcopy(spec)
+    budget = spec["budget"]
+    key = "epochs" if "epochs" in budget else "max_steps"
+    real = budget[key]
+    budget[key] = max(1, round(real * fraction))
+    return spec, real / budget[key]
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m engine.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--optimizer", default="adam", help="whose tuning group to time (default: adam)")
+    parser.add_argument("--fraction", type=float, default=0.1, help="share of each budget to run (default: 0.1)")
+    parser.add_argument("--profile", default="full")
+    args = parser.parse_args(argv)
+    tune_process()
+    groups = group_runs(expand(load_experiments(profile=args.profile)))
+    print(f"{'study':<28} {'runs':>4} {'grouped s':>9} {'alone s':>8} {'grouped runs/min':>16} "
+          f"{'alone runs/min':>14} {'speed-up':>8}")
     seen = set()
-    print(f"{'group':<48} {'runs':>5} {'grouped runs/min':>17} {'alone runs/min':>15} {'speed-up':>9}")
     for group in groups:
         spec = group[0].spec
-        ident = (spec["model"]["kind"], spec["optimizer"]["name"])
-        if ident in seen or len(group) < 2:
+        if spec["study"] in seen or spec["optimizer"]["name"] != args.optimizer or len(group) < 2:
             continue
-        seen.add(ident)
-        items = [(r.key, r.label, r.spec) for r in group]
-        grouped = len(items) / _timed(items) * 60
-        picks = items[:: max(1, len(items) // sample)][:sample]
-        alone = len(picks) / sum(_timed([it]) for it in picks) * 60
-        name = f"{spec['study']}/{spec['model']['name']}/{spec['optimizer']['name']}"
-        print(f"{name:<48} {len(items):>5} {grouped:>17.0f} {alone:>15.0f} {grouped / alone:>8.1f}×")
+        seen.add(spec["study"])
+        shrunk = [_shrunk(r.spec, args.fraction) for r in group]
+        items = [(r.key, r.label, s) for r, (s, _) in zip(group, shrunk)]
+        scale = shrunk[0][1]
+        execute_group(items[:1])  # warm the data cache and imports, outside the timings
+        grouped = _timed(items) * scale
+        alone = sum(_timed([it]) for it in items) * scale
+        print(f"{spec['study']:<28} {len(items):>4} {grouped:>9.1f} {alone:>8.1f} "
+              f"{len(items) / grouped * 60:>16.1f} {len(items) / alone * 60:>14.1f} {alone / grouped:>7.2f}×")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from engine.config.errors import ConfigError
 from engine.config.validate import DEFAULT_FILE, DEFAULT_PROFILE, load_experiments
-from engine.plan import FILTER_FIELDS, expand, group_runs, parse_filter, select
+from engine.plan import FILTER_FIELDS, awaiting_tuning, expand, group_runs, parse_filter, select
 from engine.store import DEFAULT_STORE, ResultStore
 
 EXIT_BAD_INPUT = 2
@@ -59,9 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _selected(args):
+def _selected(args, store=None):
     exp = load_experiments(args.file, args.profile)
-    runs = expand(exp)
+    runs = expand(exp, store)
     terms = parse_filter(getattr(args, "only", None))
     for key, _ in terms:
         if key is not None and key not in FILTER_FIELDS:
@@ -81,8 +81,8 @@ def cmd_validate(args) -> int:
 
 
 def cmd_status(args) -> int:
-    _, runs = _selected(args)
     store = ResultStore(args.store)
+    exp, runs = _selected(args, store)
     counts: dict[str, Counter] = {}
     for run in runs:
         rec = store.get(run.key)
@@ -96,59 +96,80 @@ def cmd_status(args) -> int:
         total.update(c)
         print(f"{study:<{width}}  " + "  ".join(f"{c[k]:>8}" for k in cols) + f"  {sum(c.values()):>5}")
     print(f"{'all':<{width}}  " + "  ".join(f"{total[k]:>8}" for k in cols) + f"  {sum(total.values()):>5}")
+    chosen = {(r.spec["study"], r.spec["model"]["name"], r.spec["optimizer"]["name"]) for r in runs}
+    waiting = [c for c in awaiting_tuning(exp, store) if (c.study, c.model, c.optimizer) in chosen]
+    if waiting:
+        print(f"{len(waiting)} tuned cells still train their grid; their final seeds are not counted yet.")
     return 0
 
 
 def cmd_run(args) -> int:
-    from tqdm import tqdm
-
-    from engine.executor import execute_group, make_executor
+    """Train what the store lacks, stage by stage: tuning grids first, then the final seeds at
+    the learning rates they chose (known only once the grids are stored)."""
+    from engine.executor import make_executor
 
     if args.jobs < 1:
         raise UsageError(f"--jobs: expected an integer ≥ 1, got {args.jobs}.")
-    _, runs = _selected(args)
     store = ResultStore(args.store)
-    todo = runs if args.force else [r for r in runs if not store.has(r.key)]
-    groups = group_runs(todo)
-    print(f"plan: {len(runs)} runs — {len(runs) - len(todo)} already in {args.store}, "
-          f"{len(todo)} to train in {len(groups)} groups with {min(args.jobs, max(len(groups), 1))} "
-          f"worker(s).", file=sys.stderr)
-    if not todo:
-        return 0
     statuses: Counter = Counter()
     failures: list[str] = []
-    executor = make_executor(min(args.jobs, len(groups)))
-    bar = tqdm(total=len(todo), unit="run", file=sys.stderr, dynamic_ncols=True,
-               bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} runs [{elapsed}<{remaining}]")
-    pending, queue = set(), list(groups)
-    try:
-        while queue or pending:
-            while queue and len(pending) < 2 * max(args.jobs, 1):
-                group = queue.pop(0)
-                pending.add(executor.submit(execute_group, [(r.key, r.label, r.spec) for r in group]))
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                for record in future.result():
-                    store.put(record)
-                    statuses[record["status"]] += 1
-                    if record["status"] == "failed":
-                        failures.append(f"{record['label']}: {record['error']}")
-                bar.update(len(future.result()))
-    except KeyboardInterrupt:
-        bar.close()
-        executor.shutdown(wait=False, cancel_futures=True)
-        print(f"\ninterrupted: {sum(statuses.values())} finished runs are saved in {args.store}; "
-              "run the same command again to train only what is missing.", file=sys.stderr)
-        return 130
-    bar.close()
-    executor.shutdown()
-    print(f"trained {sum(statuses.values())} runs: ok {statuses['ok']}, diverged {statuses['diverged']}, "
-          f"failed {statuses['failed']}.", file=sys.stderr)
+    done_keys: set[str] = set()
+    with make_executor(args.jobs) as executor:
+        for stage in range(1, 100):
+            _, runs = _selected(args, store)
+            todo = [r for r in runs if (args.force or not store.has(r.key)) and r.key not in done_keys]
+            if stage > 1 and not todo:
+                break
+            groups = group_runs(todo)
+            print(f"{'plan' if stage == 1 else f'stage {stage} (seeds at tuned learning rates)'}: "
+                  f"{len(runs)} runs — {len(runs) - len(todo)} already in {args.store}, {len(todo)} to "
+                  f"train in {len(groups)} groups with {min(args.jobs, max(len(groups), 1))} worker(s).",
+                  file=sys.stderr)
+            if not todo:
+                break
+            try:
+                _train(executor, groups, len(todo), args.jobs, store, statuses, failures, done_keys)
+            except KeyboardInterrupt:
+                executor.shutdown(wait=False, cancel_futures=True)
+                print(f"\ninterrupted: {sum(statuses.values())} finished runs are saved in {args.store}; "
+                      "run the same command again to train only what is missing.", file=sys.stderr)
+                return 130
+    if statuses:
+        print(f"trained {sum(statuses.values())} runs: ok {statuses['ok']}, diverged {statuses['diverged']}, "
+              f"failed {statuses['failed']}.", file=sys.stderr)
     for line in failures[:10]:
         print(f"  failed: {line}", file=sys.stderr)
     if len(failures) > 10:
         print(f"  … and {len(failures) - 10} more (python -m engine status)", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _train(executor, groups, total, jobs, store, statuses, failures, done_keys) -> None:
+    """Submit groups (a bounded window ahead), store each record as its group finishes."""
+    from tqdm import tqdm
+
+    from engine.executor import execute_group
+
+    bar = tqdm(total=total, unit="run", file=sys.stderr, dynamic_ncols=True,
+               bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} runs [{elapsed}<{remaining}]")
+    pending, queue = set(), list(groups)
+    try:
+        while queue or pending:
+            while queue and len(pending) < 2 * jobs:
+                group = queue.pop(0)
+                pending.add(executor.submit(execute_group, [(r.key, r.label, r.spec) for r in group]))
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                records = future.result()
+                for record in records:
+                    store.put(record)
+                    done_keys.add(record["key"])
+                    statuses[record["status"]] += 1
+                    if record["status"] == "failed":
+                        failures.append(f"{record['label']}: {record['error']}")
+                bar.update(len(records))
+    finally:
+        bar.close()
 
 
 def cmd_report(args) -> int:

@@ -8,15 +8,16 @@ every group that completed.
 from __future__ import annotations
 
 import math
-import os
 import time
 import traceback
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from multiprocessing import get_context
 
+import numpy as np
 from threadpoolctl import threadpool_limits
 
 from engine.environment import environment
+from engine.runtime import tune_process
 from engine.training import MODEL_KINDS
 
 
@@ -37,7 +38,8 @@ def execute_group(items: list[tuple[str, str, dict]]) -> list[dict]:
     specs = [spec for _, _, spec in items]
     started = time.perf_counter()
     try:
-        with threadpool_limits(limits=1):
+        # Overflow and NaN are outcomes (a run diverges and is recorded so), not warnings.
+        with threadpool_limits(limits=1), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             outcomes = MODEL_KINDS[specs[0]["model"]["kind"]].train_group(specs)
     except Exception as exc:  # a run that raises is data, not a crash of the matrix
         error = f"{type(exc).__name__}: {exc}"
@@ -63,12 +65,8 @@ class InlineExecutor(Executor):
         return future
 
 
-def _pin_blas() -> None:
-    os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = "1"
-    threadpool_limits(limits=1)
-
-
 def make_executor(jobs: int) -> Executor:
+    """Inline for one job; otherwise a pool of fresh (spawned) processes, each tuned like this one."""
     if jobs <= 1:
         return InlineExecutor()
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=_pin_blas)
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=tune_process)

@@ -17,7 +17,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from engine.config.validate import Experiments, expand_values
+from engine.data import DATASETS
 from engine.optim import OPTIMIZERS
+from engine.tuning import best_run
 from engine.training import MODEL_KINDS
 
 
@@ -74,39 +76,97 @@ def run_label(spec: dict) -> str:
     return f"{spec['study']}/{model}/{spec['optimizer']['name']}[{hp}]/seed={spec['seed']}"
 
 
-def expand(exp: Experiments) -> list[Run]:
-    """Every run of every study, in a stable order."""
+@dataclass(frozen=True)
+class Cell:
+    """One (study, model, sweep point, optimizer): the runs whose learning rate is tuned together."""
+
+    study: str
+    model: str
+    vary: tuple
+    optimizer: str
+
+    def text(self) -> str:
+        vary = ",".join(f"{k}={_fmt(v)}" for k, v in self.vary)
+        return f"{self.study}/{self.model}{f'[{vary}]' if vary else ''}/{self.optimizer}"
+
+
+def _spec(sname, study, mname, model, params, vary_point, oname, opt, hp, seed, data) -> dict:
+    dataset = study.get("dataset")
+    return {
+        "study": sname, "claim": study["claim"],
+        "model": {"name": mname, "kind": model["kind"], "params": params},
+        "vary": dict(vary_point),
+        "dataset": None if dataset is None else {
+            "name": dataset, "kind": data["datasets"][dataset]["kind"],
+            "params": {**DATASETS[data["datasets"][dataset]["kind"]].params,
+                       **data["datasets"][dataset].get("params", {})}},
+        "optimizer": {"name": oname, "kind": opt["kind"], "hp": hp},
+        "batch": opt.get("batch", study.get("batch_size")),
+        "seed": seed,
+        "budget": study["budget"],
+        **({"clip_norm": study["clip_norm"]} if study.get("clip_norm") else {}),
+    }
+
+
+def _cells(exp: Experiments):
+    """Every cell of every study with the specs of its grid, for each seed."""
     data = exp.data
-    runs = []
     for sname, study in data["studies"].items():
-        vary = study.get("vary") or {}
-        vary_axes = [[(k, v) for v in expand_values(spec)] for k, spec in vary.items()]
+        vary_axes = [[(k, v) for v in expand_values(spec)] for k, spec in (study.get("vary") or {}).items()]
         for mname in study["models"]:
             model = data["models"][mname]
-            kind = MODEL_KINDS[model["kind"]]
             for vary_point in itertools.product(*vary_axes):
-                params = {**kind.params, **model.get("params", {}), **dict(vary_point)}
+                params = {**MODEL_KINDS[model["kind"]].params, **model.get("params", {}), **dict(vary_point)}
                 for oname in study["optimizers"]:
                     opt = data["optimizers"][oname]
-                    rule = OPTIMIZERS[opt["kind"]]
                     fixed = {k: v for k, v in opt.items() if k not in ("kind", "batch")}
                     grid = (study.get("grid") or {}).get(oname, {})
                     axes = [[(k, v) for v in expand_values(spec)] for k, spec in grid.items()]
-                    for grid_point in itertools.product(*axes):
-                        hp = rule.resolve({**fixed, **dict(grid_point)})
-                        for seed in study["seeds"]:
-                            spec = {
-                                "study": sname, "claim": study["claim"],
-                                "model": {"name": mname, "kind": model["kind"], "params": params},
-                                "vary": dict(vary_point),
-                                "dataset": study.get("dataset"),
-                                "optimizer": {"name": oname, "kind": opt["kind"], "hp": hp},
-                                "batch": opt.get("batch", study.get("batch_size")),
-                                "seed": seed,
-                                "budget": study["budget"],
-                            }
-                            runs.append(Run(run_key(spec), run_label(spec), spec))
-    return runs
+                    hps = [OPTIMIZERS[opt["kind"]].resolve({**fixed, **dict(point)})
+                           for point in itertools.product(*axes)]
+                    make = lambda hp, seed, sname=sname, study=study, mname=mname, model=model, \
+                        params=params, vary_point=vary_point, oname=oname, opt=opt: _spec(
+                            sname, study, mname, model, params, vary_point, oname, opt, hp, seed, data)
+                    yield Cell(sname, mname, vary_point, oname), study, hps, make
+
+
+def _run(spec: dict) -> Run:
+    return Run(run_key(spec), run_label(spec), spec)
+
+
+def expand(exp: Experiments, store=None) -> list[Run]:
+    """Every run of every study, in a stable order.
+
+    A study without `tune` runs its whole grid with every seed.  A study with
+    `tune: {metric, mode}` follows the tuning protocol: the grid runs with the first seed and is
+    scored on the validation split; the best grid point then runs with every seed.  Those final
+    runs are known only once the grid is in `store`; until then `awaiting_tuning` names them.
+    """
+    return _expand(exp, store)[0]
+
+
+def awaiting_tuning(exp: Experiments, store=None) -> list[Cell]:
+    """Cells whose final runs wait for their tuning grid to be trained."""
+    return _expand(exp, store)[1]
+
+
+def _expand(exp: Experiments, store) -> tuple[list[Run], list[Cell]]:
+    runs, waiting = [], []
+    for cell, study, hps, make in _cells(exp):
+        tune = study.get("tune")
+        if not tune:
+            runs.extend(_run(make(hp, seed)) for hp in hps for seed in study["seeds"])
+            continue
+        grid = [_run(make(hp, study["seeds"][0])) for hp in hps]
+        runs.extend(grid)
+        records = [store.get(r.key) for r in grid] if store is not None else [None]
+        if any(r is None for r in records):
+            waiting.append(cell)
+            continue
+        best = best_run(records, tune["metric"], tune["mode"])
+        if best is not None:
+            runs.extend(_run(make(best["spec"]["optimizer"]["hp"], seed)) for seed in study["seeds"][1:])
+    return runs, waiting
 
 
 def parse_filter(text: str | None) -> list[tuple[str | None, str]]:
@@ -123,7 +183,7 @@ def parse_filter(text: str | None) -> list[tuple[str | None, str]]:
 FILTER_FIELDS = {
     "study": lambda s: s["study"], "claim": lambda s: s["claim"], "model": lambda s: s["model"]["name"],
     "optimizer": lambda s: s["optimizer"]["name"], "seed": lambda s: str(s["seed"]),
-    "dataset": lambda s: str(s["dataset"]),
+    "dataset": lambda s: s["dataset"]["name"] if s["dataset"] else "",
 }
 
 
@@ -137,8 +197,23 @@ def select(runs: list[Run], terms) -> list[Run]:
 
 
 def group_runs(runs: list[Run], max_members: int = 4096) -> list[list[Run]]:
-    """Runs that can train together, in plan order, split so no group exceeds max_members."""
+    """Runs that can train together, split so no group exceeds max_members, longest first (so
+    that two workers do not end with one long group running alone)."""
     groups: dict[str, list[Run]] = {}
     for run in runs:
         groups.setdefault(run.group, []).append(run)
-    return [g[i:i + max_members] for g in groups.values() for i in range(0, len(g), max_members)]
+    chunks = [g[i:i + max_members] for g in groups.values() for i in range(0, len(g), max_members)]
+    return sorted(chunks, key=lambda g: -estimated_cost(g[0].spec, len(g)))
+
+
+def estimated_cost(spec: dict, members: int) -> float:
+    """A rough relative cost for ordering work: optimizer steps × (a fixed per-step overhead +
+    work that grows with the examples all members see per step)."""
+    budget = spec["budget"]
+    if spec["dataset"] is None or "max_steps" in budget:
+        steps, batch = budget.get("max_steps", 1), spec["batch"] if isinstance(spec["batch"], int) else 256
+    else:
+        n_train = DATASETS[spec["dataset"]["kind"]].load(None, **spec["dataset"]["params"]).x_train.shape[0]
+        batch = n_train if spec["batch"] in ("full", None) else min(spec["batch"], n_train)
+        steps = budget["epochs"] * (n_train // batch)
+    return steps * (1.0 + members * batch / 256)

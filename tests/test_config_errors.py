@@ -55,12 +55,37 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case,edit,phrases", CASES, ids=[c[0] for c in CASES])
+# The same, on tests/data/tiny_nn.yaml: data sets, networks and the tuning protocol.
+CASES_NN = [
+    ("model-data-mismatch", ("    dataset: digits\n", "    dataset: ring\n"),
+     ["studies.tuned.models[0]", "accepts image or sequence or signal data", "'ring' is points data"]),
+    ("missing-dataset", ("    dataset: digits\n", ""), ["studies.tuned", "trains on data: add 'dataset:'"]),
+    ("unknown-dataset-kind", ("digits: {kind: digits}", "digits: {kind: digitz}"),
+     ["datasets.digits.kind", "'digitz'", "Did you mean 'digits'?"]),
+    ("unknown-dataset-param", ("digits: {kind: digits}", "digits: {kind: digits, params: {val_frac: 0.1}}"),
+     ["datasets.digits.params.val_frac", "Did you mean 'val_fraction'?"]),
+    ("unknown-model-param", ("params: {hidden: [16]}", "params: {hiden: [16]}"),
+     ["models.mlp.params.hiden", "Did you mean 'hidden'?"]),
+    ("two-budgets", ("budget: {epochs: 2}", "budget: {epochs: 2, max_steps: 10}"),
+     ["studies.tuned.budget", "exactly one of epochs or max_steps"]),
+    ("bad-tune-mode", ("mode: min}", "mode: minimum}"), ["studies.tuned.tune.mode", "'minimum'"]),
+    ("threshold-for-absent-optimizer", ("      adam: {test_accuracy", "      adamw: {test_accuracy"),
+     ["studies.tuned.thresholds.adamw", "Did you mean 'adam'?"]),
+    ("criterion-of-unknown-study", ("quantity: tuned.test_accuracy", "quantity: tunned.test_accuracy"),
+     ["claims.optimizer-matrix.criterion[0].quantity", "'<study>.<final metric>'"]),
+]
+
+NN = Path(__file__).parent / "data" / "tiny_nn.yaml"
+
+
+@pytest.mark.parametrize("case,edit,phrases", CASES + [(c, e, p) for c, e, p in CASES_NN],
+                         ids=[c[0] for c in CASES] + [c[0] for c in CASES_NN])
 def test_malformed_file_gets_one_clear_message(case, edit, phrases, tiny_text, tmp_path, cli, monkeypatch):
     old, new = edit
-    assert old in tiny_text, f"test set-up: {old!r} not in tiny.yaml"
+    base = NN.read_text() if case in {c[0] for c in CASES_NN} else tiny_text
+    assert old in base, f"test set-up: {old!r} not in the base file"
     bad = tmp_path / "bad.yaml"
-    bad.write_text(tiny_text.replace(old, new, 1))
+    bad.write_text(base.replace(old, new, 1))
     monkeypatch.chdir(tmp_path)
     store = tmp_path / "store"
     for command in (["validate", bad], ["run", bad, "--store", store, "--jobs", "1"]):

@@ -81,3 +81,39 @@ def test_report_names_missing_results(quick, tmp_path):
     assert "results are missing" in empty.stderr and "missing: momentum-scaling/" in empty.stderr
     claims = json.loads((tmp_path / "r" / "claims.json").read_text())["claims"]
     assert all(c["verdict"] == "missing" for c in claims)
+
+
+def _threshold_cases():
+    """(study, optimizer, metric, bound) declared next to each study for the quick profile."""
+    exp = load_experiments(ROOT / "experiments.yaml", "quick")
+    return [(s, o, m, b) for s, study in exp.data["studies"].items()
+            for o, metrics in (study.get("thresholds") or {}).items() for m, b in metrics.items()]
+
+
+@pytest.mark.parametrize("study,optimizer,metric,bound", _threshold_cases(),
+                         ids=[f"{s}-{o}-{m}" for s, o, m, _ in _threshold_cases()])
+def test_quick_profile_reaches_declared_thresholds(quick, study, optimizer, metric, bound):
+    from engine.claims.optimizer_matrix import final_records
+    from engine.store import ResultStore
+
+    exp = load_experiments(ROOT / "experiments.yaml", "quick")
+    store = ResultStore(quick["store"])
+    records = [store.get(r.key) for r in expand(exp, store) if r.spec["study"] == study]
+    assert all(r is not None for r in records)
+    finals = final_records(records, exp.data["studies"][study])[optimizer]["finals"]
+    assert finals, f"{study}/{optimizer}: no run at a chosen learning rate (all diverged?)"
+    for rec in finals:
+        value = rec["final"].get(metric)
+        assert value is not None, f"{rec['label']}: no final {metric} ({rec['status']})"
+        if "at_least" in bound:
+            assert value >= bound["at_least"], f"{rec['label']}: {metric} = {value:.4g}"
+        else:
+            assert value <= bound["at_most"], f"{rec['label']}: {metric} = {value:.4g}"
+
+
+def test_every_family_has_thresholds_for_adam_and_minibatch_sgd():
+    cases = {(s, o) for s, o, _, _ in _threshold_cases()}
+    exp = load_experiments(ROOT / "experiments.yaml", "quick")
+    for name, study in exp.data["studies"].items():
+        if study["claim"] == "optimizer-matrix":
+            assert {(name, "adam"), (name, "minibatch-sgd")} <= cases, name

@@ -25,7 +25,12 @@ class Claim:
     id: str
     section: str
     quantities: dict[str, str]         # name → what it measures (the criterion may name these)
-    analyze: Callable[[list[dict], dict], Analysis]
+    analyze: Callable[[list[dict], dict, dict], Analysis]   # (records, prose, its studies) → Analysis
+    # For claims whose quantities depend on the studies (the matrix): (name, its studies) → known?
+    is_quantity: Callable[[str, dict], bool] | None = None
+
+    def knows(self, quantity: str, studies: dict) -> bool:
+        return quantity in self.quantities or bool(self.is_quantity and self.is_quantity(quantity, studies))
 
     def text(self, language: str) -> dict:
         """The claim's prose (quote, explanation, method, captions) from templates/claims/<id>.yaml."""

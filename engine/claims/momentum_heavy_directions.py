@@ -152,7 +152,7 @@ def _trajectories(records: list[dict], text: dict, analysis: Analysis) -> None:
                              "caption": text["captions"]["trajectories"]})
 
 
-def analyze(records: list[dict], text: dict) -> Analysis:
+def analyze(records: list[dict], text: dict, _studies: dict) -> Analysis:
     analysis = Analysis(quantities={q: None for q in SLOPE_OF_KIND.values()})
     scaling = [r for r in records if "kappa" in r["spec"].get("vary", {})]
     if scaling:

@@ -8,6 +8,7 @@ The schema covers structure and types; engine/config/validate.py adds what a sch
 from __future__ import annotations
 
 from engine.claims import CLAIMS
+from engine.data import DATASETS
 from engine.optim import OPTIMIZERS
 from engine.training import MODEL_KINDS
 
@@ -42,6 +43,11 @@ def _hyperparameter_properties() -> dict:
     return props
 
 
+BOUND = {"type": "object", "additionalProperties": False, "minProperties": 1, "maxProperties": 1,
+         "properties": {"at_least": NUMBER, "at_most": NUMBER}}
+METRIC_BOUNDS = {"type": "object", "minProperties": 1, "additionalProperties": BOUND,
+                 "description": "Final metric (e.g. test_accuracy) → {at_least: x} or {at_most: x}."}
+
 BUDGET = {
     "type": "object", "additionalProperties": False,
     "description": "How long each run trains. Profiles override these.",
@@ -68,6 +74,16 @@ STUDY_PROPERTIES = {
              "additionalProperties": {"type": "object", "additionalProperties": _value_list(
                  {"anyOf": [NUMBER, {"type": "string"}]}, "Values of this hyperparameter.")}},
     "budget": BUDGET,
+    "tune": {"type": "object", "additionalProperties": False, "required": ["metric", "mode"],
+             "description": ("Tuning protocol: the grid runs with the first seed, scored by this final "
+                             "validation metric; the best grid point then runs with every seed."),
+             "properties": {"metric": {"type": "string"}, "mode": {"enum": ["min", "max"]}}},
+    "clip_norm": {"type": "number", "exclusiveMinimum": 0,
+                  "description": "Clip each run's gradient to this Euclidean norm."},
+    "targets": {**METRIC_BOUNDS, "description": (
+        "What the best tuned optimizer should reach (mean over seeds); the report states any shortfall.")},
+    "thresholds": {"type": "object", "additionalProperties": METRIC_BOUNDS, "description": (
+        "Optimizer name → final metric bounds every seed must reach; pinned by the convergence tests.")},
 }
 
 
@@ -75,7 +91,8 @@ def build_schema() -> dict:
     study = {"type": "object", "additionalProperties": False, "properties": STUDY_PROPERTIES,
              "required": ["claim", "models", "optimizers", "seeds", "budget"]}
     study_patch = {"type": "object", "additionalProperties": False,
-                   "properties": {k: STUDY_PROPERTIES[k] for k in ("seeds", "vary", "grid", "budget")}}
+                   "properties": {k: STUDY_PROPERTIES[k] for k in
+                                  ("seeds", "vary", "grid", "budget", "targets", "thresholds")}}
     criterion = {
         "type": "object", "additionalProperties": False, "required": ["quantity"],
         "properties": {
@@ -100,7 +117,8 @@ def build_schema() -> dict:
                 "language": {"enum": ["es", "en"]}}},
             "datasets": {"type": "object", "additionalProperties": {
                 "type": "object", "additionalProperties": False, "required": ["kind"],
-                "properties": {"kind": {"type": "string"}, "params": {"type": "object"}}}},
+                "properties": {"kind": {"type": "string", "enum": sorted(DATASETS)},
+                               "params": {"type": "object"}}}},
             "models": {"type": "object", "minProperties": 1, "additionalProperties": {
                 "type": "object", "additionalProperties": False, "required": ["kind"],
                 "properties": {"kind": {"type": "string", "enum": sorted(MODEL_KINDS)},

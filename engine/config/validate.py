@@ -18,6 +18,7 @@ from engine.claims import CLAIMS
 from engine.config.errors import ConfigError, ConfigProblem, did_you_mean, expected_one_of
 from engine.config.load import Positions, format_path, load_yaml
 from engine.config.schema import build_schema
+from engine.data import DATASETS
 from engine.optim import OPTIMIZERS
 from engine.training import MODEL_KINDS
 
@@ -156,6 +157,14 @@ def _semantic_problems(data: dict) -> list[ConfigProblem]:
                     f"'{param}' is not a parameter of model kind {model['kind']}; expected one of: "
                     f"{', '.join(kind.params) or '(none)'}.{did_you_mean(param, kind.params)}")))
 
+    for name, ds in datasets.items():
+        accepted = DATASETS[ds["kind"]].params
+        for param in ds.get("params", {}):
+            if param not in accepted:
+                problems.append(ConfigProblem(format_path(("datasets", name, "params", param)), (
+                    f"'{param}' is not a parameter of data set {ds['kind']}; expected one of: "
+                    f"{', '.join(accepted) or '(none)'}.{did_you_mean(param, accepted)}")))
+
     for name, opt in optimizers.items():
         for key, value in opt.items():
             if key in ("kind", "batch"):
@@ -178,6 +187,30 @@ def _semantic_problems(data: dict) -> list[ConfigProblem]:
         if "dataset" in study and study["dataset"] not in datasets:
             problems.append(ConfigProblem(format_path(base + ("dataset",)),
                                           expected_one_of("data set", study["dataset"], datasets)))
+        for i, m in enumerate(study["models"]):
+            if m not in models:
+                continue
+            accepts = MODEL_KINDS[models[m]["kind"]].accepts
+            ds = datasets.get(study.get("dataset"))
+            if accepts and "dataset" not in study:
+                problems.append(ConfigProblem(format_path(base), (
+                    f"model '{m}' trains on data: add 'dataset:' with a data set of kind "
+                    f"{' or '.join(sorted(accepts))}.")))
+            elif not accepts and "dataset" in study:
+                problems.append(ConfigProblem(format_path(base + ("dataset",)), (
+                    f"model '{m}' (kind {models[m]['kind']}) is an analytic objective and takes no data set.")))
+            elif ds is not None and DATASETS[ds["kind"]].kind not in accepts:
+                problems.append(ConfigProblem(format_path(base + ("models", i)), (
+                    f"model '{m}' (kind {models[m]['kind']}) accepts {' or '.join(sorted(accepts))} data, "
+                    f"but data set '{study['dataset']}' is {DATASETS[ds['kind']].kind} data.")))
+        budget = study["budget"]
+        if ("epochs" in budget) == ("max_steps" in budget):
+            problems.append(ConfigProblem(format_path(base + ("budget",)),
+                                          "expected exactly one of epochs or max_steps."))
+        for oname in (study.get("thresholds") or {}):
+            if oname not in study["optimizers"]:
+                problems.append(ConfigProblem(format_path(base + ("thresholds", oname)),
+                                              expected_one_of("optimizer of this study", oname, study["optimizers"])))
         for i, o in enumerate(study["optimizers"]):
             if o not in optimizers:
                 problems.append(ConfigProblem(format_path(base + ("optimizers", i)),
@@ -208,12 +241,15 @@ def _semantic_problems(data: dict) -> list[ConfigProblem]:
                         f"{', '.join(MODEL_KINDS[models[m]['kind']].params)}.")))
 
     for cname, claim in claims.items():
+        own = {s: st for s, st in studies.items() if st["claim"] == cname}
         known = CLAIMS[cname].quantities
         for i, crit in enumerate(claim["criterion"]):
             path = ("claims", cname, "criterion", i)
-            if crit["quantity"] not in known:
-                problems.append(ConfigProblem(format_path(path + ("quantity",)),
-                                              expected_one_of(f"quantity of {cname}", crit["quantity"], known)))
+            if not CLAIMS[cname].knows(crit["quantity"], own):
+                hint = (expected_one_of(f"quantity of {cname}", crit["quantity"], known) if known else
+                        f"unknown quantity '{crit['quantity']}' of {cname}; expected '<study>.<final metric>' "
+                        f"with a study that serves this claim: {', '.join(own) or '(none)'}.")
+                problems.append(ConfigProblem(format_path(path + ("quantity",)), hint))
             tests = [k for k in ("between", "at_least", "at_most") if k in crit]
             if len(tests) != 1:
                 problems.append(ConfigProblem(format_path(path), (

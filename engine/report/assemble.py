@@ -21,7 +21,7 @@ from engine.claims.verdict import evaluate
 from engine.config.validate import Experiments
 from engine.environment import environment
 from engine.optim import OPTIMIZERS
-from engine.plan import expand
+from engine.plan import awaiting_tuning, expand
 from engine.report import TEMPLATES_DIR
 from engine.report.catalog import load_catalog, message
 from engine.report.mathsvg import math_svg
@@ -52,7 +52,7 @@ def results_csv(records: list[dict]) -> str:
         s = rec["spec"]
         final = rec.get("final", {})
         row = {"study": s["study"], "claim": s["claim"], "model": s["model"]["name"],
-               "model_kind": s["model"]["kind"], "dataset": s["dataset"] or "",
+               "model_kind": s["model"]["kind"], "dataset": s["dataset"]["name"] if s["dataset"] else "",
                "optimizer": s["optimizer"]["name"], "optimizer_kind": s["optimizer"]["kind"],
                **{f"hp_{k}": v for k, v in s["optimizer"]["hp"].items()},
                **{f"param_{k}": v for k, v in s.get("vary", {}).items()},
@@ -80,20 +80,24 @@ def build_report(exp: Experiments, store: ResultStore, out_dir: Path) -> dict:
     settings = exp.data.get("report", {})
     language = settings.get("language", "es")
     catalog = load_catalog(language)
-    runs = expand(exp)
+    runs = expand(exp, store)
     records, missing = [], []
     for run in runs:
         rec = store.get(run.key)
         (records.append(rec) if rec is not None else missing.append(run))
+    waiting = awaiting_tuning(exp, store)
 
     claims, claims_json = [], []
     for cid, claim in CLAIMS.items():
         mine = [r for r in records if r["spec"]["claim"] == cid]
-        lacking = [r.label for r in missing if r.spec["claim"] == cid]
+        lacking = [r.label for r in missing if r.spec["claim"] == cid] + [
+            f"{cell.text()}: final seeds (await the tuning grid)" for cell in waiting
+            if exp.data["studies"][cell.study]["claim"] == cid]
         if not mine and not lacking:
             continue
         text = claim.text(language)
-        analysis = claim.analyze(mine, text) if mine else Analysis({q: None for q in claim.quantities})
+        own = {s: st for s, st in exp.data["studies"].items() if st["claim"] == cid}
+        analysis = claim.analyze(mine, text, own) if mine else Analysis({q: None for q in claim.quantities})
         criteria = exp.data["claims"][cid]["criterion"]
         verdict, rows = evaluate(criteria, analysis.quantities)
         reason = message(catalog, "verdict_reason." + verdict.replace(" ", "_"))
@@ -132,5 +136,6 @@ def build_report(exp: Experiments, store: ResultStore, out_dir: Path) -> dict:
         indent=2, ensure_ascii=False, allow_nan=False))
     written = write_report(context, TEMPLATES_DIR, out_dir)
     written.update({"results.csv": out_dir / "results.csv", "claims.json": out_dir / "claims.json"})
-    return {"written": written, "missing": [r.label for r in missing],
+    return {"written": written,
+            "missing": [r.label for r in missing] + [f"{c.text()}: final seeds" for c in waiting],
             "verdicts": {c["id"]: c["verdict"] for c in claims}}

@@ -8,7 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from engine.models import MODELS
 from engine.objectives import OBJECTIVES
+from engine.training.network import train_network_group
 from engine.training.objective import train_objective_group
 
 
@@ -29,3 +31,8 @@ MODEL_KINDS: dict[str, ModelKind] = {
                              f"engine.objectives.{kind}"))
     for kind, obj in OBJECTIVES.items()
 }
+MODEL_KINDS.update({
+    kind: ModelKind(kind, dict(factory.params), factory.accepts, train_network_group,
+                    _CORE + ("engine.training.network", "engine.models", "engine.data"))
+    for kind, factory in MODELS.items()
+})

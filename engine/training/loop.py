@@ -1,11 +1,12 @@
-"""The member-axis training loop shared by every model kind.
+"""The member-axis machinery every trainer shares.
 
 K runs that share their structure train as one computation: θ has shape (K, P), every
 optimizer hyperparameter is a (K, 1) column, and one autograd pass returns all K losses and
-gradients.  A member whose loss or parameters stop being finite is frozen and reported as
-diverged at that step; a member that reaches its target is frozen as converged.  Freezing uses
-`np.where` row by row, so no member's numbers depend on the others: a run gives the same bits
-alone or in any group.
+gradients (the loss of the group is the sum of the members' losses, so each member's gradient
+is its own).  A member whose loss or parameters stop being finite is frozen and reported as
+diverged at that step; a member that reaches its target is frozen too.  Freezing selects rows
+with `np.where`, so no member's numbers depend on the others: a run gives the same bits alone
+or in any group.
 """
 from __future__ import annotations
 
@@ -35,9 +36,8 @@ def log_checkpoints(max_steps: int, n: int = 150) -> set[int]:
 
 def stack_hyperparameters(specs: list[dict]) -> dict:
     """Per-member hyperparameters: numbers become (K, 1) columns, strings must agree."""
-    names = specs[0]["optimizer"]["hp"].keys()
     out = {}
-    for name in names:
+    for name in specs[0]["optimizer"]["hp"]:
         values = [s["optimizer"]["hp"][name] for s in specs]
         if isinstance(values[0], str):
             if len(set(values)) != 1:
@@ -48,45 +48,92 @@ def stack_hyperparameters(specs: list[dict]) -> dict:
     return out
 
 
+def clip_by_norm(g: np.ndarray, max_norm: float | None) -> np.ndarray:
+    """g · min(1, c/‖g‖) row by row (each member's whole gradient vector), as torch's
+    clip_grad_norm_ does for one model."""
+    if not max_norm:
+        return g
+    norms = np.sqrt(np.sum(g * g, axis=1, keepdims=True))
+    return g * np.minimum(1.0, max_norm / np.maximum(norms, 1e-300))
+
+
+class Members:
+    """K members' flat parameters and optimizer states, stepping in lockstep.
+
+    A model may have several parameter blocks that step in turn (the two players of a GAN);
+    each block has its own optimizer state, all blocks share one `active` mask.
+    """
+
+    def __init__(self, specs: list[dict], blocks: list[np.ndarray], clip_norm: float | None = None):
+        self.rule = OPTIMIZERS[specs[0]["optimizer"]["kind"]]
+        self.hp = stack_hyperparameters(specs)
+        self.thetas = list(blocks)
+        self.states = [self.rule.init(theta) for theta in blocks]
+        self.k = blocks[0].shape[0]
+        self.active = np.ones(self.k, dtype=bool)
+        self.diverged_at: list[int | None] = [None] * self.k
+        self.clip_norm = clip_norm
+
+    def freeze(self, mask: np.ndarray) -> None:
+        self.active &= ~mask
+
+    def check_finite(self, values: np.ndarray, step: int, parameters: bool = True) -> np.ndarray:
+        """Freeze and record members whose loss (or parameters) are no longer finite.  Checking
+        the loss alone suffices in a training step: non-finite parameters give a non-finite loss
+        at the next one."""
+        finite = np.isfinite(values)
+        if parameters:
+            for theta in self.thetas:
+                finite &= np.all(np.isfinite(theta), axis=1)
+        bad = self.active & ~finite
+        for i in np.flatnonzero(bad):
+            self.diverged_at[i] = step
+        self.active &= ~bad
+        return bad
+
+    def step(self, block: int, grads: np.ndarray) -> None:
+        """One optimizer update of `block` for the active members."""
+        theta, state = self.thetas[block], self.states[block]
+        new_theta, new_state = self.rule.update(theta, clip_by_norm(grads, self.clip_norm), state, self.hp)
+        keep = self.active[:, None]
+        self.thetas[block] = np.where(keep, new_theta, theta)
+        self.states[block] = {
+            key: (np.where(keep, new, state[key]) if isinstance(new, np.ndarray) and new.shape[:1] == (self.k,)
+                  else new) for key, new in new_state.items()}
+
+
 def run_members(loss, theta0: np.ndarray, specs: list[dict], max_steps: int,
                 done=None, record_path: bool = False) -> list[MemberLog]:
-    """Minimise loss: (K, P) → (K,) from θ₀ for every member with its own optimizer settings.
+    """Minimise a fixed loss: (K, P) → (K,) from θ₀, every member with its own settings.
 
     ``done(values, step) -> bool mask`` marks members that have reached their target.
     """
-    rule = OPTIMIZERS[specs[0]["optimizer"]["kind"]]
-    hp = stack_hyperparameters(specs)
-    k = theta0.shape[0]
-    theta, state = theta0, rule.init(theta0)
-    active = np.ones(k, dtype=bool)
-    logs = [MemberLog() for _ in range(k)]
+    members = Members(specs, [theta0])
+    logs = [MemberLog() for _ in range(members.k)]
     checkpoints = log_checkpoints(max_steps)
     vjp_and_value = make_vjp(loss)
-    ones = np.ones(k)
+    ones = np.ones(members.k)
 
     for step in range(max_steps + 1):
+        theta = members.thetas[0]
         vjp, values = vjp_and_value(theta)
         values = np.asarray(values)
-        bad = active & ~(np.isfinite(values) & np.all(np.isfinite(theta), axis=1))
-        reached = active & ~bad & (done(values, step) if done else False)
-        for i in np.flatnonzero(active):
+        was_active = members.active.copy()
+        bad = members.check_finite(values, step)
+        reached = members.active & (done(values, step) if done else False)
+        for i in np.flatnonzero(was_active):
             log = logs[i]
             if record_path:
                 log.path.append(theta[i].tolist())
             if step in checkpoints or bad[i] or reached[i]:
                 log.steps.append(step)
                 log.values.append(float(values[i]) if np.isfinite(values[i]) else None)
-            if bad[i]:
-                log.diverged_at = step
-            elif reached[i]:
+            if reached[i]:
                 log.reached_at = step
-        active &= ~(bad | reached)
-        if not active.any() or step == max_steps:
+        members.freeze(reached)
+        if not members.active.any() or step == max_steps:
             break
-        grads = vjp(ones)
-        new_theta, new_state = rule.update(theta, grads, state, hp)
-        keep = active[:, None]
-        theta = np.where(keep, new_theta, theta)
-        state = {key: (np.where(keep, new, state[key]) if isinstance(new, np.ndarray) and new.shape[:1] == (k,)
-                       else new) for key, new in new_state.items()}
+        members.step(0, vjp(ones))
+    for log, diverged in zip(logs, members.diverged_at):
+        log.diverged_at = diverged
     return logs

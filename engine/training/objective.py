@@ -23,11 +23,10 @@ def train_objective_group(specs: list[dict]) -> list[dict]:
     def done(values, _step):
         return (values - problem.minimum) <= target * start_gap if target else np.zeros(len(values), bool)
 
-    with np.errstate(over="ignore", invalid="ignore"):
-        logs = run_members(problem.value, theta0, specs, budget["max_steps"], done,
-                           record_path=problem.dim == 2)
-        rels = [[None if v is None else float((v - problem.minimum) / gap0) for v in log.values]
-                for log, gap0 in zip(logs, start_gap)]
+    logs = run_members(problem.value, theta0, specs, budget["max_steps"], done,
+                       record_path=problem.dim == 2)
+    rels = [[None if v is None else float((v - problem.minimum) / gap0) for v in log.values]
+            for log, gap0 in zip(logs, start_gap)]
     outcomes = []
     for log, rel in zip(logs, rels):
         final = {"steps": log.steps[-1], "relative_gap": rel[-1],

@@ -1,0 +1,220 @@
+"""optimizer-matrix (CLAIMS.md §7): every optimizer variant on every model family.
+
+For each study (one model family on one data set), each optimizer's learning rate is tuned on
+the validation split with the first seed (engine/plan.py: the tuning protocol); the chosen rate
+is re-run with every seed and evaluated on test.  Shown per family: learning curves (mean and
+min–max band over seeds), the table of final metrics, and a heat-map of the validation score
+over optimizer × learning rate.  The quantities a criterion may name are
+"<study>.<final metric>" of the family's best optimizer (best mean validation score), e.g.
+"matrix-mlp-digits.test_accuracy", and for autoencoders "<study>.mse_ratio_to_pca".
+"""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+import numpy as np
+from matplotlib.patches import Rectangle
+
+from engine.claims.base import Analysis, Claim
+from engine.claims.verdict import Estimate
+from engine.tuning import best_run
+from engine.report.figures import figure_to_svg, new_figure, optimizer_color
+
+HEADLINES = ("test_accuracy", "test_mse", "test_modes", "test_mmd", "test_loss")
+
+
+def final_records(records: list[dict], study: dict) -> dict[str, dict]:
+    """optimizer name → {'best': tuning choice, 'grid': grid records, 'finals': records at the
+    chosen hyperparameters, one per seed}."""
+    metric, mode = study["tune"]["metric"], study["tune"]["mode"]
+    tune_seed = study["seeds"][0]
+    by_opt: dict = defaultdict(list)
+    for rec in records:
+        by_opt[rec["spec"]["optimizer"]["name"]].append(rec)
+    out = {}
+    for oname in study["optimizers"]:
+        grid = [r for r in by_opt.get(oname, []) if r["spec"]["seed"] == tune_seed]
+        best = best_run(grid, metric, mode)
+        finals = [] if best is None else sorted(
+            (r for r in by_opt[oname] if r["spec"]["optimizer"]["hp"] == best["spec"]["optimizer"]["hp"]),
+            key=lambda r: r["spec"]["seed"])
+        out[oname] = {"best": best, "grid": grid, "finals": finals}
+    return out
+
+
+def _mean(records, metric) -> float:
+    values = [r["final"].get(metric) for r in records if r["status"] == "ok"]
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else math.nan
+
+
+def pca_test_mse(spec: dict) -> float:
+    """Reconstruction MSE of PCA with as many components as the autoencoder's code."""
+    from sklearn.decomposition import PCA
+
+    from engine.data import DATASETS
+
+    data = DATASETS[spec["dataset"]["kind"]].load(None, **spec["dataset"]["params"])
+    flat = lambda x: x.reshape(len(x), -1)
+    pca = PCA(n_components=spec["model"]["params"]["code"]).fit(flat(data.x_train))
+    test = flat(data.x_test)
+    return float(np.mean((pca.inverse_transform(pca.transform(test)) - test) ** 2))
+
+
+def _fmt(x: float) -> str:
+    return "—" if x is None or not math.isfinite(x) else f"{x:.4g}"
+
+
+def _curves(ax, cells: dict, metric: str, xkey: str) -> None:
+    for oname, cell in cells.items():
+        finals = [r for r in cell["finals"] if r["status"] == "ok" and metric in r["history"]]
+        if not finals:
+            continue
+        n = min(len(r["history"][metric]) for r in finals)
+        x = np.asarray(finals[0]["history"][xkey][:n], dtype=float)
+        ys = np.asarray([r["history"][metric][:n] for r in finals], dtype=float)
+        color = optimizer_color(oname)
+        ax.plot(x, ys.mean(0), color=color, lw=1.2, label=oname)
+        if len(finals) > 1:
+            ax.fill_between(x, ys.min(0), ys.max(0), color=color, alpha=0.2, lw=0)
+
+
+def _heatmap(ax, cells: dict, metric: str, labels: dict) -> None:
+    lrs = sorted({r["spec"]["optimizer"]["hp"]["lr"] for c in cells.values() for r in c["grid"]})
+    names = list(cells)
+    grid = np.full((len(names), len(lrs)), np.nan)
+    diverged = []
+    for i, oname in enumerate(names):
+        for rec in cells[oname]["grid"]:
+            j = lrs.index(rec["spec"]["optimizer"]["hp"]["lr"])
+            if rec["status"] == "ok" and rec["final"].get(metric) is not None:
+                grid[i, j] = rec["final"][metric]
+            else:
+                diverged.append((i, j))
+    positive = np.nanmin(grid) > 0 if np.isfinite(grid).any() else False
+    shown = np.log10(grid) if positive else grid
+    image = ax.imshow(shown, aspect="auto", cmap="viridis_r", interpolation="nearest")
+    for i, j in diverged:
+        ax.text(j, i, "✕", ha="center", va="center", fontsize=8, color="#b00020")
+    for (i, j), value in np.ndenumerate(grid):
+        if np.isfinite(value):
+            ax.text(j, i, f"{value:.2g}", ha="center", va="center", fontsize=5.5,
+                    color="white" if shown[i, j] < np.nanmean(shown) else "black")
+    for i, oname in enumerate(names):
+        best = cells[oname]["best"]
+        if best is not None:
+            j = lrs.index(best["spec"]["optimizer"]["hp"]["lr"])
+            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black", lw=1.2))
+    ax.set_xticks(range(len(lrs)), [f"{lr:.0e}".replace("e-0", "e-") for lr in lrs], rotation=45, fontsize=6)
+    ax.set_yticks(range(len(names)), names, fontsize=7)
+    ax.set_xlabel(labels["lr"])
+    cbar = ax.figure.colorbar(image, ax=ax, shrink=0.9)
+    cbar.set_label(("log₁₀ " if positive else "") + metric, fontsize=7)
+
+
+def _study(sname: str, study: dict, records: list[dict], text: dict, analysis: Analysis) -> None:
+    cells = final_records(records, study)
+    metric, mode = study["tune"]["metric"], study["tune"]["mode"]
+    sample = next(r for r in records)
+    headlines = [m for m in HEADLINES if any(m in r["final"] for r in records)][:2]
+    labels = text["labels"]
+
+    rows = []
+    for oname, cell in cells.items():
+        best, finals = cell["best"], cell["finals"]
+        lrs = sorted({r["spec"]["optimizer"]["hp"]["lr"] for r in cell["grid"]})
+        if best is None:
+            rows.append([oname, labels["all_diverged"]] + ["—"] * (len(headlines) + 3)
+                        + [f"{sum(r['status'] != 'ok' for r in cell['grid'])}/{len(cell['grid'])}"])
+            continue
+        lr = best["spec"]["optimizer"]["hp"]["lr"]
+        edge = (labels["edge_low"] if lr == lrs[0] else labels["edge_high"] if lr == lrs[-1] else "") \
+            if len(lrs) > 1 else ""
+        stats = []
+        for m in headlines:
+            est = Estimate.from_samples([r["final"].get(m) for r in finals if r["status"] == "ok"])
+            stats.append("—" if est is None else
+                         f"{est.mean:.4g} ± {np.std(est.values, ddof=1) if est.n > 1 else 0:.2g}")
+        rows.append([oname, f"{lr:.3g}{edge}", *stats, _fmt(_mean(finals, metric)),
+                     f"{len([r for r in finals if r['status'] == 'ok'])}/{len(finals)}",
+                     _fmt(float(np.mean([r["wall_time_s"] for r in finals])) if finals else math.nan),
+                     f"{sum(r['status'] != 'ok' for r in cell['grid'])}/{len(cell['grid'])}"])
+    columns = [labels["optimizer"], labels["lr"], *headlines, metric, labels["seeds"],
+               labels["time"], labels["diverged"]]
+
+    ranked = [(o, _mean(c["finals"], metric)) for o, c in cells.items() if c["finals"]]
+    ranked = [(o, v) for o, v in ranked if math.isfinite(v)]
+    if ranked:
+        best_opt = (min if mode == "min" else max)(ranked, key=lambda t: t[1])[0]
+        finals = [r for r in cells[best_opt]["finals"] if r["status"] == "ok"]
+        for m in {k for r in finals for k in r["final"]}:
+            if m.startswith("test_"):
+                analysis.quantities[f"{sname}.{m}"] = Estimate.from_samples([r["final"].get(m) for r in finals])
+        if sample["spec"]["model"]["kind"] in ("autoencoder", "linear_autoencoder", "vae"):
+            pca = pca_test_mse(sample["spec"])
+            analysis.quantities[f"{sname}.mse_ratio_to_pca"] = Estimate.from_samples(
+                [r["final"]["test_mse"] / pca for r in finals])
+            analysis.numbers.setdefault(sname, {})["pca_test_mse"] = pca
+        analysis.numbers.setdefault(sname, {})["best_optimizer"] = best_opt
+
+    model = sample["spec"]["model"]
+    title = f"{model['name']} · {sample['spec']['dataset']['name']}"
+    fig, axes = new_figure(ncols=2)
+    xkey = "examples" if "epochs" in sample["spec"]["budget"] else "step"
+    curve_metric = "val_loss" if metric == "val_loss" else metric
+    _curves(axes[0], cells, curve_metric, xkey)
+    axes[0].set_xscale("log")
+    if all(v > 0 for c in cells.values() for r in c["finals"] if r["status"] == "ok"
+           for v in r["history"].get(curve_metric, []) if v is not None):
+        axes[0].set_yscale("log")
+    axes[0].set_xlabel(labels["examples"] if xkey == "examples" else labels["steps"])
+    axes[0].set_ylabel(curve_metric)
+    axes[0].legend(fontsize=6, ncols=2)
+    second = "val_accuracy" if any("val_accuracy" in r["history"] for r in records) else (
+        "val_modes" if any("val_modes" in r["history"] for r in records) else None)
+    if second:
+        _curves(axes[1], cells, second, xkey)
+        axes[1].set_xscale("log")
+        axes[1].set_xlabel(labels["examples"] if xkey == "examples" else labels["steps"])
+        axes[1].set_ylabel(second)
+    else:
+        axes[1].set_visible(False)
+    analysis.figures.append({"id": f"{sname}-curves", "svg": figure_to_svg(fig),
+                             "caption": text["captions"]["curves"].format(title=title)})
+    fig, ax = new_figure()
+    _heatmap(ax, cells, metric, labels)
+    analysis.figures.append({"id": f"{sname}-heatmap", "svg": figure_to_svg(fig),
+                             "caption": text["captions"]["heatmap"].format(title=title, metric=metric)})
+    analysis.tables.append({"caption": text["captions"]["table"].format(title=title, metric=metric),
+                            "columns": columns, "rows": rows})
+    analysis.numbers.setdefault(sname, {})["optimizers"] = {
+        o: {"lr": None if c["best"] is None else c["best"]["spec"]["optimizer"]["hp"]["lr"],
+            **{m: _mean(c["finals"], m) for m in (metric, *headlines)}}
+        for o, c in cells.items()}
+
+
+def analyze(records: list[dict], text: dict, studies: dict) -> Analysis:
+    analysis = Analysis(quantities={})
+    by_study: dict = defaultdict(list)
+    for rec in records:
+        by_study[rec["spec"]["study"]].append(rec)
+    for sname, study in studies.items():
+        if by_study.get(sname) and study.get("tune"):
+            _study(sname, study, by_study[sname], text, analysis)
+    return analysis
+
+
+def is_quantity(name: str, studies: dict) -> bool:
+    """'<study>.<metric>' for a study that serves this claim."""
+    study, _, metric = name.rpartition(".")
+    return study in studies and bool(metric)
+
+
+CLAIM = Claim(
+    id="optimizer-matrix",
+    section="7",
+    quantities={},
+    analyze=analyze,
+    is_quantity=is_quantity,
+)

@@ -1,0 +1,109 @@
+"""Training real networks over the member axis: grouping does not change a run, divergence is
+recorded, games alternate, clipping bounds the step, and the tuning protocol picks on validation."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from engine.executor import execute_group
+from engine.training.loop import clip_by_norm
+from engine.training.network import FlatBlock
+
+RESULT_FIELDS = ("status", "diverged_at_step", "history", "final")
+
+
+def spec(seed=0, lr=0.003, kind="adam", model="mlp", params=None, dataset="digits", batch=64,
+         budget=None, **extra):
+    hp = {"sgd": {"lr": lr}, "adam": {"lr": lr, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}}[kind]
+    return {"study": "t", "claim": "optimizer-matrix",
+            "model": {"name": model, "kind": model, "params": params or {}}, "vary": {},
+            "dataset": {"name": dataset, "kind": dataset, "params": {}},
+            "optimizer": {"name": kind, "kind": kind, "hp": hp}, "batch": batch, "seed": seed,
+            "budget": budget or {"epochs": 2}, **extra}
+
+
+def items(*specs):
+    return [(f"k{i}", f"run{i}", s) for i, s in enumerate(specs)]
+
+
+@pytest.mark.parametrize("model,params,dataset,batch", [
+    ("mlp", {"hidden": [32]}, "digits", 64),
+    ("cnn", {"conv": [[4, 3, 1, 1]]}, "digits", "full"),
+    ("rnn_last", {"hidden": 16}, "digits_rows", 1),
+])
+def test_grouped_equals_alone_bit_for_bit(model, params, dataset, batch):
+    budget = {"epochs": 1} if batch != 1 else {"max_steps": 150}
+    specs = [spec(seed=s, lr=lr, model=model, params=params, dataset=dataset, batch=batch, budget=budget)
+             for s, lr in ((0, 0.003), (1, 0.01), (2, 0.001))]
+    together = execute_group(items(*specs))
+    for i, s in enumerate(specs):
+        alone = execute_group(items(s))[0]
+        for field in RESULT_FIELDS:
+            assert together[i][field] == alone[field], (model, i, field)
+
+
+def test_diverging_member_is_frozen_without_disturbing_the_others():
+    good, bad = spec(seed=0, kind="sgd", lr=0.1), spec(seed=1, kind="sgd", lr=1e200)
+    together = execute_group(items(good, bad))
+    assert together[1]["status"] == "diverged" and together[1]["diverged_at_step"] is not None
+    assert together[0]["status"] == "ok" and together[0]["final"]["test_accuracy"] > 0.8
+    alone = execute_group(items(good))[0]
+    assert together[0]["final"] == alone["final"]
+    json.dumps(together, allow_nan=False)
+
+
+def test_gan_players_alternate_with_their_own_states():
+    rec = execute_group(items(spec(model="gan", params={"hidden": [16]}, dataset="gaussian_ring",
+                                   batch=64, budget={"max_steps": 30})))[0]
+    assert rec["status"] == "ok", rec.get("error")
+    assert {"val_d_real", "val_d_fake", "val_mmd", "val_modes"} <= set(rec["history"])
+    assert rec["final"]["steps"] == 30
+
+
+def test_budget_in_epochs_gives_every_regime_the_same_examples():
+    n_train = None
+    for batch in ("full", 64, 1):
+        rec = execute_group(items(spec(kind="sgd", lr=0.01, batch=batch, budget={"epochs": 1},
+                                       params={"hidden": [8]})))[0]
+        n_train = n_train or rec["final"]["batch_size"]  # full batch = the whole training split
+        expected = n_train if batch != 64 else (n_train // 64) * 64
+        assert rec["final"]["examples"] == expected
+
+
+def test_clip_by_norm():
+    g = np.array([[3.0, 4.0], [0.3, 0.4]])
+    np.testing.assert_allclose(clip_by_norm(g, 1.0), [[0.6, 0.8], [0.3, 0.4]])
+    assert clip_by_norm(g, None) is g
+
+
+def test_flat_block_round_trip():
+    params = {"a.W": np.arange(12.0).reshape(2, 2, 3), "a.b": np.ones((2, 3)), "b.W": np.zeros((2, 1))}
+    block = FlatBlock(params, "a.")
+    theta = block.pack(params)
+    assert theta.shape == (2, 9)
+    back = block.unpack(theta)
+    assert set(back) == {"a.W", "a.b"} and all(np.array_equal(back[k], params[k]) for k in back)
+
+
+def test_tuning_protocol_runs_the_grid_then_the_chosen_rate_with_every_seed(tmp_path, cli):
+    from pathlib import Path
+
+    from engine.config.validate import load_experiments
+    from engine.plan import awaiting_tuning, expand
+    from engine.store import ResultStore
+
+    tiny = Path(__file__).parent / "data" / "tiny_nn.yaml"
+    exp, store = load_experiments(tiny), ResultStore(tmp_path / "s")
+    assert len(expand(exp, store)) == 4 and len(awaiting_tuning(exp, store)) == 2
+    code, _, err = cli("run", tiny, "--store", store.root, "--jobs", "1")
+    assert code == 0, err
+    assert "stage 2" in err
+    runs = expand(exp, store)
+    assert len(runs) == 6 and not awaiting_tuning(exp, store)
+    finals = [r for r in runs if r.spec["seed"] == 1]
+    chosen = {r.spec["optimizer"]["name"]: r.spec["optimizer"]["hp"]["lr"] for r in finals}
+    assert chosen == {"sgd": 0.3, "adam": 0.01}  # the other rates barely move in two epochs
+    code, _, err = cli("run", tiny, "--store", store.root, "--jobs", "1")
+    assert code == 0 and "0 to train" in err
