@@ -104,58 +104,67 @@ def cmd_status(args) -> int:
 
 
 def cmd_run(args) -> int:
-    """Train what the store lacks, stage by stage: tuning grids first, then the final seeds at
-    the learning rates they chose (known only once the grids are stored)."""
+    """Train what the store lacks.  Tuned studies train their grid first; as soon as a cell's grid
+    is stored, its final seeds at the chosen learning rate join the queue (no global barrier)."""
     from engine.executor import make_executor
 
     if args.jobs < 1:
         raise UsageError(f"--jobs: expected an integer ≥ 1, got {args.jobs}.")
     store = ResultStore(args.store)
-    statuses: Counter = Counter()
-    failures: list[str] = []
-    done_keys: set[str] = set()
+    exp, runs = _selected(args, store)
+    todo = [r for r in runs if args.force or not store.has(r.key)]
+    waiting = awaiting_tuning(exp, store)
+    print(f"plan: {len(runs)} runs — {len(runs) - len(todo)} already in {args.store}, {len(todo)} to train "
+          f"in {len(group_runs(todo))} groups with {args.jobs} worker(s)"
+          + (f"; the final seeds of {len(waiting)} tuned cells follow their grids." if waiting else "."),
+          file=sys.stderr)
+    if not todo:
+        return 0
+    tally = _Tally()
     with make_executor(args.jobs) as executor:
-        for stage in range(1, 100):
-            _, runs = _selected(args, store)
-            todo = [r for r in runs if (args.force or not store.has(r.key)) and r.key not in done_keys]
-            if stage > 1 and not todo:
-                break
-            groups = group_runs(todo)
-            print(f"{'plan' if stage == 1 else f'stage {stage} (seeds at tuned learning rates)'}: "
-                  f"{len(runs)} runs — {len(runs) - len(todo)} already in {args.store}, {len(todo)} to "
-                  f"train in {len(groups)} groups with {min(args.jobs, max(len(groups), 1))} worker(s).",
-                  file=sys.stderr)
-            if not todo:
-                break
-            try:
-                _train(executor, groups, len(todo), args.jobs, store, statuses, failures, done_keys)
-            except KeyboardInterrupt:
-                executor.shutdown(wait=False, cancel_futures=True)
-                print(f"\ninterrupted: {sum(statuses.values())} finished runs are saved in {args.store}; "
-                      "run the same command again to train only what is missing.", file=sys.stderr)
-                return 130
-    if statuses:
-        print(f"trained {sum(statuses.values())} runs: ok {statuses['ok']}, diverged {statuses['diverged']}, "
-              f"failed {statuses['failed']}.", file=sys.stderr)
-    for line in failures[:10]:
+        try:
+            _train(executor, todo, args, exp, store, tally)
+        except KeyboardInterrupt:
+            executor.shutdown(wait=False, cancel_futures=True)
+            print(f"\ninterrupted: {sum(tally.statuses.values())} finished runs are saved in {args.store}; "
+                  "run the same command again to train only what is missing.", file=sys.stderr)
+            return 130
+    s = tally.statuses
+    print(f"trained {sum(s.values())} runs: ok {s['ok']}, diverged {s['diverged']}, failed {s['failed']}.",
+          file=sys.stderr)
+    for line in tally.failures[:10]:
         print(f"  failed: {line}", file=sys.stderr)
-    if len(failures) > 10:
-        print(f"  … and {len(failures) - 10} more (python -m engine status)", file=sys.stderr)
-    return 1 if failures else 0
+    if len(tally.failures) > 10:
+        print(f"  … and {len(tally.failures) - 10} more (python -m engine status)", file=sys.stderr)
+    return 1 if tally.failures else 0
 
 
-def _train(executor, groups, total, jobs, store, statuses, failures, done_keys) -> None:
-    """Submit groups (a bounded window ahead), store each record as its group finishes."""
+class _Tally:
+    def __init__(self):
+        self.statuses: Counter = Counter()
+        self.failures: list[str] = []
+
+    def add(self, record: dict) -> None:
+        self.statuses[record["status"]] += 1
+        if record["status"] == "failed":
+            self.failures.append(f"{record['label']}: {record['error']}")
+
+
+def _train(executor, todo, args, exp, store, tally) -> None:
+    """Keep a bounded window of groups in flight, longest first; store each record as its group
+    finishes; queue a tuned cell's final seeds once its grid is stored."""
     from tqdm import tqdm
 
     from engine.executor import execute_group
 
-    bar = tqdm(total=total, unit="run", file=sys.stderr, dynamic_ncols=True,
+    queue = group_runs(todo)
+    known = {r.key for r in todo}
+    pending = set()
+    bar = tqdm(total=len(todo), unit="run", file=sys.stderr, dynamic_ncols=True,
                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} runs [{elapsed}<{remaining}]")
-    pending, queue = set(), list(groups)
     try:
         while queue or pending:
-            while queue and len(pending) < 2 * jobs:
+            while queue and len(pending) < 2 * args.jobs:
                 group = queue.pop(0)
                 pending.add(executor.submit(execute_group, [(r.key, r.label, r.spec) for r in group]))
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -163,11 +172,17 @@ def _train(executor, groups, total, jobs, store, statuses, failures, done_keys) 
                 records = future.result()
                 for record in records:
                     store.put(record)
-                    done_keys.add(record["key"])
-                    statuses[record["status"]] += 1
-                    if record["status"] == "failed":
-                        failures.append(f"{record['label']}: {record['error']}")
+                    tally.add(record)
                 bar.update(len(records))
+                study = records[0]["spec"]["study"]
+                if exp.data["studies"][study].get("tune"):
+                    now = select(expand(exp, store, {study}), parse_filter(args.only))
+                    new = [r for r in now if r.key not in known and not store.has(r.key)]
+                    if new:
+                        known.update(r.key for r in new)
+                        queue = group_runs(new) + queue  # final seeds sit on the critical path
+                        bar.total += len(new)
+                        bar.refresh()
     finally:
         bar.close()
 

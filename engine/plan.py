@@ -108,10 +108,12 @@ def _spec(sname, study, mname, model, params, vary_point, oname, opt, hp, seed, 
     }
 
 
-def _cells(exp: Experiments):
-    """Every cell of every study with the specs of its grid, for each seed."""
+def _cells(exp: Experiments, studies=None):
+    """Every cell of every study (or of the named ones) with the specs of its grid, for each seed."""
     data = exp.data
     for sname, study in data["studies"].items():
+        if studies is not None and sname not in studies:
+            continue
         vary_axes = [[(k, v) for v in expand_values(spec)] for k, spec in (study.get("vary") or {}).items()]
         for mname in study["models"]:
             model = data["models"][mname]
@@ -134,15 +136,16 @@ def _run(spec: dict) -> Run:
     return Run(run_key(spec), run_label(spec), spec)
 
 
-def expand(exp: Experiments, store=None) -> list[Run]:
+def expand(exp: Experiments, store=None, studies=None) -> list[Run]:
     """Every run of every study, in a stable order.
 
     A study without `tune` runs its whole grid with every seed.  A study with
     `tune: {metric, mode}` follows the tuning protocol: the grid runs with the first seed and is
     scored on the validation split; the best grid point then runs with every seed.  Those final
     runs are known only once the grid is in `store`; until then `awaiting_tuning` names them.
+    `studies` restricts the expansion to those study names.
     """
-    return _expand(exp, store)[0]
+    return _expand(exp, store, studies)[0]
 
 
 def awaiting_tuning(exp: Experiments, store=None) -> list[Cell]:
@@ -150,9 +153,9 @@ def awaiting_tuning(exp: Experiments, store=None) -> list[Cell]:
     return _expand(exp, store)[1]
 
 
-def _expand(exp: Experiments, store) -> tuple[list[Run], list[Cell]]:
+def _expand(exp: Experiments, store, studies=None) -> tuple[list[Run], list[Cell]]:
     runs, waiting = [], []
-    for cell, study, hps, make in _cells(exp):
+    for cell, study, hps, make in _cells(exp, studies):
         tune = study.get("tune")
         if not tune:
             runs.extend(_run(make(hp, seed)) for hp in hps for seed in study["seeds"])
@@ -210,7 +213,9 @@ def estimated_cost(spec: dict, members: int) -> float:
     """A rough relative cost for ordering work: optimizer steps × (a fixed per-step overhead +
     work that grows with the examples all members see per step)."""
     budget = spec["budget"]
-    if spec["dataset"] is None or "max_steps" in budget:
+    if spec["dataset"] is None:  # an analytic objective: tiny arrays, cost per step barely grows with K
+        return budget["max_steps"] * (1.0 + members / 1000)
+    if "max_steps" in budget:
         steps, batch = budget.get("max_steps", 1), spec["batch"] if isinstance(spec["batch"], int) else 256
     else:
         n_train = DATASETS[spec["dataset"]["kind"]].load(None, **spec["dataset"]["params"]).x_train.shape[0]

@@ -99,7 +99,7 @@ def test_tuning_protocol_runs_the_grid_then_the_chosen_rate_with_every_seed(tmp_
     assert len(expand(exp, store)) == 4 and len(awaiting_tuning(exp, store)) == 2
     code, _, err = cli("run", tiny, "--store", store.root, "--jobs", "1")
     assert code == 0, err
-    assert "stage 2" in err
+    assert "the final seeds of 2 tuned cells follow their grids" in err and "trained 6 runs" in err
     runs = expand(exp, store)
     assert len(runs) == 6 and not awaiting_tuning(exp, store)
     finals = [r for r in runs if r.spec["seed"] == 1]

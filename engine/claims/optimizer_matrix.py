@@ -183,7 +183,7 @@ def _study(sname: str, study: dict, records: list[dict], text: dict, analysis: A
     analysis.figures.append({"id": f"{sname}-curves", "svg": figure_to_svg(fig),
                              "caption": text["captions"]["curves"].format(title=title)})
     fig, ax = new_figure()
-    _heatmap(ax, cells, metric, labels)
+    _heatmap(ax, cells, "val_loss", labels)
     analysis.figures.append({"id": f"{sname}-heatmap", "svg": figure_to_svg(fig),
                              "caption": text["captions"]["heatmap"].format(title=title, metric=metric)})
     analysis.tables.append({"caption": text["captions"]["table"].format(title=title, metric=metric),
