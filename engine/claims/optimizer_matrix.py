@@ -21,7 +21,7 @@ from engine.claims.verdict import Estimate
 from engine.tuning import best_run
 from engine.report.figures import figure_to_svg, new_figure, optimizer_color
 
-HEADLINES = ("test_accuracy", "test_mse", "test_modes", "test_mmd", "test_loss")
+HEADLINES = ("test_accuracy", "test_mse", "test_modes", "test_mmd")
 
 
 def final_records(records: list[dict], study: dict) -> dict[str, dict]:
@@ -162,7 +162,9 @@ def _study(sname: str, study: dict, records: list[dict], text: dict, analysis: A
     title = f"{model['name']} · {sample['spec']['dataset']['name']}"
     fig, axes = new_figure(ncols=2)
     xkey = "examples" if "epochs" in sample["spec"]["budget"] else "step"
-    curve_metric = "val_loss" if metric == "val_loss" else metric
+    # The loss is what every optimizer minimises; for a GAN it is the discriminator's, so the
+    # distance between real and generated samples tells more.
+    curve_metric = "val_mmd" if "val_mmd" in sample["history"] else "val_loss"
     _curves(axes[0], cells, curve_metric, xkey)
     axes[0].set_xscale("log")
     if all(v > 0 for c in cells.values() for r in c["finals"] if r["status"] == "ok"
