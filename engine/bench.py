@@ -3,9 +3,10 @@
 For every study of the full profile, take one tuning group (the grid of learning rates of one
 optimizer: runs that differ only in their rate) and time it trained as one computation and run by
 run, in this process, with BLAS pinned to one thread.  To keep the benchmark short each run's
-budget is cut to a fraction; runs per minute are extrapolated to the study's real budget
-(training time is linear in steps).  Run it on a quiet machine: timings are only comparable
-within one run.
+budget is cut to a fraction (`--fraction`); times and runs per minute are extrapolated to the
+study's real budget (training time is linear in steps; the 24 evaluation points of a run are not,
+so a small fraction overstates them, most for the GAN).  Run it on a quiet machine: timings are
+only comparable within one run.
 """
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     tune_process()
     groups = group_runs(expand(load_experiments(profile=args.profile)))
+    print(f"{args.optimizer} tuning groups, timed at {args.fraction:g} of each budget, extrapolated")
     print(f"{'study':<28} {'runs':>4} {'grouped s':>9} {'alone s':>8} {'grouped runs/min':>16} "
           f"{'alone runs/min':>14} {'speed-up':>8}")
     seen = set()
