@@ -6,9 +6,9 @@ folder and renamed into place, so a killed process leaves either the whole recor
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
+
+from engine.atomic import write_atomic
 
 DEFAULT_STORE = Path(".store")
 
@@ -30,17 +30,5 @@ class ResultStore:
             return None
 
     def put(self, record: dict) -> Path:
-        target = self.path(record["key"])
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w") as fh:
-                json.dump(record, fh, allow_nan=False, separators=(",", ":"))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, 0o644)  # mkstemp creates 0600; a store may be shared read-only
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return target
+        return write_atomic(self.path(record["key"]),
+                            json.dumps(record, allow_nan=False, separators=(",", ":")))

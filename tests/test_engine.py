@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from engine.config.validate import load_experiments
 from engine.executor import execute_group
@@ -150,3 +151,20 @@ def test_quadratic_start_spreads_energy_over_eigendirections():
     eig = 1e4 ** (-np.arange(6) / 5)
     share = (eig * x0 ** 2).mean(0)
     np.testing.assert_allclose(share, 1.0, rtol=0.1)
+
+
+def test_a_failed_write_leaves_the_old_record_and_no_temporary_file(tmp_path, monkeypatch):
+    import engine.atomic
+
+    store = ResultStore(tmp_path)
+    store.put({"key": "abc123", "status": "ok"})
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(engine.atomic.os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        store.put({"key": "abc123", "status": "failed"})
+    monkeypatch.undo()
+    assert store.get("abc123") == {"key": "abc123", "status": "ok"}
+    assert [p.name for p in (tmp_path / "ab").iterdir()] == ["abc123.json"]

@@ -132,15 +132,17 @@ def _check_values(spec, path: tuple, problems: list, check=None) -> None:
             problems.append(ConfigProblem(format_path(path + (i,)), f"expected {why}, got {value!r}."))
 
 
-def _check_optimizer_hp(kind: str, name: str, value, path: tuple, problems: list) -> bool:
-    rule = OPTIMIZERS[kind]
-    hps = {h.name: h for h in rule.hyperparameters}
+def _not_one_of(path: tuple, name: str, what: str, known) -> ConfigProblem:
+    return ConfigProblem(format_path(path), (f"'{name}' is not {what}; expected one of: "
+                                             f"{', '.join(known) or '(none)'}.{did_you_mean(name, known)}"))
+
+
+def _hyperparameter(kind: str, name: str, path: tuple, problems: list):
+    """The optimizer kind's declared hyperparameter `name`, or None (and a problem)."""
+    hps = {h.name: h for h in OPTIMIZERS[kind].hyperparameters}
     if name not in hps:
-        problems.append(ConfigProblem(format_path(path), (
-            f"'{name}' is not a hyperparameter of {kind}; expected one of: "
-            f"{', '.join(hps)}.{did_you_mean(name, hps)}")))
-        return False
-    return True
+        problems.append(_not_one_of(path, name, f"a hyperparameter of {kind}", hps))
+    return hps.get(name)
 
 
 def _semantic_problems(data: dict) -> list[ConfigProblem]:
@@ -153,28 +155,25 @@ def _semantic_problems(data: dict) -> list[ConfigProblem]:
         kind = MODEL_KINDS[model["kind"]]
         for param in model.get("params", {}):
             if param not in kind.params:
-                problems.append(ConfigProblem(format_path(("models", name, "params", param)), (
-                    f"'{param}' is not a parameter of model kind {model['kind']}; expected one of: "
-                    f"{', '.join(kind.params) or '(none)'}.{did_you_mean(param, kind.params)}")))
+                problems.append(_not_one_of(("models", name, "params", param), param,
+                                            f"a parameter of model kind {model['kind']}", kind.params))
 
     for name, ds in datasets.items():
         accepted = DATASETS[ds["kind"]].params
         for param in ds.get("params", {}):
             if param not in accepted:
-                problems.append(ConfigProblem(format_path(("datasets", name, "params", param)), (
-                    f"'{param}' is not a parameter of data set {ds['kind']}; expected one of: "
-                    f"{', '.join(accepted) or '(none)'}.{did_you_mean(param, accepted)}")))
+                problems.append(_not_one_of(("datasets", name, "params", param), param,
+                                            f"a parameter of data set {ds['kind']}", accepted))
 
     for name, opt in optimizers.items():
         for key, value in opt.items():
             if key in ("kind", "batch"):
                 continue
             path = ("optimizers", name, key)
-            if _check_optimizer_hp(opt["kind"], key, value, path, problems):
-                hp = next(h for h in OPTIMIZERS[opt["kind"]].hyperparameters if h.name == key)
-                why = hp.check(value)
-                if why:
-                    problems.append(ConfigProblem(format_path(path), f"expected {why}, got {value!r}."))
+            hp = _hyperparameter(opt["kind"], key, path, problems)
+            why = hp.check(value) if hp else None
+            if why:
+                problems.append(ConfigProblem(format_path(path), f"expected {why}, got {value!r}."))
 
     for sname, study in studies.items():
         base = ("studies", sname)
@@ -224,8 +223,8 @@ def _semantic_problems(data: dict) -> list[ConfigProblem]:
             kind = optimizers[oname]["kind"]
             for hname, spec in hps.items():
                 path = base + ("grid", oname, hname)
-                if _check_optimizer_hp(kind, hname, spec, path, problems):
-                    hp = next(h for h in OPTIMIZERS[kind].hyperparameters if h.name == hname)
+                hp = _hyperparameter(kind, hname, path, problems)
+                if hp:
                     _check_values(spec, path, problems, hp.check)
         for oname in study["optimizers"]:
             if oname in optimizers and "lr" not in optimizers[oname] and "lr" not in (study.get("grid") or {}).get(oname, {}):

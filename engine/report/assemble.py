@@ -10,11 +10,10 @@ import csv
 import datetime as dt
 import io
 import json
-import os
-import tempfile
 from collections import Counter
 from pathlib import Path
 
+from engine.atomic import write_atomic
 from engine.claims import CLAIMS
 from engine.claims.base import Analysis
 from engine.claims.verdict import evaluate
@@ -34,15 +33,6 @@ SECTION_TITLES = {"es": {"1": "1. Minibatch", "2": "2. Variantes del SGD", "3": 
                   "en": {"1": "1. Minibatch", "2": "2. SGD variants", "3": "3. Convolutional networks",
                          "4": "4. Recurrent networks", "5": "5. Autoencoders", "6": "6. GANs",
                          "7": "7. Optimizer × model matrix"}}
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o644)  # mkstemp creates 0600; outputs are meant to be shared
-    os.replace(tmp, path)
 
 
 def results_csv(records: list[dict]) -> str:
@@ -130,8 +120,8 @@ def build_report(exp: Experiments, store: ResultStore, out_dir: Path) -> dict:
                         "experiments_sha256": exp.sha256},
     }
     out_dir = Path(out_dir)
-    _atomic_write(out_dir / "results.csv", results_csv(records))
-    _atomic_write(out_dir / "claims.json", json.dumps(
+    write_atomic(out_dir / "results.csv", results_csv(records))
+    write_atomic(out_dir / "claims.json", json.dumps(
         {"profile": exp.profile, "experiments_sha256": exp.sha256, "claims": claims_json},
         indent=2, ensure_ascii=False, allow_nan=False))
     written = write_report(context, TEMPLATES_DIR, out_dir)

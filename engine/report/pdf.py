@@ -10,8 +10,9 @@ place.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
+
+from engine.atomic import write_atomic
 
 __all__ = ["html_to_pdf"]
 
@@ -29,19 +30,4 @@ def html_to_pdf(html: str, pdf_path: Path, base_url: Path) -> None:
         url_fetcher=fetcher,
         media_type="print",
     )
-    fd, tmp = tempfile.mkstemp(dir=pdf_path.parent, prefix=f".{pdf_path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            document.write_pdf(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual mode
-        os.replace(tmp, pdf_path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    write_atomic(pdf_path, document.write_pdf())

@@ -77,9 +77,7 @@ from __future__ import annotations
 
 import math
 import numbers
-import os
 import re
-import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
@@ -87,6 +85,8 @@ import jinja2
 from markupsafe import Markup
 
 from .catalog import DEFAULT_LANGUAGE, load_catalog, message
+from engine.atomic import write_atomic
+
 from .figures import scope_svg_ids
 
 __all__ = ["OUTCOMES", "VERDICTS", "format_cell", "render_html", "write_report"]
@@ -432,31 +432,6 @@ def render_html(context: dict, templates_dir: Path) -> str:
     return env.get_template(TEMPLATE_NAME).render(**view)
 
 
-def _default_file_mode() -> int:
-    """0o666 less the process umask: what open() would have given the file."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, _default_file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def write_report(context: dict, templates_dir: Path, out_dir: Path) -> dict[str, Path]:
     """Write ``out_dir/index.html`` and ``out_dir/report.pdf``; return their paths.
 
@@ -472,5 +447,5 @@ def write_report(context: dict, templates_dir: Path, out_dir: Path) -> dict[str,
     pdf_path = out_dir / "report.pdf"
     html_path = out_dir / "index.html"
     html_to_pdf(html, pdf_path, base_url=out_dir)
-    _atomic_write_bytes(html_path, html.encode("utf-8"))
+    write_atomic(html_path, html)
     return {"html": html_path, "pdf": pdf_path}
