@@ -165,8 +165,10 @@ def _study(sname: str, study: dict, records: list[dict], text: dict, analysis: A
     # The loss is what every optimizer minimises; for a GAN it is the discriminator's, so the
     # distance between real and generated samples tells more.
     curve_metric = "val_mmd" if "val_mmd" in sample["history"] else "val_loss"
+    # Examples processed span decades (one epoch of GD … all of single-example SGD); GAN steps do not.
+    xscale = "log" if xkey == "examples" else "linear"
     _curves(axes[0], cells, curve_metric, xkey)
-    axes[0].set_xscale("log")
+    axes[0].set_xscale(xscale)
     if all(v > 0 for c in cells.values() for r in c["finals"] if r["status"] == "ok"
            for v in r["history"].get(curve_metric, []) if v is not None):
         axes[0].set_yscale("log")
@@ -177,7 +179,7 @@ def _study(sname: str, study: dict, records: list[dict], text: dict, analysis: A
         "val_modes" if any("val_modes" in r["history"] for r in records) else None)
     if second:
         _curves(axes[1], cells, second, xkey)
-        axes[1].set_xscale("log")
+        axes[1].set_xscale(xscale)
         axes[1].set_xlabel(labels["examples"] if xkey == "examples" else labels["steps"])
         axes[1].set_ylabel(second)
     else:
