@@ -13,6 +13,8 @@ from typing import Callable
 
 import numpy as np
 
+from engine.registry import keyword_defaults
+
 KINDS = frozenset({"image", "signal", "sequence", "points", "memory"})
 
 
@@ -48,11 +50,7 @@ class DatasetFactory:
     @property
     def params(self) -> dict:
         """Accepted parameters and their defaults."""
-        return {
-            p.name: p.default
-            for p in inspect.signature(self.make).parameters.values()
-            if p.kind is inspect.Parameter.KEYWORD_ONLY
-        }
+        return keyword_defaults(self.make)
 
     def load(self, rng_seed=None, **params) -> Dataset:
         """The data set for this seed (``default_seed`` when None) and parameters."""

@@ -11,9 +11,10 @@ Conventions shared by all models:
   Members are independent, so ``grad(lambda p: np.sum(loss(p, batch)))`` is every member's own
   gradient at once.
 """
-import inspect
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
+
+from engine.registry import keyword_defaults
 
 
 @dataclass(frozen=True)
@@ -59,11 +60,7 @@ class ModelFactory:
     @property
     def params(self) -> dict:
         """Accepted parameters and their defaults."""
-        return {
-            p.name: p.default
-            for p in inspect.signature(self.make).parameters.values()
-            if p.kind is inspect.Parameter.KEYWORD_ONLY
-        }
+        return keyword_defaults(self.make)
 
     def build(self, dataset_info, **params) -> Model:
         kind = dataset_info["kind"]
