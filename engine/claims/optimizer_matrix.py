@@ -15,6 +15,7 @@ from collections import defaultdict
 
 import numpy as np
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import NullFormatter
 
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate
@@ -66,7 +67,7 @@ def _fmt(x: float) -> str:
     return "—" if x is None or not math.isfinite(x) else f"{x:.4g}"
 
 
-def _curves(ax, cells: dict, metric: str, xkey: str) -> None:
+def _curves(ax, cells: dict, metric: str, xkey: str, xscale: str) -> None:
     for oname, cell in cells.items():
         finals = [r for r in cell["finals"] if r["status"] == "ok" and metric in r["history"]]
         if not finals:
@@ -78,6 +79,8 @@ def _curves(ax, cells: dict, metric: str, xkey: str) -> None:
         ax.plot(x, ys.mean(0), color=color, lw=1.2, label=oname)
         if len(finals) > 1:
             ax.fill_between(x, ys.min(0), ys.max(0), color=color, alpha=0.2, lw=0)
+    ax.set_xscale(xscale)
+    ax.xaxis.set_minor_formatter(NullFormatter())  # labelled minor ticks collide on short log ranges
 
 
 def _heatmap(ax, cells: dict, metric: str, labels: dict) -> None:
@@ -167,19 +170,18 @@ def _study(sname: str, study: dict, records: list[dict], text: dict, analysis: A
     curve_metric = "val_mmd" if "val_mmd" in sample["history"] else "val_loss"
     # Examples processed span decades (one epoch of GD … all of single-example SGD); GAN steps do not.
     xscale = "log" if xkey == "examples" else "linear"
-    _curves(axes[0], cells, curve_metric, xkey)
-    axes[0].set_xscale(xscale)
+    _curves(axes[0], cells, curve_metric, xkey, xscale)
     if all(v > 0 for c in cells.values() for r in c["finals"] if r["status"] == "ok"
            for v in r["history"].get(curve_metric, []) if v is not None):
         axes[0].set_yscale("log")
+        axes[0].yaxis.set_minor_formatter(NullFormatter())
     axes[0].set_xlabel(labels["examples"] if xkey == "examples" else labels["steps"])
     axes[0].set_ylabel(curve_metric)
     axes[0].legend(fontsize=6, ncols=2)
     second = "val_accuracy" if any("val_accuracy" in r["history"] for r in records) else (
         "val_modes" if any("val_modes" in r["history"] for r in records) else None)
     if second:
-        _curves(axes[1], cells, second, xkey)
-        axes[1].set_xscale(xscale)
+        _curves(axes[1], cells, second, xkey, xscale)
         axes[1].set_xlabel(labels["examples"] if xkey == "examples" else labels["steps"])
         axes[1].set_ylabel(second)
     else:
@@ -191,7 +193,7 @@ def _study(sname: str, study: dict, records: list[dict], text: dict, analysis: A
     analysis.figures.append({"id": f"{sname}-heatmap", "svg": figure_to_svg(fig),
                              "caption": text["captions"]["heatmap"].format(title=title, metric=metric)})
     analysis.tables.append({"caption": text["captions"]["table"].format(title=title, metric=metric),
-                            "columns": columns, "rows": rows})
+                            "columns": columns, "rows": rows, "after": f"{sname}-heatmap"})
     analysis.numbers.setdefault(sname, {})["optimizers"] = {
         o: {"lr": None if c["best"] is None else c["best"]["spec"]["optimizer"]["hp"]["lr"],
             **{m: _mean(c["finals"], m) for m in (metric, *headlines)}}

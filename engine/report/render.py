@@ -25,7 +25,8 @@ store, computes verdicts and figures, and hands this module a plain ``dict``:
             "formulas": [{"svg": str, "caption": str}],        # svg from mathsvg.math_svg
             "method": [str],         # paragraphs: how the experiment tests the claim
             "figures": [{"id": str, "svg": str, "caption": str}],  # svg from figures.figure_to_svg
-            "tables": [{"caption": str, "columns": [str], "rows": [[str | int | float]]}],
+            "tables": [{"caption": str, "columns": [str], "rows": [[str | int | float]],
+                        "after": str}],   # optional: the id of a figure of this claim to follow
             "criterion": [{"quantity": str, "description": str, "expected": str | float,
                            "measured": str | float, "outcome": "pass" | "fail" | "unclear" | "missing"}],
             "verdict": VERDICT,
@@ -323,7 +324,11 @@ def _prepare(context: dict, catalog) -> dict:
             for col in range(len(columns) if columns else (len(rows[0]) if rows else 0)):
                 values = [r[col] for r in rows if col < len(r) and r[col]["text"] not in ("", "—")]
                 numeric_cols.append(bool(values) and all(v["numeric"] for v in values))
+            after = item.get("after", "")
+            if after and after not in {f["id"] for f in figures}:
+                raise ValueError(f"{where}: table {table_number} follows figure {after!r}, which this claim lacks")
             tables.append({
+                "after": after,
                 "number": table_number,
                 "anchor": f"tab-{cid}-{table_number}",
                 "caption": item.get("caption", ""),
