@@ -140,7 +140,11 @@ def train_network_group(specs: list[dict]) -> list[dict]:
                 batch["y"] = data.y_train[idx]
         batch.update(_draw_latents(model, noise_rngs, batch_size))
         for b, (block, player) in enumerate(zip(blocks, players)):
-            frozen = {n: v for n, v in current().items() if n not in block.names}
+            # The other players' parameters are constants here (none for a single-player model).
+            frozen = {}
+            for other, theta in zip(blocks, members.thetas):
+                if other is not block:
+                    frozen.update(other.unpack(theta))
             vjp, values = make_vjp(lambda own: player.loss({**frozen, **own}, batch))(
                 block.unpack(members.thetas[b]))
             members.check_finite(np.asarray(values), step, parameters=False)
