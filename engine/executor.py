@@ -17,8 +17,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from engine.environment import environment
+from engine.procedures import runner
 from engine.runtime import tune_process
-from engine.training import MODEL_KINDS
 
 
 def _finite(obj):
@@ -40,7 +40,7 @@ def execute_group(items: list[tuple[str, str, dict]]) -> list[dict]:
     try:
         # Overflow and NaN are outcomes (a run diverges and is recorded so), not warnings.
         with threadpool_limits(limits=1), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            outcomes = MODEL_KINDS[specs[0]["model"]["kind"]].train_group(specs)
+            outcomes = runner(specs[0])(specs)
     except Exception as exc:  # a run that raises is data, not a crash of the matrix
         error = f"{type(exc).__name__}: {exc}"
         outcomes = [{"status": "failed", "error": error, "traceback": traceback.format_exc(),

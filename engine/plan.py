@@ -19,6 +19,7 @@ from pathlib import Path
 from engine.config.validate import Experiments, expand_values
 from engine.data import DATASETS
 from engine.optim import OPTIMIZERS
+from engine.procedures import PROCEDURES, code_of
 from engine.tuning import best_run
 from engine.training import MODEL_KINDS
 
@@ -32,10 +33,14 @@ class Run:
     @property
     def group(self) -> str:
         """Runs with equal group keys differ only in seed and numeric hyperparameters, so they
-        can train together as members of one computation."""
+        can train together as members of one computation.  A study marked `alone` (its claim
+        times single runs) gives every run a group of its own."""
+        if self.spec.get("alone"):
+            return canonical(self.spec)
         spec = {k: v for k, v in self.spec.items() if k != "seed"}
-        hp = spec["optimizer"]["hp"]
-        spec["optimizer"] = {**spec["optimizer"], "hp": {k: v for k, v in hp.items() if isinstance(v, str)}}
+        if spec["optimizer"] is not None:
+            hp = spec["optimizer"]["hp"]
+            spec["optimizer"] = {**spec["optimizer"], "hp": {k: v for k, v in hp.items() if isinstance(v, str)}}
         return canonical(spec)
 
 
@@ -61,7 +66,7 @@ def code_fingerprint(modules: tuple[str, ...]) -> str:
 
 
 def run_key(spec: dict) -> str:
-    code = code_fingerprint(MODEL_KINDS[spec["model"]["kind"]].code)
+    code = code_fingerprint(code_of(spec))
     return hashlib.sha256((canonical(spec) + code).encode()).hexdigest()[:20]
 
 
@@ -71,9 +76,12 @@ def _fmt(value) -> str:
 
 def run_label(spec: dict) -> str:
     vary = ",".join(f"{k}={_fmt(v)}" for k, v in spec.get("vary", {}).items())
-    hp = ",".join(f"{k}={_fmt(v)}" for k, v in spec["optimizer"]["hp"].items() if not isinstance(v, str))
     model = spec["model"]["name"] + (f"[{vary}]" if vary else "")
-    return f"{spec['study']}/{model}/{spec['optimizer']['name']}[{hp}]/seed={spec['seed']}"
+    opt = spec["optimizer"]
+    if opt is None:
+        return f"{spec['study']}/{model}/seed={spec['seed']}"
+    hp = ",".join(f"{k}={_fmt(v)}" for k, v in opt["hp"].items() if not isinstance(v, str))
+    return f"{spec['study']}/{model}/{opt['name']}[{hp}]/seed={spec['seed']}"
 
 
 @dataclass(frozen=True)
@@ -83,15 +91,16 @@ class Cell:
     study: str
     model: str
     vary: tuple
-    optimizer: str
+    optimizer: str | None
 
     def text(self) -> str:
         vary = ",".join(f"{k}={_fmt(v)}" for k, v in self.vary)
-        return f"{self.study}/{self.model}{f'[{vary}]' if vary else ''}/{self.optimizer}"
+        return f"{self.study}/{self.model}{f'[{vary}]' if vary else ''}/{self.optimizer or '-'}"
 
 
 def _spec(sname, study, mname, model, params, vary_point, oname, opt, hp, seed, data) -> dict:
     dataset = study.get("dataset")
+    procedure = study.get("procedure")
     return {
         "study": sname, "claim": study["claim"],
         "model": {"name": mname, "kind": model["kind"], "params": params},
@@ -100,11 +109,15 @@ def _spec(sname, study, mname, model, params, vary_point, oname, opt, hp, seed, 
             "name": dataset, "kind": data["datasets"][dataset]["kind"],
             "params": {**DATASETS[data["datasets"][dataset]["kind"]].params,
                        **data["datasets"][dataset].get("params", {})}},
-        "optimizer": {"name": oname, "kind": opt["kind"], "hp": hp},
-        "batch": opt.get("batch", study.get("batch_size")),
+        "optimizer": None if opt is None else {"name": oname, "kind": opt["kind"], "hp": hp},
+        "batch": (opt or {}).get("batch", study.get("batch_size")),
         "seed": seed,
-        "budget": study["budget"],
+        "budget": study.get("budget", {}),
         **({"clip_norm": study["clip_norm"]} if study.get("clip_norm") else {}),
+        **({"procedure": {"kind": procedure["kind"],
+                          "params": PROCEDURES[procedure["kind"]].resolve(procedure.get("params"))}}
+           if procedure else {}),
+        **({"alone": True} if study.get("alone") else {}),
     }
 
 
@@ -119,13 +132,16 @@ def _cells(exp: Experiments, studies=None):
             model = data["models"][mname]
             for vary_point in itertools.product(*vary_axes):
                 params = {**MODEL_KINDS[model["kind"]].params, **model.get("params", {}), **dict(vary_point)}
-                for oname in study["optimizers"]:
-                    opt = data["optimizers"][oname]
-                    fixed = {k: v for k, v in opt.items() if k not in ("kind", "batch")}
+                for oname in study.get("optimizers") or [None]:
+                    opt = None if oname is None else data["optimizers"][oname]
                     grid = (study.get("grid") or {}).get(oname, {})
                     axes = [[(k, v) for v in expand_values(spec)] for k, spec in grid.items()]
-                    hps = [OPTIMIZERS[opt["kind"]].resolve({**fixed, **dict(point)})
-                           for point in itertools.product(*axes)]
+                    if opt is None:  # a procedure that uses no optimizer
+                        hps = [None]
+                    else:
+                        fixed = {k: v for k, v in opt.items() if k not in ("kind", "batch")}
+                        hps = [OPTIMIZERS[opt["kind"]].resolve({**fixed, **dict(point)})
+                               for point in itertools.product(*axes)]
                     make = lambda hp, seed, sname=sname, study=study, mname=mname, model=model, \
                         params=params, vary_point=vary_point, oname=oname, opt=opt: _spec(
                             sname, study, mname, model, params, vary_point, oname, opt, hp, seed, data)
@@ -185,7 +201,7 @@ def parse_filter(text: str | None) -> list[tuple[str | None, str]]:
 
 FILTER_FIELDS = {
     "study": lambda s: s["study"], "claim": lambda s: s["claim"], "model": lambda s: s["model"]["name"],
-    "optimizer": lambda s: s["optimizer"]["name"], "seed": lambda s: str(s["seed"]),
+    "optimizer": lambda s: s["optimizer"]["name"] if s["optimizer"] else "", "seed": lambda s: str(s["seed"]),
     "dataset": lambda s: s["dataset"]["name"] if s["dataset"] else "",
 }
 
@@ -213,6 +229,8 @@ def estimated_cost(spec: dict, members: int) -> float:
     """A rough relative cost for ordering work: optimizer steps × (a fixed per-step overhead +
     work that grows with the examples all members see per step)."""
     budget = spec["budget"]
+    if "procedure" in spec and not budget:
+        return 1.0 + members
     if spec["dataset"] is None:  # an analytic objective: tiny arrays, cost per step barely grows with K
         return budget["max_steps"] * (1.0 + members / 1000)
     if "max_steps" in budget:

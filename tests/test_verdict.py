@@ -40,3 +40,12 @@ def test_evaluate_reports_each_criterion():
     assert v == "missing"
     assert [r["outcome"] for r in rows] == ["pass", "missing"]
     assert rows[0]["expected"] == "∈ [0, 1]" and rows[1]["measured"] == "—"
+
+
+@pytest.mark.parametrize("criterion", [{"between": [0.0, 1.0]}, {"at_least": 10.0}, {"at_most": -5.0}])
+def test_a_single_seed_is_never_decisive(criterion):
+    """One sample has no spread to speak of: whether it lands inside or outside the range, the
+    outcome is 'unclear' and the verdict at best inconclusive."""
+    one = Estimate.from_samples([0.5])
+    assert check(criterion, one) == "unclear"
+    assert evaluate([{"quantity": "q", **criterion}], {"q": one})[0] == "inconclusive"

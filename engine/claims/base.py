@@ -28,6 +28,7 @@ class Claim:
     analyze: Callable[[list[dict], dict, dict], Analysis]   # (records, prose, its studies) → Analysis
     # For claims whose quantities depend on the studies (the matrix): (name, its studies) → known?
     is_quantity: Callable[[str, dict], bool] | None = None
+    order: int = 0                     # position within its lecture section (the lecture's order)
 
     def knows(self, quantity: str, studies: dict) -> bool:
         return quantity in self.quantities or bool(self.is_quantity and self.is_quantity(quantity, studies))

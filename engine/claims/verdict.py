@@ -2,7 +2,8 @@
 
 A quantity is measured over seeds as an Estimate (mean and a 95 % interval).  A criterion
 passes when the whole interval lies inside the declared range, fails when the whole interval
-lies outside, and is unclear otherwise.  The claim is `supported` when every criterion passes,
+lies outside, and is unclear otherwise.  A quantity measured fewer than ``MIN_SAMPLES`` times has
+no interval worth the name, so it is always unclear: one seed supports nothing.  The claim is `supported` when every criterion passes,
 `not supported` when any fails, `inconclusive` otherwise, and `missing` when a quantity could
 not be measured at all.
 """
@@ -58,10 +59,15 @@ def expected_text(criterion: dict) -> str:
     return f"∈ [{lo:g}, {hi:g}]"
 
 
+MIN_SAMPLES = 2
+
+
 def check(criterion: dict, estimate: Estimate | None) -> str:
     """'pass', 'fail', 'unclear' or 'missing' for one criterion."""
     if estimate is None:
         return "missing"
+    if estimate.n < MIN_SAMPLES:
+        return "unclear"
     lo, hi = _range(criterion)
     if lo <= estimate.low and estimate.high <= hi:
         return "pass"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from engine.claims import CLAIMS
 from engine.data import DATASETS
 from engine.optim import OPTIMIZERS
+from engine.procedures import PROCEDURES
 from engine.training import MODEL_KINDS
 
 NAME = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"}
@@ -55,7 +56,11 @@ BUDGET = {
         "max_steps": {**POS_INT, "description": "Optimizer steps at most."},
         "epochs": {**POS_INT, "description": "Passes over the training split."},
         "target": {"type": "number", "exclusiveMinimum": 0,
-                   "description": "Stop a run once (f − f*)/(f₀ − f*) ≤ target."},
+                   "description": "Analytic objectives: stop a run once (f − f*)/(f₀ − f*) ≤ target."},
+        "target_loss": {"type": "number", "exclusiveMinimum": 0, "description": (
+            "Networks: stop a run at the first evaluation whose training loss is ≤ target_loss, "
+            "and record the steps, examples and seconds it took.")},
+        "evals": {**POS_INT, "description": "Evaluation points along training (default 24)."},
     },
 }
 
@@ -78,10 +83,14 @@ STUDY_PROPERTIES = {
              "description": ("Tuning protocol: the grid runs with the first seed, scored by this final "
                              "validation metric; the best grid point then runs with every seed."),
              "properties": {"metric": {"type": "string"}, "mode": {"enum": ["min", "max"]}}},
+    "procedure": {"type": "object", "additionalProperties": False, "required": ["kind"],
+                  "description": "Measure with this procedure instead of training the model plainly.",
+                  "properties": {"kind": {"type": "string", "enum": sorted(PROCEDURES)},
+                                 "params": {"type": "object"}}},
+    "alone": {"type": "boolean", "description": (
+        "Train every run in a group of its own (for claims that time single runs).")},
     "clip_norm": {"type": "number", "exclusiveMinimum": 0,
                   "description": "Clip each run's gradient to this Euclidean norm."},
-    "targets": {**METRIC_BOUNDS, "description": (
-        "What the best tuned optimizer should reach (mean over seeds); the report states any shortfall.")},
     "thresholds": {"type": "object", "additionalProperties": METRIC_BOUNDS, "description": (
         "Optimizer name → final metric bounds every seed must reach; pinned by the convergence tests.")},
 }
@@ -89,10 +98,10 @@ STUDY_PROPERTIES = {
 
 def build_schema() -> dict:
     study = {"type": "object", "additionalProperties": False, "properties": STUDY_PROPERTIES,
-             "required": ["claim", "models", "optimizers", "seeds", "budget"]}
+             "required": ["claim", "models", "seeds"]}
     study_patch = {"type": "object", "additionalProperties": False,
                    "properties": {k: STUDY_PROPERTIES[k] for k in
-                                  ("seeds", "vary", "grid", "budget", "targets", "thresholds")}}
+                                  ("seeds", "vary", "grid", "budget", "thresholds", "procedure")}}
     criterion = {
         "type": "object", "additionalProperties": False, "required": ["quantity"],
         "properties": {
@@ -134,7 +143,11 @@ def build_schema() -> dict:
             "claims": {"type": "object", "propertyNames": {"enum": sorted(CLAIMS)},
                        "additionalProperties": {
                            "type": "object", "additionalProperties": False, "required": ["criterion"],
-                           "properties": {"criterion": {"type": "array", "minItems": 1, "items": criterion}}}},
+                           "properties": {
+                               "criterion": {"type": "array", "minItems": 1, "items": criterion},
+                               "quick_verdict": {"enum": ["supported", "not supported", "inconclusive"],
+                                                 "description": (
+                                   "The verdict the quick profile gives; pinned by the regression tests.")}}}},
             "profiles": {"type": "object", "required": ["full", "quick"], "additionalProperties": {
                 "type": "object", "additionalProperties": False, "properties": {
                     "description": {"type": "string"},

@@ -20,6 +20,7 @@ from engine.config.load import Positions, format_path, load_yaml
 from engine.config.schema import build_schema
 from engine.data import DATASETS
 from engine.optim import OPTIMIZERS
+from engine.procedures import PROCEDURES
 from engine.training import MODEL_KINDS
 
 DEFAULT_FILE = Path("experiments.yaml")
@@ -202,23 +203,44 @@ def _semantic_problems(data: dict) -> list[ConfigProblem]:
                 problems.append(ConfigProblem(format_path(base + ("models", i)), (
                     f"model '{m}' (kind {models[m]['kind']}) accepts {' or '.join(sorted(accepts))} data, "
                     f"but data set '{study['dataset']}' is {DATASETS[ds['kind']].kind} data.")))
-        budget = study["budget"]
-        if ("epochs" in budget) == ("max_steps" in budget):
+        procedure = PROCEDURES.get((study.get("procedure") or {}).get("kind"))
+        if procedure is not None:
+            for param in study["procedure"].get("params") or {}:
+                if param not in procedure.params:
+                    problems.append(_not_one_of(base + ("procedure", "params", param), param,
+                                                f"a parameter of procedure {procedure.name}", procedure.params))
+        if "optimizers" not in study and (procedure is None or procedure.uses_optimizer):
+            problems.append(ConfigProblem(format_path(base), "missing required key 'optimizers'."))
+        if "optimizers" in study and procedure is not None and not procedure.uses_optimizer:
+            problems.append(ConfigProblem(format_path(base + ("optimizers",)), (
+                f"procedure {procedure.name} uses no optimizer; remove 'optimizers'.")))
+        budget = study.get("budget")
+        if budget is None and procedure is None:
+            problems.append(ConfigProblem(format_path(base), "missing required key 'budget'."))
+        elif budget is not None and ("epochs" in budget) == ("max_steps" in budget):
             problems.append(ConfigProblem(format_path(base + ("budget",)),
                                           "expected exactly one of epochs or max_steps."))
+        tune = study.get("tune")
+        if tune and not tune["metric"].startswith("val_"):
+            problems.append(ConfigProblem(format_path(base + ("tune", "metric")), (
+                f"tuning may only use the validation split: expected a metric named val_<name> "
+                f"(e.g. val_loss, val_accuracy), got '{tune['metric']}'.")))
+        if tune and "optimizers" not in study:
+            problems.append(ConfigProblem(format_path(base + ("tune",)), "tuning needs 'optimizers'."))
         for oname in (study.get("thresholds") or {}):
-            if oname not in study["optimizers"]:
+            if oname not in (study.get("optimizers") or []):
                 problems.append(ConfigProblem(format_path(base + ("thresholds", oname)),
-                                              expected_one_of("optimizer of this study", oname, study["optimizers"])))
-        for i, o in enumerate(study["optimizers"]):
+                                              expected_one_of("optimizer of this study", oname, study.get("optimizers") or [])))
+        for i, o in enumerate(study.get("optimizers") or []):
             if o not in optimizers:
                 problems.append(ConfigProblem(format_path(base + ("optimizers", i)),
                                               expected_one_of("optimizer", o, optimizers)))
         for oname, hps in (study.get("grid") or {}).items():
-            if oname not in study["optimizers"]:
+            if oname not in (study.get("optimizers") or []):
+                mine = study.get("optimizers") or []
                 problems.append(ConfigProblem(format_path(base + ("grid", oname)), (
                     f"grid for '{oname}', which this study does not train; expected one of its optimizers: "
-                    f"{', '.join(study['optimizers'])}.{did_you_mean(oname, study['optimizers'])}")))
+                    f"{', '.join(mine) or '(none)'}.{did_you_mean(oname, mine)}")))
                 continue
             kind = optimizers[oname]["kind"]
             for hname, spec in hps.items():
@@ -226,7 +248,7 @@ def _semantic_problems(data: dict) -> list[ConfigProblem]:
                 hp = _hyperparameter(kind, hname, path, problems)
                 if hp:
                     _check_values(spec, path, problems, hp.check)
-        for oname in study["optimizers"]:
+        for oname in study.get("optimizers") or []:
             if oname in optimizers and "lr" not in optimizers[oname] and "lr" not in (study.get("grid") or {}).get(oname, {}):
                 problems.append(ConfigProblem(format_path(base + ("grid",)), (
                     f"no learning rate for optimizer '{oname}': give 'lr' in optimizers.{oname} "

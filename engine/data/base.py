@@ -7,7 +7,7 @@ filled in), so every run in a worker shares one copy. Cached arrays are read-onl
 wants to change one must copy it, and cannot corrupt the cache for the next run.
 """
 import inspect
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable
 
@@ -33,6 +33,9 @@ class Dataset:
     x_test: np.ndarray
     y_test: np.ndarray | None
     info: dict
+    # Further test sets, name → (x, y): the same task under another condition (longer sequences,
+    # shuffled positions).  The trainer reports each as final metrics named test_<name>_<metric>.
+    extra: dict = field(default_factory=dict)
 
     def split(self, name):
         """(x, y) of 'train', 'val' or 'test'."""
@@ -72,7 +75,8 @@ def _freeze(value):
 def _load(factory, seed, frozen_params):
     params = dict(frozen_params)
     data = factory.make(seed, **params)
-    for array in (data.x_train, data.y_train, data.x_val, data.y_val, data.x_test, data.y_test):
+    extra = [a for pair in data.extra.values() for a in pair]
+    for array in (data.x_train, data.y_train, data.x_val, data.y_val, data.x_test, data.y_test, *extra):
         if array is not None:
             array.setflags(write=False)
     data.info.update(seed=seed, params=params)
@@ -84,18 +88,22 @@ def make_dataset(name, kind, splits, info):
     entries (name, kind, shape, split sizes) are computed here and override those in ``info``."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}")
-    arrays = {}
+    arrays, extra = {}, {}
     for split, (x, y) in splits.items():
-        arrays[f"x_{split}"] = np.asarray(x, dtype=np.float64)
-        arrays[f"y_{split}"] = None if y is None else np.asarray(y, dtype=np.int64)
+        x = np.asarray(x, dtype=np.float64)
+        y = None if y is None else np.asarray(y, dtype=np.int64)
+        if split in ("train", "val", "test"):
+            arrays[f"x_{split}"], arrays[f"y_{split}"] = x, y
+        else:
+            extra[split] = (x, y)
     info = {
         **info,
         "name": name,
         "kind": kind,
         "shape": arrays["x_train"].shape[1:],
-        **{f"n_{split}": len(arrays[f"x_{split}"]) for split in splits},
+        **{f"n_{split}": len(x) for split, (x, _) in splits.items()},
     }
-    return Dataset(name=name, kind=kind, info=info, **arrays)
+    return Dataset(name=name, kind=kind, info=info, extra=extra, **arrays)
 
 
 def view(base, name, kind, transform, description):
@@ -107,6 +115,7 @@ def view(base, name, kind, transform, description):
     def make(seed, **params):
         data = base.load(seed, **params)
         splits = {s: (transform(data.split(s)[0]), data.split(s)[1]) for s in ("train", "val", "test")}
+        splits.update({s: (transform(x), y) for s, (x, y) in data.extra.items()})
         return make_dataset(name, kind, splits, data.info)
 
     make.__signature__ = inspect.signature(base.make)

@@ -42,6 +42,13 @@ class Model:
     players: tuple = ()
     # Named functions for the report, e.g. 'logits', 'encode', 'decode', 'generate'.
     extras: Mapping[str, Callable] = field(default_factory=dict)
+    # What a figure needs that metrics cannot hold (learned kernels, reconstructions, samples):
+    # ``artifacts(params, data, rngs) -> {name: array (K, ...)}``, small arrays, stored with the run.
+    # ``rngs`` are fresh per call and the same at every call, so noise-driven artifacts (samples)
+    # change only because the parameters do.  Called once, after training.
+    artifacts: Callable | None = None
+    # The same contract, called at a few evaluation points along training (samples over training).
+    snapshot: Callable | None = None
 
 
 @dataclass(frozen=True)

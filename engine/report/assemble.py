@@ -43,8 +43,9 @@ def results_csv(records: list[dict]) -> str:
         final = rec.get("final", {})
         row = {"study": s["study"], "claim": s["claim"], "model": s["model"]["name"],
                "model_kind": s["model"]["kind"], "dataset": s["dataset"]["name"] if s["dataset"] else "",
-               "optimizer": s["optimizer"]["name"], "optimizer_kind": s["optimizer"]["kind"],
-               **{f"hp_{k}": v for k, v in s["optimizer"]["hp"].items()},
+               "optimizer": (s["optimizer"] or {}).get("name", ""),
+               "optimizer_kind": (s["optimizer"] or {}).get("kind", ""),
+               **{f"hp_{k}": v for k, v in (s["optimizer"] or {}).get("hp", {}).items()},
                **{f"param_{k}": v for k, v in s.get("vary", {}).items()},
                "batch": s["batch"] if s["batch"] is not None else "", "seed": s["seed"],
                "status": rec["status"], "diverged_at_step": rec.get("diverged_at_step") or "",
@@ -62,7 +63,7 @@ def results_csv(records: list[dict]) -> str:
 
 
 def _formulas(records: list[dict]) -> list[dict]:
-    kinds = list(dict.fromkeys(r["spec"]["optimizer"]["kind"] for r in records))
+    kinds = list(dict.fromkeys(r["spec"]["optimizer"]["kind"] for r in records if r["spec"]["optimizer"]))
     return [{"svg": math_svg(OPTIMIZERS[k].formula), "caption": k} for k in kinds]
 
 

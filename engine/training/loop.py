@@ -91,6 +91,12 @@ class Members:
         self.active &= ~bad
         return bad
 
+    def effective_step_median(self) -> np.ndarray:
+        """(K,): each member's median over coordinates of its rule's effective step (the
+        lecture's α/√(v + ε) for the adaptive rules; the constant λ for SGD), first block."""
+        step = np.asarray(self.rule.effective_step(self.states[0], self.hp), dtype=float)
+        return np.median(np.broadcast_to(step, self.thetas[0].shape), axis=1)
+
     def step(self, block: int, grads: np.ndarray) -> None:
         """One optimizer update of `block` for the active members."""
         theta, state = self.thetas[block], self.states[block]

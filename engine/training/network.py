@@ -7,8 +7,18 @@ training split), 1 (single-example SGD) or B (minibatch).  A budget in epochs gi
 regime the same number of examples processed; a budget in steps (used for GANs) the same number
 of updates.  Models with players (a GAN's discriminator and generator) alternate one step per
 player, each with its own optimizer state and the run's optimizer variant.
+
+Along training, at ``budget.evals`` evenly spaced steps (default 24), each member logs its
+training loss (on a fixed subset), every validation metric, the seconds spent training so far
+(evaluation excluded) and the median over coordinates of its optimizer's effective step.  With
+``budget.target_loss`` a member stops at the first evaluation whose training loss reaches it, and
+records the steps, examples and seconds that took.  A data set's extra test sets (``Dataset.extra``)
+give final metrics ``test_<name>_<metric>``; a model's ``artifacts`` and ``snapshot`` (see
+engine/models/base.py) are stored with the run.
 """
 from __future__ import annotations
+
+import time
 
 import numpy as np
 from autograd import make_vjp
@@ -19,6 +29,7 @@ from engine.training.loop import Members
 
 TRAIN_EVAL_EXAMPLES = 1000  # the training loss is tracked on a fixed subset: enough, and cheap
 N_EVALS = 24                # evaluation points along training, evenly spaced in steps
+N_SNAPSHOTS = 6             # of those, how many also store the model's snapshot
 
 
 def member_rngs(specs: list[dict], stream: int) -> list[np.random.Generator]:
@@ -74,6 +85,26 @@ def _evaluate(model, params, batch: dict, latents: dict, prefix: str) -> dict:
     return {f"{prefix}_{name}": np.asarray(value, dtype=float) for name, value in metrics.items()}
 
 
+def _as_lists(arrays: dict, i: int) -> dict:
+    return {name: np.asarray(value[i], dtype=float).tolist() for name, value in arrays.items()}
+
+
+def _extra_tests(model, params, data, specs, k: int) -> dict:
+    """Final metrics on the data set's extra test sets.  A model that cannot take such an input
+    at all (an MLP fed a longer sequence) reports test_<name>_applicable = 0 instead."""
+    out = {}
+    for name, (x, y) in data.extra.items():
+        latents = _draw_latents(model, member_rngs(specs, 5), x.shape[0])
+        try:
+            metrics = _evaluate(model, params, _examples(x, y, k), latents, f"test_{name}")
+        except (ValueError, TypeError):
+            out[f"test_{name}_applicable"] = np.zeros(k)
+            continue
+        out.update(metrics)
+        out[f"test_{name}_applicable"] = np.ones(k)
+    return out
+
+
 def train_network_group(specs: list[dict]) -> list[dict]:
     s0 = specs[0]
     data = DATASETS[s0["dataset"]["kind"]].load(None, **s0["dataset"]["params"])
@@ -104,30 +135,51 @@ def train_network_group(specs: list[dict]) -> list[dict]:
     eval_latents = {"train": _draw_latents(model, eval_rngs, n_sub),
                     "val": _draw_latents(model, eval_rngs, data.x_val.shape[0]),
                     "test": _draw_latents(model, eval_rngs, data.x_test.shape[0])}
-    eval_steps = set(np.unique(np.round(np.linspace(0, total_steps, N_EVALS + 1))).astype(int).tolist())
+    n_evals = budget.get("evals", N_EVALS)
+    eval_points = np.unique(np.round(np.linspace(0, total_steps, n_evals + 1))).astype(int)
+    eval_steps = set(eval_points.tolist())
+    snapshot_steps = set(eval_points[np.unique(np.round(
+        np.linspace(0, len(eval_points) - 1, N_SNAPSHOTS)).astype(int))].tolist())
+    target_loss = budget.get("target_loss")
+    reached_at: list[int | None] = [None] * k
+    seconds_at: list[float | None] = [None] * k
     history: list[dict] = [dict() for _ in range(k)]
+    snapshots: list[dict] = [dict() for _ in range(k)]
     ones = np.ones(k)
     order = [None] * k
+    trained_seconds = 0.0
 
     def log(step: int) -> None:
         p = current()
         row = {**_evaluate(model, p, train_eval, eval_latents["train"], "train"),
-               **_evaluate(model, p, val, eval_latents["val"], "val")}
+               **_evaluate(model, p, val, eval_latents["val"], "val"),
+               "effective_step": members.effective_step_median()}
         was_active = members.active.copy()
         members.check_finite(row["train_loss"], step)
+        if target_loss is not None:
+            reached = members.active & (row["train_loss"] <= target_loss)
+            for i in np.flatnonzero(reached):
+                reached_at[i], seconds_at[i] = step, trained_seconds
+            members.freeze(reached)
+        snap = model.snapshot(p, data, member_rngs(specs, 4)) if model.snapshot and step in snapshot_steps else {}
         for i in np.flatnonzero(was_active):
             h = history[i]
             for key, value in (("step", step), ("examples", step * batch_size),
-                               ("epoch", step / steps_per_epoch)):
+                               ("epoch", step / steps_per_epoch), ("seconds", trained_seconds)):
                 h.setdefault(key, []).append(value)
             for key, value in row.items():
                 h.setdefault(key, []).append(float(value[i]))
+            if snap:
+                snapshots[i].setdefault("step", []).append(step)
+                for name, value in _as_lists(snap, i).items():
+                    snapshots[i].setdefault(name, []).append(value)
 
     for step in range(total_steps):
         if step in eval_steps:
             log(step)
             if not members.active.any():
                 break
+        started = time.perf_counter()
         position = step % steps_per_epoch
         if position == 0:
             order = [rng.permutation(n_train) for rng in batch_rngs]
@@ -149,6 +201,7 @@ def train_network_group(specs: list[dict]) -> list[dict]:
                 block.unpack(members.thetas[b]))
             members.check_finite(np.asarray(values), step, parameters=False)
             members.step(b, block.pack(vjp(ones)))
+        trained_seconds += time.perf_counter() - started
         if not members.active.any():
             break
     else:
@@ -157,16 +210,25 @@ def train_network_group(specs: list[dict]) -> list[dict]:
     final_params = current()
     test = _examples(data.x_test, data.y_test, k)
     finals = {**_evaluate(model, final_params, val, eval_latents["val"], "val"),
-              **_evaluate(model, final_params, test, eval_latents["test"], "test")}
+              **_evaluate(model, final_params, test, eval_latents["test"], "test"),
+              **_extra_tests(model, final_params, data, specs, k)}
+    artifacts = model.artifacts(final_params, data, member_rngs(specs, 4)) if model.artifacts else {}
     outcomes = []
     for i in range(k):
         diverged = members.diverged_at[i]
-        steps = diverged if diverged is not None else total_steps
+        steps = diverged if diverged is not None else (reached_at[i] if reached_at[i] is not None else total_steps)
         final = {"steps": steps, "epochs": steps / steps_per_epoch, "examples": steps * batch_size,
-                 "batch_size": batch_size}
+                 "batch_size": batch_size, "seconds": history[i]["seconds"][-1] if history[i] else 0.0}
+        if target_loss is not None:
+            final.update({"reached_target": reached_at[i] is not None, "steps_to_target": reached_at[i],
+                          "examples_to_target": None if reached_at[i] is None else reached_at[i] * batch_size,
+                          "seconds_to_target": seconds_at[i]})
         if diverged is None:
             final.update({key: float(value[i]) for key, value in finals.items()})
             final["train_loss"] = history[i]["train_loss"][-1]
-        outcomes.append({"status": "diverged" if diverged is not None else "ok",
-                         "diverged_at_step": diverged, "history": history[i], "final": final})
+        outcome = {"status": "diverged" if diverged is not None else "ok",
+                   "diverged_at_step": diverged, "history": history[i], "final": final}
+        if artifacts or snapshots[i]:
+            outcome["artifacts"] = {**_as_lists(artifacts, i), **({"snapshots": snapshots[i]} if snapshots[i] else {})}
+        outcomes.append(outcome)
     return outcomes
