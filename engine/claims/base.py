@@ -29,6 +29,17 @@ class Claim:
     # For claims whose quantities depend on the studies (the matrix): (name, its studies) → known?
     is_quantity: Callable[[str, dict], bool] | None = None
     order: int = 0                     # position within its lecture section (the lecture's order)
+    # Other claims whose studies this one also analyses (e.g. the optimizer matrix), so that no
+    # run is trained twice for two claims.
+    reads: tuple[str, ...] = ()
+
+    def serves(self, claim_id: str) -> bool:
+        """Whether records and studies of `claim_id` belong to this claim's analysis."""
+        return claim_id == self.id or claim_id in self.reads
+
+    def studies(self, all_studies: dict) -> dict:
+        """The studies this claim analyses: its own and those of the claims it reads."""
+        return {s: st for s, st in all_studies.items() if self.serves(st["claim"])}
 
     def knows(self, quantity: str, studies: dict) -> bool:
         return quantity in self.quantities or bool(self.is_quantity and self.is_quantity(quantity, studies))

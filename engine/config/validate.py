@@ -262,7 +262,7 @@ def _semantic_problems(data: dict) -> list[ConfigProblem]:
                         f"{', '.join(MODEL_KINDS[models[m]['kind']].params)}.")))
 
     for cname, claim in claims.items():
-        own = {s: st for s, st in studies.items() if st["claim"] == cname}
+        own = CLAIMS[cname].studies(studies)
         known = CLAIMS[cname].quantities
         for i, crit in enumerate(claim["criterion"]):
             path = ("claims", cname, "criterion", i)

@@ -80,14 +80,16 @@ def build_report(exp: Experiments, store: ResultStore, out_dir: Path) -> dict:
 
     claims, claims_json = [], []
     for cid, claim in CLAIMS.items():
-        mine = [r for r in records if r["spec"]["claim"] == cid]
-        lacking = [r.label for r in missing if r.spec["claim"] == cid] + [
+        if cid not in exp.data["claims"]:  # a claim this experiments file does not test
+            continue
+        mine = [r for r in records if claim.serves(r["spec"]["claim"])]
+        lacking = [r.label for r in missing if claim.serves(r.spec["claim"])] + [
             f"{cell.text()}: final seeds (await the tuning grid)" for cell in waiting
-            if exp.data["studies"][cell.study]["claim"] == cid]
+            if claim.serves(exp.data["studies"][cell.study]["claim"])]
         if not mine and not lacking:
             continue
         text = claim.text(language)
-        own = {s: st for s, st in exp.data["studies"].items() if st["claim"] == cid}
+        own = claim.studies(exp.data["studies"])
         analysis = claim.analyze(mine, text, own) if mine else Analysis({q: None for q in claim.quantities})
         criteria = exp.data["claims"][cid]["criterion"]
         verdict, rows = evaluate(criteria, analysis.quantities)
