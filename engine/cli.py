@@ -11,10 +11,12 @@ from pathlib import Path
 
 from engine.config.errors import ConfigError
 from engine.config.validate import DEFAULT_FILE, DEFAULT_PROFILE, load_experiments
-from engine.plan import FILTER_FIELDS, awaiting_tuning, expand, group_runs, parse_filter, select
-from engine.store import DEFAULT_STORE, ResultStore
+from engine.config.errors import ConfigProblem
+from engine.plan import FILTER_FIELDS, awaiting_tuning, count_runs, expand, group_runs, parse_filter, select
+from engine.store import DEFAULT_STORE, ResultStore, StoreBusy, StoreUnwritable
 
 EXIT_BAD_INPUT = 2
+DEFAULT_MAX_RUNS = 100_000
 
 
 class UsageError(Exception):
@@ -31,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
                        help=f"experiments file (default: {DEFAULT_FILE})")
         p.add_argument("--profile", default=DEFAULT_PROFILE,
                        help=f"named profile of the file, e.g. full or quick (default: {DEFAULT_PROFILE})")
+        p.add_argument("--max-runs", type=int, default=DEFAULT_MAX_RUNS, metavar="N", help=(
+            f"refuse a plan of more than N runs, counted before expanding it (default: {DEFAULT_MAX_RUNS:,})"))
         if store:
             p.add_argument("--store", type=Path, default=DEFAULT_STORE,
                            help=f"result store folder (default: {DEFAULT_STORE})")
@@ -59,8 +63,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _selected(args, store=None):
+def _load(args):
+    """The validated experiments file, refused when its plan is larger than --max-runs: a typo
+    in a grid (a geomspace of 10⁸ points, an extra zero in seeds) must not fill the memory."""
     exp = load_experiments(args.file, args.profile)
+    counts = count_runs(exp)
+    total = sum(counts.values())
+    if total > args.max_runs:
+        largest = sorted(counts.items(), key=lambda kv: -kv[1])[:3]
+        raise ConfigError(str(args.file), [ConfigProblem("studies", (
+            f"the plan of profile '{args.profile}' has {total:,} runs, more than the limit of "
+            f"{args.max_runs:,}; largest: " + ", ".join(f"{s} ({n:,})" for s, n in largest)
+            + ". Shrink those grids, sweeps or seeds, or raise the limit with --max-runs."))])
+    return exp
+
+
+def _selected(args, store=None):
+    exp = _load(args)
     runs = expand(exp, store)
     terms = parse_filter(getattr(args, "only", None))
     for key, _ in terms:
@@ -73,7 +92,7 @@ def _selected(args, store=None):
 
 
 def cmd_validate(args) -> int:
-    exp = load_experiments(args.file, args.profile)
+    exp = _load(args)
     runs = expand(exp)
     print(f"{args.file}: OK — {len(exp.data['studies'])} studies, {len(runs)} runs "
           f"in {len(group_runs(runs))} groups for profile '{args.profile}'.")
@@ -86,10 +105,11 @@ def cmd_status(args) -> int:
     counts: dict[str, Counter] = {}
     for run in runs:
         rec = store.get(run.key)
-        state = "missing" if rec is None else ("done" if rec["status"] == "ok" else rec["status"])
+        state = ("corrupt" if run.key in store.corrupt else "missing") if rec is None else (
+            "done" if rec["status"] == "ok" else rec["status"])
         counts.setdefault(run.spec["study"], Counter())[state] += 1
     width = max([len(s) for s in counts] + [5])
-    cols = ("done", "diverged", "failed", "missing")
+    cols = ("done", "diverged", "failed", "corrupt", "missing")
     print(f"{'study':<{width}}  " + "  ".join(f"{c:>8}" for c in cols) + "  total")
     total = Counter()
     for study, c in counts.items():
@@ -100,7 +120,16 @@ def cmd_status(args) -> int:
     waiting = [c for c in awaiting_tuning(exp, store) if (c.study, c.model, c.optimizer) in chosen]
     if waiting:
         print(f"{len(waiting)} tuned cells still train their grid; their final seeds are not counted yet.")
+    _report_corrupt(store)
     return 0
+
+
+def _report_corrupt(store: ResultStore) -> None:
+    if store.corrupt:
+        print(f"{len(store.corrupt)} corrupt records in {store.root} count as missing; the next "
+              "`run` trains them again. For example:", file=sys.stderr)
+        for key, why in list(store.corrupt.items())[:5]:
+            print(f"  corrupt: {store.path(key)}: {why}", file=sys.stderr)
 
 
 def cmd_run(args) -> int:
@@ -112,12 +141,24 @@ def cmd_run(args) -> int:
         raise UsageError(f"--jobs: expected an integer ≥ 1, got {args.jobs}.")
     store = ResultStore(args.store)
     exp, runs = _selected(args, store)
-    todo = [r for r in runs if args.force or not store.has(r.key)]
+    try:
+        with store.lock():
+            return _run_locked(args, exp, runs, store, make_executor)
+    except (StoreBusy, StoreUnwritable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run_locked(args, exp, runs, store, make_executor) -> int:
+    todo = [r for r in runs if args.force or not store.is_finished(r.key)]
+    retried = sum(1 for r in todo if store.get(r.key) is not None)
     waiting = awaiting_tuning(exp, store)
     print(f"plan: {len(runs)} runs — {len(runs) - len(todo)} already in {args.store}, {len(todo)} to train "
           f"in {len(group_runs(todo))} groups with {args.jobs} worker(s)"
+          + (f" ({retried} of them failed before and are retried)" if retried and not args.force else "")
           + (f"; the final seeds of {len(waiting)} tuned cells follow their grids." if waiting else "."),
           file=sys.stderr)
+    _report_corrupt(store)
     if not todo:
         return 0
     tally = _Tally()
@@ -129,6 +170,11 @@ def cmd_run(args) -> int:
             print(f"\ninterrupted: {sum(tally.statuses.values())} finished runs are saved in {args.store}; "
                   "run the same command again to train only what is missing.", file=sys.stderr)
             return 130
+        except StoreUnwritable as exc:
+            executor.shutdown(wait=False, cancel_futures=True)
+            print(f"\nerror: {exc}. The {sum(tally.statuses.values())} runs stored before are intact; "
+                  "free space (or fix the permissions) and run the same command again.", file=sys.stderr)
+            return 1
     s = tally.statuses
     print(f"trained {sum(s.values())} runs: ok {s['ok']}, diverged {s['diverged']}, failed {s['failed']}.",
           file=sys.stderr)
@@ -136,7 +182,16 @@ def cmd_run(args) -> int:
         print(f"  failed: {line}", file=sys.stderr)
     if len(tally.failures) > 10:
         print(f"  … and {len(tally.failures) - 10} more (python -m engine status)", file=sys.stderr)
+    _still_missing(args, store)
     return 1 if tally.failures else 0
+
+
+def _still_missing(args, store: ResultStore) -> None:
+    """Name the studies the selection still lacks (failed runs, or seeds a failed grid never chose)."""
+    _, runs = _selected(args, store)
+    lacking = Counter(r.spec["study"] for r in runs if not store.is_finished(r.key))
+    if lacking:
+        print("still missing: " + ", ".join(f"{s} ({n})" for s, n in sorted(lacking.items())), file=sys.stderr)
 
 
 class _Tally:
@@ -177,7 +232,7 @@ def _train(executor, todo, args, exp, store, tally) -> None:
                 study = records[0]["spec"]["study"]
                 if exp.data["studies"][study].get("tune"):
                     now = select(expand(exp, store, {study}), parse_filter(args.only))
-                    new = [r for r in now if r.key not in known and not store.has(r.key)]
+                    new = [r for r in now if r.key not in known and not store.is_finished(r.key)]
                     if new:
                         known.update(r.key for r in new)
                         queue = group_runs(new) + queue  # final seeds sit on the critical path
@@ -190,8 +245,14 @@ def _train(executor, todo, args, exp, store, tally) -> None:
 def cmd_report(args) -> int:
     from engine.report.assemble import build_report
 
-    exp = load_experiments(args.file, args.profile)
-    summary = build_report(exp, ResultStore(args.store), args.out)
+    exp = _load(args)
+    store = ResultStore(args.store)
+    try:
+        summary = build_report(exp, store, args.out)
+    except OSError as exc:
+        print(f"error: cannot write the report to {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    _report_corrupt(store)
     if summary["missing"]:
         print(f"report: {len(summary['missing'])} results are missing from {args.store} "
               f"(run `python -m engine run --profile {args.profile}`); for example:", file=sys.stderr)

@@ -12,6 +12,7 @@ import hashlib
 import importlib.util
 import itertools
 import json
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -146,6 +147,25 @@ def _cells(exp: Experiments, studies=None):
                         params=params, vary_point=vary_point, oname=oname, opt=opt: _spec(
                             sname, study, mname, model, params, vary_point, oname, opt, hp, seed, data)
                     yield Cell(sname, mname, vary_point, oname), study, hps, make
+
+
+def _axis_size(spec) -> int:
+    return int(spec["geomspace"][2]) if isinstance(spec, dict) else len(spec)
+
+
+def count_runs(exp: Experiments) -> dict[str, int]:
+    """Study → how many runs it plans (a tuned study: its grid plus the other seeds of the
+    chosen point), counted from the sizes of its axes without expanding them."""
+    counts = {}
+    for sname, study in exp.data["studies"].items():
+        sweep = math.prod(_axis_size(v) for v in (study.get("vary") or {}).values())
+        per_model = 0
+        for oname in study.get("optimizers") or [None]:
+            grid = math.prod(_axis_size(v) for v in ((study.get("grid") or {}).get(oname) or {}).values())
+            seeds = len(study["seeds"])
+            per_model += grid + seeds - 1 if study.get("tune") else grid * seeds
+        counts[sname] = len(study["models"]) * sweep * per_model
+    return counts
 
 
 def _run(spec: dict) -> Run:

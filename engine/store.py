@@ -2,33 +2,119 @@
 
 Layout: <root>/<key[:2]>/<key>.json.  A record is written to a temporary file in the same
 folder and renamed into place, so a killed process leaves either the whole record or none.
+
+A record that does not parse, or lacks what every record has (its key, a known status, its spec,
+history and final metrics), is *corrupt*: reading it gives None, as if it were missing, and the
+store remembers its key in ``corrupt`` so that `status`, `report` and `run` can say so; the next
+`run` trains it again and replaces it.  A *failed* record (the run raised) is kept, with its
+error, until the next `run` retries it.
+
+One `run` at a time writes to a store: ``lock()`` takes an exclusive, non-blocking lock on
+<root>/.lock (released by the operating system if the process dies).  Readers need no lock:
+renames make every record they see whole.
 """
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
+import os
+from contextlib import contextmanager
 from pathlib import Path
 
 from engine.atomic import write_atomic
 
 DEFAULT_STORE = Path(".store")
+STATUSES = ("ok", "diverged", "failed")
+
+
+class StoreBusy(Exception):
+    """Another process holds the store's lock."""
+
+
+class StoreUnwritable(Exception):
+    """The store cannot be written (disk full, read-only, no permission)."""
+
+
+def record_problem(record, key: str) -> str | None:
+    """None if `record` is a well-formed record of `key`, else what is wrong with it."""
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    if record.get("key") != key:
+        return f"its key is {record.get('key')!r}, not {key!r}"
+    if record.get("status") not in STATUSES:
+        return f"unknown status {record.get('status')!r}"
+    for field in ("spec", "history", "final"):
+        if not isinstance(record.get(field), dict):
+            return f"no {field}"
+    return None
 
 
 class ResultStore:
     def __init__(self, root: Path = DEFAULT_STORE):
         self.root = Path(root)
+        self.corrupt: dict[str, str] = {}   # key → what is wrong, for keys read so far
 
     def path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
 
-    def has(self, key: str) -> bool:
-        return self.path(key).is_file()
-
     def get(self, key: str) -> dict | None:
+        """The record of `key`; None when it is missing or corrupt."""
         try:
-            return json.loads(self.path(key).read_text())
+            text = self.path(key).read_text(encoding="utf-8")
         except FileNotFoundError:
             return None
+        except (OSError, UnicodeDecodeError) as exc:
+            self.corrupt[key] = f"unreadable ({exc})"
+            return None
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as exc:
+            self.corrupt[key] = f"not valid JSON ({exc.msg} at character {exc.pos})"
+            return None
+        problem = record_problem(record, key)
+        if problem:
+            self.corrupt[key] = problem
+            return None
+        self.corrupt.pop(key, None)
+        return record
+
+    def is_finished(self, key: str) -> bool:
+        """Stored whole, and not failed: what `run` need not train again."""
+        record = self.get(key)
+        return record is not None and record["status"] != "failed"
 
     def put(self, record: dict) -> Path:
-        return write_atomic(self.path(record["key"]),
-                            json.dumps(record, allow_nan=False, separators=(",", ":")))
+        try:
+            return write_atomic(self.path(record["key"]),
+                                json.dumps(record, allow_nan=False, separators=(",", ":")))
+        except OSError as exc:
+            raise StoreUnwritable(f"cannot write to the result store {self.root}: "
+                                  f"{exc.strerror or exc}") from exc
+
+    @contextmanager
+    def lock(self):
+        """Hold the store for one writer; raise StoreBusy at once if another process has it."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            handle = open(self.root / ".lock", "a+")
+        except OSError as exc:
+            raise StoreUnwritable(f"cannot write to the result store {self.root}: "
+                                  f"{exc.strerror or exc}") from exc
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno in (errno.EAGAIN, errno.EACCES):
+                    handle.seek(0)
+                    holder = handle.read().strip() or "another process"
+                    raise StoreBusy(f"the result store {self.root} is in use by {holder}; wait for "
+                                    "it to finish, or use another --store.") from None
+                raise
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"`engine run` (pid {os.getpid()})")
+            handle.flush()
+            yield self
+        finally:
+            handle.close()

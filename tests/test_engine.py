@@ -16,7 +16,7 @@ import pytest
 from engine.config.validate import load_experiments
 from engine.executor import execute_group
 from engine.plan import expand, group_runs, parse_filter, select
-from engine.store import ResultStore
+from engine.store import ResultStore, StoreUnwritable
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "tests" / "data" / "tiny.yaml"
@@ -83,10 +83,14 @@ def test_failure_is_recorded_for_the_group():
     assert rec["status"] == "failed" and "kappa" in rec["error"]
 
 
+def record(key="abc123", status="ok"):
+    return {"key": key, "status": status, "spec": {}, "history": {}, "final": {}}
+
+
 def test_store_writes_atomically(tmp_path):
     store = ResultStore(tmp_path)
-    store.put({"key": "abc123", "status": "ok"})
-    assert store.get("abc123") == {"key": "abc123", "status": "ok"}
+    store.put(record())
+    assert store.get("abc123") == record()
     assert not list(tmp_path.rglob(".tmp-*"))
     assert store.get("missing") is None
 
@@ -157,14 +161,14 @@ def test_a_failed_write_leaves_the_old_record_and_no_temporary_file(tmp_path, mo
     import engine.atomic
 
     store = ResultStore(tmp_path)
-    store.put({"key": "abc123", "status": "ok"})
+    store.put(record())
 
     def broken_replace(src, dst):
-        raise OSError("disk full")
+        raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(engine.atomic.os, "replace", broken_replace)
-    with pytest.raises(OSError, match="disk full"):
-        store.put({"key": "abc123", "status": "failed"})
+    with pytest.raises(StoreUnwritable, match="No space left on device"):
+        store.put(record(status="failed"))
     monkeypatch.undo()
-    assert store.get("abc123") == {"key": "abc123", "status": "ok"}
+    assert store.get("abc123") == record()
     assert [p.name for p in (tmp_path / "ab").iterdir()] == ["abc123.json"]

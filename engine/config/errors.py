@@ -15,7 +15,8 @@ class ConfigProblem:
     column: int | None = None  # 1-based
 
     def render(self, file: str) -> str:
-        where = file if self.line is None else f"{file}:{self.line}:{self.column}"
+        where = file if self.line is None else (
+            f"{file}:{self.line}" + (f":{self.column}" if self.column is not None else ""))
         at = f" at {self.path}" if self.path else ""
         return f"{where}: error{at}: {self.message}"
 

@@ -3,6 +3,12 @@
 The YAML is parsed with PyYAML's *safe* loader: tags such as ``!!python/object`` are rejected,
 never executed.  Positions (line, column) come from the composed node tree, so every later
 error can point at the offending key.
+
+Input that could exhaust the parser or the machine is refused before it is used: files larger
+than ``MAX_BYTES``, nesting deeper than ``MAX_DEPTH``, and documents whose aliases expand to more
+than ``MAX_NODES`` values (an "alias bomb": a few lines that name each other's anchors until the
+expanded document has billions of entries).  Duplicate keys and numbers that are NaN or infinite
+are errors too: PyYAML would silently keep the last duplicate and accept ``.nan``.
 """
 from __future__ import annotations
 
@@ -14,6 +20,15 @@ from engine.config.errors import ConfigError, ConfigProblem
 
 Positions = dict[tuple, tuple[int, int]]
 
+MAX_BYTES = 1_000_000   # the real experiments file is ~15 kB
+MAX_DEPTH = 40          # mappings and lists inside each other
+MAX_NODES = 200_000     # values after alias expansion
+
+
+class _TooLarge(Exception):
+    def __init__(self, problem: ConfigProblem):
+        self.problem = problem
+
 
 def format_path(path: tuple) -> str:
     """("studies", "s", "seeds", 1) → "studies.s.seeds[1]"."""
@@ -23,8 +38,27 @@ def format_path(path: tuple) -> str:
     return out
 
 
-def _index(node, path: tuple, positions: Positions, problems: list[ConfigProblem]) -> None:
-    positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+_NON_FINITE = {".nan", ".inf", "+.inf", "-.inf"}
+
+
+def _index(node, path: tuple, positions: Positions, problems: list[ConfigProblem], budget: list[int]) -> None:
+    """Record every value's position; find duplicate keys and non-finite numbers.  ``budget``
+    counts the values visited (aliases are visited each time they are used), so an alias bomb
+    stops here instead of exhausting the memory of whatever walks the data next."""
+    line, column = node.start_mark.line + 1, node.start_mark.column + 1
+    budget[0] += 1
+    if budget[0] > MAX_NODES:
+        raise _TooLarge(ConfigProblem(format_path(path), (
+            f"the document expands to more than {MAX_NODES:,} values (aliases that repeat each "
+            "other?); expected a plain experiments file."), line, column))
+    if len(path) > MAX_DEPTH:
+        raise _TooLarge(ConfigProblem(format_path(path[:MAX_DEPTH]), (
+            f"nesting deeper than {MAX_DEPTH} levels; expected a plain experiments file."), line, column))
+    positions[path] = (line, column)
+    if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:float" \
+            and node.value.lower() in _NON_FINITE:
+        problems.append(ConfigProblem(format_path(path), (
+            f"expected a finite number, got {node.value}."), line, column))
     if isinstance(node, yaml.MappingNode):
         seen: set = set()
         for key_node, value_node in node.value:
@@ -35,25 +69,42 @@ def _index(node, path: tuple, positions: Positions, problems: list[ConfigProblem
                     format_path(child), f"duplicate key '{key}'; each key may appear once.",
                     key_node.start_mark.line + 1, key_node.start_mark.column + 1))
             seen.add(key)
-            _index(value_node, child, positions, problems)
+            _index(value_node, child, positions, problems, budget)
             positions[("key",) + child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _index(item, path + (i,), positions, problems)
+            _index(item, path + (i,), positions, problems, budget)
 
 
 def load_yaml(path: Path) -> tuple[dict, Positions]:
     """Parse *path*; return (data, positions) or raise ConfigError naming file, line and column."""
     file = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        raw = Path(path).read_bytes()
     except FileNotFoundError:
         raise ConfigError(file, [ConfigProblem("", "file not found; expected an experiments YAML file.")])
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(file, [ConfigProblem("", f"cannot read the file ({exc}).")])
+    except OSError as exc:
+        raise ConfigError(file, [ConfigProblem("", f"cannot read the file ({exc.strerror or exc}).")])
+    if len(raw) > MAX_BYTES:
+        raise ConfigError(file, [ConfigProblem("", (
+            f"the file has {len(raw):,} bytes; expected an experiments file under {MAX_BYTES:,} bytes."))])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError(file, [ConfigProblem("", (
+            f"byte {raw[exc.start]:#04x} at offset {exc.start} is not UTF-8; expected a UTF-8 text "
+            "file (is this the experiments file?)."), line, None)])
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is not None:
+            _index(node, (), {}, [], [0])  # refuse bombs and deep nesting before constructing
         data = yaml.load(text, Loader=yaml.SafeLoader)
+    except _TooLarge as exc:
+        raise ConfigError(file, [exc.problem])
+    except RecursionError:
+        raise ConfigError(file, [ConfigProblem("", (
+            "nesting too deep to parse; expected a plain experiments file."))])
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
@@ -72,7 +123,7 @@ def load_yaml(path: Path) -> tuple[dict, Positions]:
                                                    "(keys such as models, optimizers, studies).")])
     positions: Positions = {}
     problems: list[ConfigProblem] = []
-    _index(node, (), positions, problems)
+    _index(node, (), positions, problems, [0])
     if problems:
         raise ConfigError(file, problems)
     return data, positions

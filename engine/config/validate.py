@@ -25,6 +25,7 @@ from engine.training import MODEL_KINDS
 
 DEFAULT_FILE = Path("experiments.yaml")
 DEFAULT_PROFILE = "full"
+MAX_AXIS_POINTS = 10_000   # values of one grid or sweep axis: more is a typo, not a study
 
 
 @dataclass(frozen=True)
@@ -121,9 +122,9 @@ def _check_values(spec, path: tuple, problems: list, check=None) -> None:
             problems.append(ConfigProblem(format_path(path + ("geomspace",)),
                                           f"expected start and stop > 0, got [{start}, {stop}, {num}]."))
             return
-        if not (isinstance(num, int) and not isinstance(num, bool) and num >= 1):
-            problems.append(ConfigProblem(format_path(path + ("geomspace", 2)),
-                                          f"expected the number of points as an integer ≥ 1, got {num!r}."))
+        if not (isinstance(num, int) and not isinstance(num, bool) and 1 <= num <= MAX_AXIS_POINTS):
+            problems.append(ConfigProblem(format_path(path + ("geomspace", 2)), (
+                f"expected the number of points as an integer from 1 to {MAX_AXIS_POINTS:,}, got {num!r}.")))
             return
     if check is None:
         return
