@@ -2,25 +2,24 @@
 
 A run spec is plain data: study, claim, model (kind + resolved parameters), optimizer (kind +
 every hyperparameter), batch regime, seed and budget.  Its key hashes the canonical JSON of the
-spec together with the source of the code it depends on, so editing a model or an optimizer
-retrains exactly the runs that use it, and nothing else.
+spec together with the source of the modules its computation imports (engine.codehash): editing
+an optimizer rule retrains the runs that use that rule, editing a claim or the report retrains
+nothing.
 """
 from __future__ import annotations
 
 import fnmatch
 import hashlib
-import importlib.util
 import itertools
 import json
 import math
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
 from engine.config.validate import Experiments, expand_values
 from engine.data import DATASETS
 from engine.optim import OPTIMIZERS
-from engine.procedures import PROCEDURES, code_of
+from engine.codehash import fingerprint
+from engine.procedures import PROCEDURES, code_roots
 from engine.tuning import best_run
 from engine.training import MODEL_KINDS
 
@@ -49,25 +48,8 @@ def canonical(obj) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
-def _module_files(module: str) -> list[Path]:
-    spec = importlib.util.find_spec(module)
-    if spec.submodule_search_locations:
-        return sorted(p for d in spec.submodule_search_locations for p in Path(d).rglob("*.py"))
-    return [Path(spec.origin)]
-
-
-@lru_cache(maxsize=None)
-def code_fingerprint(modules: tuple[str, ...]) -> str:
-    digest = hashlib.sha256()
-    for module in modules:
-        for path in _module_files(module):
-            digest.update(path.name.encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
 def run_key(spec: dict) -> str:
-    code = code_fingerprint(code_of(spec))
+    code = fingerprint(code_roots(spec))
     return hashlib.sha256((canonical(spec) + code).encode()).hexdigest()[:20]
 
 

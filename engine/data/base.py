@@ -119,4 +119,5 @@ def view(base, name, kind, transform, description):
         return make_dataset(name, kind, splits, data.info)
 
     make.__signature__ = inspect.signature(base.make)
+    make.__module__ = transform.__module__  # the module that declares the view (engine.codehash)
     return DatasetFactory(name, kind, make, base.default_seed, description)

@@ -9,8 +9,8 @@ outcome ``{status, history, final, …}`` per spec, in order, for a group of spe
 in seed and numeric hyperparameters.  Each spec carries ``spec['procedure'] = {'kind', 'params'}``
 with the defaults filled in.
 
-``runner(spec)`` and ``code_of(spec)`` answer, for any spec, which function trains it and which
-modules' source its key hashes: the procedure's when it has one, the model kind's otherwise.
+``runner(spec)`` says which function trains a spec (its procedure's, or its model kind's trainer);
+``code_roots(spec)`` which modules define what it computes (engine.codehash hashes their closure).
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ class Procedure:
     name: str
     run: Callable                  # list of specs -> list of outcomes (same order)
     signature: Callable            # a function whose keyword-only arguments are the parameters
-    code: tuple[str, ...]          # modules whose source is hashed into its runs' keys
+    code: tuple[str, ...] = ()     # further modules it depends on beyond its own imports
     uses_optimizer: bool = True    # False: a study with this procedure declares no optimizers
     description: str = ""
 
@@ -58,10 +58,21 @@ def runner(spec: dict) -> Callable:
     return PROCEDURES[proc["kind"]].run if proc else MODEL_KINDS[spec["model"]["kind"]].train_group
 
 
-def code_of(spec: dict) -> tuple[str, ...]:
+def code_roots(spec: dict) -> tuple[str, ...]:
+    """The modules that define what `spec` computes: trainer or procedure, model or objective,
+    data set and optimizer rule."""
+    from engine.data import DATASETS
+    from engine.optim import OPTIMIZERS
+
     proc = spec.get("procedure")
-    own = MODEL_KINDS[spec["model"]["kind"]].code
-    return own + PROCEDURES[proc["kind"]].code if proc else own
+    roots = [runner(spec).__module__, MODEL_KINDS[spec["model"]["kind"]].module]
+    if proc:
+        roots.extend(PROCEDURES[proc["kind"]].code)
+    if spec.get("dataset"):
+        roots.append(DATASETS[spec["dataset"]["kind"]].make.__module__)
+    if spec.get("optimizer"):
+        roots.append(OPTIMIZERS[spec["optimizer"]["kind"]].update.__module__)
+    return tuple(sorted(set(roots)))
 
 
-__all__ = ["PROCEDURES", "Procedure", "code_of", "runner"]
+__all__ = ["PROCEDURES", "Procedure", "code_roots", "runner"]

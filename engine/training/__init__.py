@@ -1,4 +1,4 @@
-"""How each kind of model trains, and which source files its results depend on.
+"""How each kind of model trains, and which module defines it (the root of its runs' code keys).
 
 MODEL_KINDS is the registry the config validator, the planner and the workers share: adding a
 model kind is one entry here (plus its module and tests).
@@ -20,19 +20,14 @@ class ModelKind:
     params: dict                       # parameter name → default
     accepts: frozenset                 # data-set kinds it trains on; empty = needs no data
     train_group: Callable              # list of run specs → list of outcomes (same order)
-    code: tuple[str, ...]              # modules whose source is hashed into its runs' keys
+    module: str                        # the module that defines the model (see engine.codehash)
 
-
-_CORE = ("engine.optim", "engine.training.loop")
 
 MODEL_KINDS: dict[str, ModelKind] = {
-    kind: ModelKind(kind, dict(obj.params), frozenset(), train_objective_group,
-                    _CORE + ("engine.training.objective", "engine.objectives.base",
-                             f"engine.objectives.{kind}"))
+    kind: ModelKind(kind, dict(obj.params), frozenset(), train_objective_group, obj.build.__module__)
     for kind, obj in OBJECTIVES.items()
 }
 MODEL_KINDS.update({
-    kind: ModelKind(kind, dict(factory.params), factory.accepts, train_network_group,
-                    _CORE + ("engine.training.network", "engine.models", "engine.data"))
+    kind: ModelKind(kind, dict(factory.params), factory.accepts, train_network_group, factory.make.__module__)
     for kind, factory in MODELS.items()
 })
