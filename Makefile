@@ -29,8 +29,14 @@ status: $(VENV)/.installed
 validate: $(VENV)/.installed
 	$(PY) -m engine validate
 
+# The Dask extra: optional for `make report` (it would add ~20 s to a cold install), needed to test
+# `engine run --executor dask`.
+$(VENV)/.cluster: $(VENV)/.installed
+	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[test,cluster]'
+	touch $@
+
 ## The test suite (CI runs this through .ci/run).
-test: $(VENV)/.installed
+test: $(VENV)/.installed $(VENV)/.cluster
 	$(PY) -m pytest -q
 
 bench: $(VENV)/.installed

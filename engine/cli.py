@@ -47,11 +47,19 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                        help="worker processes (default: number of CPUs; 1 = train in this process)")
 
+    def executor(p):
+        p.add_argument("--executor", choices=("process", "dask"), default="process", help=(
+            "process: a local process pool (default); dask: a Dask cluster (needs the 'cluster' extra)"))
+        p.add_argument("--scheduler", metavar="ADDRESS", help=(
+            "with --executor dask: an existing scheduler, e.g. tcp://HOST:8786 "
+            "(default: start a LocalCluster of --jobs workers)"))
+
     p = sub.add_parser("validate", help="check an experiments file; exit 2 with a message if malformed")
     common(p, store=False)
     p = sub.add_parser("run", help="train every run of the plan that the store lacks")
     common(p)
     selection(p)
+    executor(p)
     p.add_argument("--force", action="store_true", help="retrain selected runs even if stored")
     p = sub.add_parser("status", help="count done / missing / diverged / failed runs")
     common(p)
@@ -139,6 +147,8 @@ def cmd_run(args) -> int:
 
     if args.jobs < 1:
         raise UsageError(f"--jobs: expected an integer ≥ 1, got {args.jobs}.")
+    if args.scheduler and args.executor != "dask":
+        raise UsageError("--scheduler needs --executor dask.")
     store = ResultStore(args.store)
     exp, runs = _selected(args, store)
     try:
@@ -162,7 +172,12 @@ def _run_locked(args, exp, runs, store, make_executor) -> int:
     if not todo:
         return 0
     tally = _Tally()
-    with make_executor(args.jobs) as executor:
+    try:
+        pool = make_executor(args.jobs, args.executor, args.scheduler)
+    except (RuntimeError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    with pool as executor:
         try:
             _train(executor, todo, args, exp, store, tally)
         except KeyboardInterrupt:
@@ -207,37 +222,52 @@ class _Tally:
 
 def _train(executor, todo, args, exp, store, tally) -> None:
     """Keep a bounded window of groups in flight, longest first; store each record as its group
-    finishes; queue a tuned cell's final seeds once its grid is stored."""
+    finishes; queue a tuned cell's final seeds once its grid is stored.
+
+    Progress (on stderr) counts work, not runs: each group weighs its estimated cost (steps ×
+    examples per step × members, engine.plan.estimated_cost), so the remaining time is the
+    remaining cost at the rate measured so far; one slow group of single-example SGD no longer
+    hides behind hundreds of cheap runs."""
     from tqdm import tqdm
 
     from engine.executor import execute_group
+    from engine.plan import estimated_cost
+
+    def cost(group) -> float:
+        return estimated_cost(group[0].spec, len(group))
 
     queue = group_runs(todo)
     known = {r.key for r in todo}
-    pending = set()
-    bar = tqdm(total=len(todo), unit="run", file=sys.stderr, dynamic_ncols=True,
-               bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} runs [{elapsed}<{remaining}]")
+    pending = {}
+    runs_total = len(todo)
+    bar = tqdm(total=sum(cost(g) for g in queue), file=sys.stderr, dynamic_ncols=True,
+               bar_format="{l_bar}{bar}| {postfix} [{elapsed}<{remaining}]")
+    bar.set_postfix_str(f"0/{runs_total} runs")
     try:
         while queue or pending:
             while queue and len(pending) < 2 * args.jobs:
                 group = queue.pop(0)
-                pending.add(executor.submit(execute_group, [(r.key, r.label, r.spec) for r in group]))
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                future = executor.submit(execute_group, [(r.key, r.label, r.spec) for r in group])
+                pending[future] = cost(group)
+            finished, _ = wait(set(pending), return_when=FIRST_COMPLETED)
             for future in finished:
+                weight = pending.pop(future)
                 records = future.result()
                 for record in records:
                     store.put(record)
                     tally.add(record)
-                bar.update(len(records))
+                bar.update(weight)
                 study = records[0]["spec"]["study"]
                 if exp.data["studies"][study].get("tune"):
                     now = select(expand(exp, store, {study}), parse_filter(args.only))
                     new = [r for r in now if r.key not in known and not store.is_finished(r.key)]
                     if new:
                         known.update(r.key for r in new)
-                        queue = group_runs(new) + queue  # final seeds sit on the critical path
-                        bar.total += len(new)
-                        bar.refresh()
+                        groups = group_runs(new)
+                        queue = groups + queue  # final seeds sit on the critical path
+                        runs_total += len(new)
+                        bar.total += sum(cost(g) for g in groups)
+                bar.set_postfix_str(f"{sum(tally.statuses.values())}/{runs_total} runs")
     finally:
         bar.close()
 

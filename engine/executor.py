@@ -1,9 +1,11 @@
-"""Where groups of runs execute: inline, or a local process pool — both behind
-`concurrent.futures.Executor`, so a cluster executor (e.g. Dask's) can plug in unchanged.
+"""Where groups of runs execute: inline, a local process pool, or the workers of a Dask cluster —
+all behind `concurrent.futures.Executor`.
 
 The unit of work is a *group*: runs that train together along the member axis.  Workers only
-compute; the parent process writes each finished record to the store, so a killed matrix keeps
-every group that completed.
+compute and return records; the client process writes each finished record to the store, so a
+killed matrix keeps every group that completed and cluster workers need no shared disk.  On Dask,
+a group whose worker is lost is resubmitted (``retries``): it is a pure function of its specs, so
+a retry gives the same bits, and groups already stored are never redone.
 """
 from __future__ import annotations
 
@@ -65,8 +67,39 @@ class InlineExecutor(Executor):
         return future
 
 
-def make_executor(jobs: int) -> Executor:
-    """Inline for one job; otherwise a pool of fresh (spawned) processes, each tuned like this one."""
+DASK_RETRIES = 3
+
+
+class DaskExecutor(Executor):
+    """Groups on a Dask cluster: an existing one at `scheduler` (tcp://host:8786), or a
+    LocalCluster of `jobs` single-threaded worker processes.  Needs the `cluster` extra."""
+
+    def __init__(self, jobs: int, scheduler: str | None = None):
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise RuntimeError("--executor dask needs Dask: pip install -e '.[cluster]'") from None
+        self._cluster = None if scheduler else LocalCluster(
+            n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None)
+        self._client = Client(scheduler or self._cluster)
+        self._client.run(tune_process)
+        self._executor = self._client.get_executor(retries=DASK_RETRIES, pure=False)
+
+    def submit(self, fn, /, *args, **kwargs):
+        return self._executor.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        self._executor.shutdown(wait=wait)
+        self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+def make_executor(jobs: int, kind: str = "process", scheduler: str | None = None) -> Executor:
+    """'dask': a Dask cluster (see DaskExecutor).  Otherwise inline for one job, or a pool of
+    fresh (spawned) processes, each tuned like this one."""
+    if kind == "dask":
+        return DaskExecutor(jobs, scheduler)
     if jobs <= 1:
         return InlineExecutor()
     return ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=tune_process)
