@@ -20,7 +20,7 @@ from engine.data import DATASETS
 from engine.optim import OPTIMIZERS
 from engine.codehash import fingerprint
 from engine.procedures import PROCEDURES, code_roots
-from engine.tuning import best_run
+from engine.tuning import choose
 from engine.training import MODEL_KINDS
 
 
@@ -184,7 +184,7 @@ def _expand(exp: Experiments, store, studies=None) -> tuple[list[Run], list[Cell
         if any(r is None for r in records):
             waiting.append(cell)
             continue
-        best = best_run(records, tune["metric"], tune["mode"])
+        best = choose(records, tune)
         if best is not None:
             runs.extend(_run(make(best["spec"]["optimizer"]["hp"], seed)) for seed in study["seeds"][1:])
     return runs, waiting

@@ -1,13 +1,32 @@
 """The tuning protocol's choice, shared by the planner (which seeds to run next) and the claims
-(which runs to report)."""
+(which runs to report).
+
+Tuning reads validation metrics only (the validator refuses any other).  Ties are common where
+the metric is coarse (modes of a GAN's ring: 8 of 8 at several rates), and a tie must not silently
+go to the smallest rate, so a study may name a second validation metric that breaks them:
+``tune: {metric: val_modes, mode: max, tie_break: {metric: val_mmd, mode: min}}``.  What still
+ties goes to the first in plan order.
+"""
 from __future__ import annotations
 
 
-def best_run(records: list[dict], metric: str, mode: str) -> dict | None:
-    """The tuning choice: the record with the best final validation metric; diverged and failed
-    runs are never chosen.  Ties go to the first in plan order."""
+def _score(record: dict, metric: str, mode: str) -> float:
+    value = record["final"].get(metric)
+    if value is None:
+        return float("inf")
+    return value if mode == "min" else -value
+
+
+def best_run(records: list[dict], metric: str, mode: str, tie_break: dict | None = None) -> dict | None:
+    """The record with the best final `metric` (then the best `tie_break` metric); diverged and
+    failed runs are never chosen."""
     scored = [r for r in records if r["status"] == "ok" and r["final"].get(metric) is not None]
     if not scored:
         return None
-    pick = min if mode == "min" else max
-    return pick(scored, key=lambda r: r["final"][metric])
+    second = (lambda r: _score(r, tie_break["metric"], tie_break["mode"])) if tie_break else (lambda r: 0.0)
+    return min(scored, key=lambda r: (_score(r, metric, mode), second(r)))
+
+
+def choose(records: list[dict], tune: dict) -> dict | None:
+    """`best_run` with a study's `tune:` entry."""
+    return best_run(records, tune["metric"], tune["mode"], tune.get("tie_break"))

@@ -19,7 +19,7 @@ from matplotlib.ticker import NullFormatter
 
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate
-from engine.tuning import best_run
+from engine.tuning import choose
 from engine.report.figures import figure_to_svg, new_figure, optimizer_color
 
 HEADLINES = ("test_accuracy", "test_mse", "test_modes", "test_mmd")
@@ -28,7 +28,6 @@ HEADLINES = ("test_accuracy", "test_mse", "test_modes", "test_mmd")
 def final_records(records: list[dict], study: dict) -> dict[str, dict]:
     """optimizer name → {'best': tuning choice, 'grid': grid records, 'finals': records at the
     chosen hyperparameters, one per seed}."""
-    metric, mode = study["tune"]["metric"], study["tune"]["mode"]
     tune_seed = study["seeds"][0]
     by_opt: dict = defaultdict(list)
     for rec in records:
@@ -36,7 +35,7 @@ def final_records(records: list[dict], study: dict) -> dict[str, dict]:
     out = {}
     for oname in study["optimizers"]:
         grid = [r for r in by_opt.get(oname, []) if r["spec"]["seed"] == tune_seed]
-        best = best_run(grid, metric, mode)
+        best = choose(grid, study["tune"])
         finals = [] if best is None else sorted(
             (r for r in by_opt[oname] if r["spec"]["optimizer"]["hp"] == best["spec"]["optimizer"]["hp"]),
             key=lambda r: r["spec"]["seed"])

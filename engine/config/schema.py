@@ -82,7 +82,12 @@ STUDY_PROPERTIES = {
     "tune": {"type": "object", "additionalProperties": False, "required": ["metric", "mode"],
              "description": ("Tuning protocol: the grid runs with the first seed, scored by this final "
                              "validation metric; the best grid point then runs with every seed."),
-             "properties": {"metric": {"type": "string"}, "mode": {"enum": ["min", "max"]}}},
+             "properties": {"metric": {"type": "string"}, "mode": {"enum": ["min", "max"]},
+                            "tie_break": {"type": "object", "additionalProperties": False,
+                                          "required": ["metric", "mode"],
+                                          "description": "A second validation metric for ties.",
+                                          "properties": {"metric": {"type": "string"},
+                                                         "mode": {"enum": ["min", "max"]}}}}},
     "procedure": {"type": "object", "additionalProperties": False, "required": ["kind"],
                   "description": "Measure with this procedure instead of training the model plainly.",
                   "properties": {"kind": {"type": "string", "enum": sorted(PROCEDURES)},

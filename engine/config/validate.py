@@ -222,10 +222,11 @@ def _semantic_problems(data: dict) -> list[ConfigProblem]:
             problems.append(ConfigProblem(format_path(base + ("budget",)),
                                           "expected exactly one of epochs or max_steps."))
         tune = study.get("tune")
-        if tune and not tune["metric"].startswith("val_"):
-            problems.append(ConfigProblem(format_path(base + ("tune", "metric")), (
-                f"tuning may only use the validation split: expected a metric named val_<name> "
-                f"(e.g. val_loss, val_accuracy), got '{tune['metric']}'.")))
+        for path, entry in ((("tune",), tune), (("tune", "tie_break"), (tune or {}).get("tie_break"))):
+            if entry and not entry["metric"].startswith("val_"):
+                problems.append(ConfigProblem(format_path(base + path + ("metric",)), (
+                    f"tuning may only use the validation split: expected a metric named val_<name> "
+                    f"(e.g. val_loss, val_accuracy), got '{entry['metric']}'.")))
         if tune and "optimizers" not in study:
             problems.append(ConfigProblem(format_path(base + ("tune",)), "tuning needs 'optimizers'."))
         for oname in (study.get("thresholds") or {}):

@@ -1,0 +1,65 @@
+"""The tuning protocol chooses on validation, never on test, and breaks ties by a declared
+second validation metric, not by plan order.  Records are made by hand so that every metric
+points to a different rate: a choice made on the wrong metric cannot pass."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.config.validate import load_experiments
+from engine.plan import expand
+from engine.tuning import best_run, choose
+
+NN = Path(__file__).parent / "data" / "tiny_nn.yaml"
+
+
+def rec(lr, status="ok", **final):
+    return {"status": status, "spec": {"optimizer": {"hp": {"lr": lr}}}, "final": final}
+
+
+GRID = [rec(0.001, val_loss=0.9, test_loss=0.1),
+        rec(0.01, val_loss=0.2, test_loss=0.8),
+        rec(0.1, val_loss=0.5, test_loss=0.5),
+        rec(1.0, status="diverged")]
+
+
+def lr(record):
+    return record["spec"]["optimizer"]["hp"]["lr"]
+
+
+def test_choice_follows_validation_not_test():
+    assert lr(best_run(GRID, "val_loss", "min")) == 0.01
+    assert lr(best_run(GRID, "test_loss", "min")) == 0.001   # the metric matters
+    assert best_run([rec(1.0, status="diverged")], "val_loss", "min") is None
+
+
+def test_ties_are_broken_by_the_declared_second_metric():
+    grid = [rec(0.001, val_modes=8, val_mmd=0.30), rec(0.01, val_modes=8, val_mmd=0.01),
+            rec(0.1, val_modes=7, val_mmd=0.001)]
+    assert lr(best_run(grid, "val_modes", "max")) == 0.001   # without: the first in plan order
+    assert lr(choose(grid, {"metric": "val_modes", "mode": "max",
+                            "tie_break": {"metric": "val_mmd", "mode": "min"}})) == 0.01
+
+
+class FakeStore:
+    """Answers the planner's store.get with hand-made grid records."""
+
+    def __init__(self, records):
+        self.records = records
+
+    def get(self, key):
+        return self.records.get(key)
+
+
+def test_the_planner_runs_the_other_seeds_at_the_validation_choice():
+    exp = load_experiments(NN)
+    grid = [r for r in expand(exp) if r.spec["seed"] == 0]
+    by_opt_lr = {}
+    for r in grid:   # validation prefers the larger rate, test the smaller one, for both optimizers
+        rates = sorted(g.spec["optimizer"]["hp"]["lr"] for g in grid
+                       if g.spec["optimizer"]["name"] == r.spec["optimizer"]["name"])
+        big = r.spec["optimizer"]["hp"]["lr"] == rates[-1]
+        by_opt_lr[r.key] = {"key": r.key, "status": "ok", "spec": r.spec, "history": {},
+                            "final": {"val_loss": 0.1 if big else 0.9, "test_loss": 0.9 if big else 0.1}}
+    finals = [r for r in expand(exp, FakeStore(by_opt_lr)) if r.spec["seed"] == 1]
+    chosen = {r.spec["optimizer"]["name"]: r.spec["optimizer"]["hp"]["lr"] for r in finals}
+    assert chosen == {"sgd": 0.3, "adam": 0.01}
