@@ -4,8 +4,9 @@ Every member has its own generators, derived from its seed alone — initialisat
 order and the model's noise (VAE, GAN) — so its numbers do not depend on the group it trains in.
 The batch regime is part of the spec: 'full' (gradient descent: every step sees the whole
 training split), 1 (single-example SGD) or B (minibatch).  A budget in epochs gives every
-regime the same number of examples processed; a budget in steps (used for GANs) the same number
-of updates.  Models with players (a GAN's discriminator and generator) alternate one step per
+regime exactly the same examples: each epoch is one permutation of the training split cut into
+⌈N/B⌉ batches, the last one smaller when B does not divide N.  A budget in steps (used for GANs)
+gives every regime the same number of updates.  Models with players (a GAN's discriminator and generator) alternate one step per
 player, each with its own optimizer state and the run's optimizer variant.
 
 Along training, at ``budget.evals`` evenly spaced steps (default 24), each member logs its
@@ -112,7 +113,7 @@ def train_network_group(specs: list[dict]) -> list[dict]:
     k = len(specs)
     n_train = data.x_train.shape[0]
     batch_size = _batch_size(s0, n_train)
-    steps_per_epoch = n_train // batch_size
+    steps_per_epoch = -(-n_train // batch_size)
     budget = s0["budget"]
     total_steps = budget["max_steps"] if "max_steps" in budget else budget["epochs"] * steps_per_epoch
 
@@ -149,6 +150,11 @@ def train_network_group(specs: list[dict]) -> list[dict]:
     order = [None] * k
     trained_seconds = 0.0
 
+    def examples(step: int) -> int:
+        """Examples processed after `step` updates (the last batch of an epoch may be smaller)."""
+        epochs, position = divmod(step, steps_per_epoch)
+        return epochs * n_train + min(position * batch_size, n_train)
+
     def log(step: int) -> None:
         p = current()
         row = {**_evaluate(model, p, train_eval, eval_latents["train"], "train"),
@@ -164,7 +170,7 @@ def train_network_group(specs: list[dict]) -> list[dict]:
         snap = model.snapshot(p, data, member_rngs(specs, 4)) if model.snapshot and step in snapshot_steps else {}
         for i in np.flatnonzero(was_active):
             h = history[i]
-            for key, value in (("step", step), ("examples", step * batch_size),
+            for key, value in (("step", step), ("examples", examples(step)),
                                ("epoch", step / steps_per_epoch), ("seconds", trained_seconds)):
                 h.setdefault(key, []).append(value)
             for key, value in row.items():
@@ -190,7 +196,7 @@ def train_network_group(specs: list[dict]) -> list[dict]:
             batch = {"x": data.x_train[idx]}
             if data.y_train is not None:
                 batch["y"] = data.y_train[idx]
-        batch.update(_draw_latents(model, noise_rngs, batch_size))
+        batch.update(_draw_latents(model, noise_rngs, batch["x"].shape[1]))
         for b, (block, player) in enumerate(zip(blocks, players)):
             # The other players' parameters are constants here (none for a single-player model).
             frozen = {}
@@ -217,11 +223,11 @@ def train_network_group(specs: list[dict]) -> list[dict]:
     for i in range(k):
         diverged = members.diverged_at[i]
         steps = diverged if diverged is not None else (reached_at[i] if reached_at[i] is not None else total_steps)
-        final = {"steps": steps, "epochs": steps / steps_per_epoch, "examples": steps * batch_size,
+        final = {"steps": steps, "epochs": steps / steps_per_epoch, "examples": examples(steps),
                  "batch_size": batch_size, "seconds": history[i]["seconds"][-1] if history[i] else 0.0}
         if target_loss is not None:
             final.update({"reached_target": reached_at[i] is not None, "steps_to_target": reached_at[i],
-                          "examples_to_target": None if reached_at[i] is None else reached_at[i] * batch_size,
+                          "examples_to_target": None if reached_at[i] is None else examples(reached_at[i]),
                           "seconds_to_target": seconds_at[i]})
         if diverged is None:
             final.update({key: float(value[i]) for key, value in finals.items()})
