@@ -1,10 +1,10 @@
-"""optimizer-matrix (CLAIMS.md §7): every optimizer variant on every model family.
+"""optimizer-matrix: every optimizer variant on every model family.
 
 For each study (one model family on one data set), each optimizer's learning rate is tuned on
 the validation split with the first seed (engine/plan.py: the tuning protocol); the chosen rate
 is re-run with every seed and evaluated on test.  Shown per family: learning curves (mean and
-min–max band over seeds), the table of final metrics, and a heat-map of the validation score
-over optimizer × learning rate.  The quantities a criterion may name are
+min–max band over seeds), the table of final metrics (how many seeds each rests on, flagged
+when some diverged), and a heat-map of the tuning metric on validation over optimizer × rate.  The quantities a criterion may name are
 "<study>.<final metric>" of the family's best optimizer (best mean validation score), e.g.
 "matrix-mlp-digits.test_accuracy", and for autoencoders "<study>.mse_ratio_to_pca".
 """
@@ -82,7 +82,7 @@ def _curves(ax, cells: dict, metric: str, xkey: str, xscale: str) -> None:
     ax.xaxis.set_minor_formatter(NullFormatter())  # labelled minor ticks collide on short log ranges
 
 
-def _heatmap(ax, cells: dict, metric: str, labels: dict) -> None:
+def _heatmap(ax, cells: dict, metric: str, mode: str, labels: dict) -> None:
     lrs = sorted({r["spec"]["optimizer"]["hp"]["lr"] for c in cells.values() for r in c["grid"]})
     names = list(cells)
     grid = np.full((len(names), len(lrs)), np.nan)
@@ -94,9 +94,11 @@ def _heatmap(ax, cells: dict, metric: str, labels: dict) -> None:
                 grid[i, j] = rec["final"][metric]
             else:
                 diverged.append((i, j))
-    positive = np.nanmin(grid) > 0 if np.isfinite(grid).any() else False
+    # Losses span decades across a grid of rates; accuracies and mode counts do not.
+    positive = ("loss" in metric or "mse" in metric) and (np.nanmin(grid) > 0 if np.isfinite(grid).any() else False)
     shown = np.log10(grid) if positive else grid
-    image = ax.imshow(shown, aspect="auto", cmap="viridis_r", interpolation="nearest")
+    image = ax.imshow(shown, aspect="auto", cmap="viridis_r" if mode == "min" else "viridis",
+                      interpolation="nearest")
     for i, j in diverged:
         ax.text(j, i, "✕", ha="center", va="center", fontsize=8, color="#b00020")
     for (i, j), value in np.ndenumerate(grid):
@@ -138,15 +140,20 @@ def _study(sname: str, study: dict, records: list[dict], text: dict, analysis: A
             est = Estimate.from_samples([r["final"].get(m) for r in finals if r["status"] == "ok"])
             stats.append("—" if est is None else
                          f"{est.mean:.4g} ± {np.std(est.values, ddof=1) if est.n > 1 else 0:.2g}")
+        ok = len([r for r in finals if r["status"] == "ok"])
         rows.append([oname, f"{lr:.3g}{edge}", *stats, _fmt(_mean(finals, metric)),
-                     f"{len([r for r in finals if r['status'] == 'ok'])}/{len(finals)}",
+                     f"{ok}/{len(finals)}" + ("" if ok == len(finals) else f" {labels['seeds_diverged']}"),
                      _fmt(float(np.mean([r["wall_time_s"] for r in finals])) if finals else math.nan),
                      f"{sum(r['status'] != 'ok' for r in cell['grid'])}/{len(cell['grid'])}"])
     columns = [labels["optimizer"], labels["lr"], *headlines, metric, labels["seeds"],
                labels["time"], labels["diverged"]]
 
+    # An optimizer whose chosen rate diverged on some seeds cannot be the family's best on the
+    # seeds that survived; it competes only when no optimizer kept all its seeds.
     ranked = [(o, _mean(c["finals"], metric)) for o, c in cells.items() if c["finals"]]
     ranked = [(o, v) for o, v in ranked if math.isfinite(v)]
+    whole = [(o, v) for o, v in ranked if all(r["status"] == "ok" for r in cells[o]["finals"])]
+    ranked = whole or ranked
     if ranked:
         best_opt = (min if mode == "min" else max)(ranked, key=lambda t: t[1])[0]
         finals = [r for r in cells[best_opt]["finals"] if r["status"] == "ok"]
@@ -188,7 +195,7 @@ def _study(sname: str, study: dict, records: list[dict], text: dict, analysis: A
     analysis.figures.append({"id": f"{sname}-curves", "svg": figure_to_svg(fig),
                              "caption": text["captions"]["curves"].format(title=title)})
     fig, ax = new_figure()
-    _heatmap(ax, cells, "val_loss", labels)
+    _heatmap(ax, cells, metric, mode, labels)
     analysis.figures.append({"id": f"{sname}-heatmap", "svg": figure_to_svg(fig),
                              "caption": text["captions"]["heatmap"].format(title=title, metric=metric)})
     analysis.tables.append({"caption": text["captions"]["table"].format(title=title, metric=metric),
