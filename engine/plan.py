@@ -32,16 +32,13 @@ class Run:
 
     @property
     def group(self) -> str:
-        """Runs with equal group keys differ only in seed and numeric hyperparameters, so they
-        can train together as members of one computation.  A study marked `alone` (its claim
-        times single runs) gives every run a group of its own."""
+        """Runs with equal group keys differ only in seed and optimizer (rule and
+        hyperparameters), so they train together as members of one computation: one forward and
+        backward pass for all, each rule updating its own rows.  A study marked `alone` (its
+        claim times single runs) gives every run a group of its own."""
         if self.spec.get("alone"):
             return canonical(self.spec)
-        spec = {k: v for k, v in self.spec.items() if k != "seed"}
-        if spec["optimizer"] is not None:
-            hp = spec["optimizer"]["hp"]
-            spec["optimizer"] = {**spec["optimizer"], "hp": {k: v for k, v in hp.items() if isinstance(v, str)}}
-        return canonical(spec)
+        return canonical({k: v for k, v in self.spec.items() if k not in ("seed", "optimizer")})
 
 
 def canonical(obj) -> str:

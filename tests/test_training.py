@@ -51,6 +51,16 @@ def test_grouped_equals_alone_bit_for_bit(model, params, dataset, batch):
             assert untimed(together[i])[field] == untimed(alone)[field], (model, i, field)
 
 
+def test_members_with_different_optimizers_train_together_bit_for_bit():
+    """One forward/backward pass for every member, each optimizer rule on its own rows."""
+    specs = [spec(seed=0, kind="adam", lr=0.003), spec(seed=1, kind="sgd", lr=0.3),
+             spec(seed=2, kind="adam", lr=0.01), spec(seed=0, kind="sgd", lr=0.1)]
+    together = execute_group(items(*specs))
+    for i, s in enumerate(specs):
+        alone = execute_group(items(s))[0]
+        assert untimed(together[i]) == untimed(alone), i
+
+
 def test_diverging_member_is_frozen_without_disturbing_the_others():
     good, bad = spec(seed=0, kind="sgd", lr=0.1), spec(seed=1, kind="sgd", lr=1e200)
     together = execute_group(items(good, bad))

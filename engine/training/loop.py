@@ -1,7 +1,8 @@
 """The member-axis machinery every trainer shares.
 
 K runs that share their structure train as one computation: θ has shape (K, P), every
-optimizer hyperparameter is a (K, 1) column, and one autograd pass returns all K losses and
+optimizer hyperparameter is a (K, 1) column (members of one group may even use different
+optimizer rules: each rule steps its own rows), and one autograd pass returns all K losses and
 gradients (the loss of the group is the sum of the members' losses, so each member's gradient
 is its own).  A member whose loss or parameters stop being finite is frozen and reported as
 diverged at that step; a member that reaches its target is frozen too.  Freezing selects rows
@@ -57,22 +58,43 @@ def clip_by_norm(g: np.ndarray, max_norm: float | None) -> np.ndarray:
     return g * np.minimum(1.0, max_norm / np.maximum(norms, 1e-300))
 
 
+@dataclass
+class _RuleRows:
+    """The members that step with one optimizer rule: their rows, hyperparameters and states."""
+
+    rule: object
+    rows: slice | np.ndarray       # slice(None) when every member uses this rule (no copies)
+    hp: dict
+    states: list                   # one state per parameter block
+
+
 class Members:
     """K members' flat parameters and optimizer states, stepping in lockstep.
 
     A model may have several parameter blocks that step in turn (the two players of a GAN);
-    each block has its own optimizer state, all blocks share one `active` mask.
+    each block has its own optimizer state, all blocks share one `active` mask.  Members may use
+    different optimizer rules: one forward and backward pass serves them all, and each rule
+    updates its own rows.  Every rule is elementwise in the rows, so a member's numbers do not
+    depend on which rules its neighbours use.
     """
 
     def __init__(self, specs: list[dict], blocks: list[np.ndarray], clip_norm: float | None = None):
-        self.rule = OPTIMIZERS[specs[0]["optimizer"]["kind"]]
-        self.hp = stack_hyperparameters(specs)
         self.thetas = list(blocks)
-        self.states = [self.rule.init(theta) for theta in blocks]
         self.k = blocks[0].shape[0]
         self.active = np.ones(self.k, dtype=bool)
         self.diverged_at: list[int | None] = [None] * self.k
         self.clip_norm = clip_norm
+        self.rules: list[_RuleRows] = []
+        def variant(spec):  # the rule and its non-numeric settings (e.g. where ε goes)
+            opt = spec["optimizer"]
+            return opt["kind"], tuple(sorted((k, v) for k, v in opt["hp"].items() if isinstance(v, str)))
+
+        for kind, choices in dict.fromkeys(variant(s) for s in specs):
+            rows = [i for i, s in enumerate(specs) if variant(s) == (kind, choices)]
+            sel = slice(None) if len(rows) == self.k else np.asarray(rows)
+            rule = OPTIMIZERS[kind]
+            self.rules.append(_RuleRows(rule, sel, stack_hyperparameters([specs[i] for i in rows]),
+                                        [rule.init(theta[sel]) for theta in blocks]))
 
     def freeze(self, mask: np.ndarray) -> None:
         self.active &= ~mask
@@ -91,21 +113,37 @@ class Members:
         self.active &= ~bad
         return bad
 
+    def effective_step(self, block: int = 0) -> np.ndarray:
+        """(K, P): each member's per-coordinate effective step under its own rule (the lecture's
+        α/√(v + ε) for the adaptive rules; the constant λ for SGD and momentum)."""
+        out = np.empty_like(self.thetas[block])
+        for r in self.rules:
+            step = np.asarray(r.rule.effective_step(r.states[block], r.hp), dtype=float)
+            out[r.rows] = np.broadcast_to(step, out[r.rows].shape)
+        return out
+
     def effective_step_median(self) -> np.ndarray:
-        """(K,): each member's median over coordinates of its rule's effective step (the
-        lecture's α/√(v + ε) for the adaptive rules; the constant λ for SGD), first block."""
-        step = np.asarray(self.rule.effective_step(self.states[0], self.hp), dtype=float)
-        return np.median(np.broadcast_to(step, self.thetas[0].shape), axis=1)
+        """(K,): the median over coordinates of `effective_step()`, first block."""
+        return np.median(self.effective_step(0), axis=1)
 
     def step(self, block: int, grads: np.ndarray) -> None:
-        """One optimizer update of `block` for the active members."""
-        theta, state = self.thetas[block], self.states[block]
-        new_theta, new_state = self.rule.update(theta, clip_by_norm(grads, self.clip_norm), state, self.hp)
-        keep = self.active[:, None]
-        self.thetas[block] = np.where(keep, new_theta, theta)
-        self.states[block] = {
-            key: (np.where(keep, new, state[key]) if isinstance(new, np.ndarray) and new.shape[:1] == (self.k,)
-                  else new) for key, new in new_state.items()}
+        """One optimizer update of `block` for the active members, each with its own rule."""
+        theta = self.thetas[block]
+        grads = clip_by_norm(grads, self.clip_norm)
+        updated = theta if len(self.rules) == 1 else theta.copy()
+        for r in self.rules:
+            old_theta, state = theta[r.rows], r.states[block]
+            new_theta, new_state = r.rule.update(old_theta, grads[r.rows], state, r.hp)
+            keep = self.active[r.rows][:, None]
+            n = keep.shape[0]
+            r.states[block] = {
+                key: (np.where(keep, new, state[key]) if isinstance(new, np.ndarray) and new.shape[:1] == (n,)
+                      else new) for key, new in new_state.items()}
+            if len(self.rules) == 1:
+                updated = np.where(keep, new_theta, old_theta)
+            else:
+                updated[r.rows] = np.where(keep, new_theta, old_theta)
+        self.thetas[block] = updated
 
 
 def run_members(loss, theta0: np.ndarray, specs: list[dict], max_steps: int,
