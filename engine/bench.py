@@ -1,12 +1,14 @@
 """`make bench`: throughput of grouped training (member axis) against one run at a time.
 
-For every study of the full profile, take one tuning group (the grid of learning rates of one
-optimizer: runs that differ only in their rate) and time it trained as one computation and run by
-run, in this process, with BLAS pinned to one thread.  To keep the benchmark short each run's
-budget is cut to a fraction (`--fraction`); times and runs per minute are extrapolated to the
-study's real budget (training time is linear in steps; the 24 evaluation points of a run are not,
-so a small fraction overstates them, most for the GAN).  Run it on a quiet machine: timings are
-only comparable within one run.
+For every study of the profile, take its largest group (after the grouping of engine/plan.py:
+every optimizer and grid point of one model, data set and batch size) and time it trained as one
+computation and, for a sample of its members, run by run, in this process, with BLAS pinned to
+one thread.  Each run's budget is cut to a share (`--fraction`) to keep the benchmark short, and its evaluation points
+with it, so that evaluation weighs what it weighs in a full run.  Printed per
+study: members, grouped seconds, alone seconds (extrapolated from the sample to all members),
+the speed-up, and the per-run-equivalent milliseconds per training step (grouped seconds /
+(members × steps)), which is the number to hold against other frameworks.  The last line is the
+process's peak memory.  Run it on a quiet machine: timings compare only within one run.
 """
 from __future__ import annotations
 
@@ -16,55 +18,59 @@ pin_blas_environment()
 
 import argparse  # noqa: E402
 import copy  # noqa: E402
+import resource  # noqa: E402
 import time  # noqa: E402
 
 from engine.config.validate import load_experiments  # noqa: E402
 from engine.executor import execute_group  # noqa: E402
 from engine.plan import expand, group_runs  # noqa: E402
+from engine.training.network import N_EVALS  # noqa: E402
 
 
-def _timed(items) -> float:
+def _timed(items) -> tuple[float, list[dict]]:
     start = time.perf_counter()
-    execute_group(items)
-    return time.perf_counter() - start
+    records = execute_group(items)
+    return time.perf_counter() - start, records
 
 
-def _shrunk(spec: dict, fraction: float) -> tuple[dict, float]:
-    """The spec with its budget cut to `fraction` (at least one step or epoch), and the factor
-    that scales a time back to the real budget."""
+def _shrunk(spec: dict, fraction: float) -> dict:
+    """The spec with its budget, and its number of evaluation points, cut to `fraction`."""
     spec = copy.deepcopy(spec)
     budget = spec["budget"]
     key = "epochs" if "epochs" in budget else "max_steps"
-    real = budget[key]
-    budget[key] = max(1, round(real * fraction))
-    return spec, real / budget[key]
+    budget[key] = max(1, round(budget[key] * fraction))
+    budget["evals"] = max(1, round(budget.get("evals", N_EVALS) * fraction))
+    return spec
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m engine.bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--optimizer", default="adam", help="whose tuning group to time (default: adam)")
     parser.add_argument("--fraction", type=float, default=0.1, help="share of each budget to run (default: 0.1)")
+    parser.add_argument("--sample", type=int, default=4, help="members timed alone per group (default: 4)")
     parser.add_argument("--profile", default="full")
+    parser.add_argument("--only", default="matrix-", help="studies whose name starts with this (default: matrix-)")
     args = parser.parse_args(argv)
     tune_process()
-    groups = group_runs(expand(load_experiments(profile=args.profile)))
-    print(f"{args.optimizer} tuning groups, timed at {args.fraction:g} of each budget, extrapolated")
-    print(f"{'study':<28} {'runs':>4} {'grouped s':>9} {'alone s':>8} {'grouped runs/min':>16} "
-          f"{'alone runs/min':>14} {'speed-up':>8}")
-    seen = set()
-    for group in groups:
-        spec = group[0].spec
-        if spec["study"] in seen or spec["optimizer"]["name"] != args.optimizer or len(group) < 2:
-            continue
-        seen.add(spec["study"])
-        shrunk = [_shrunk(r.spec, args.fraction) for r in group]
-        items = [(r.key, r.label, s) for r, (s, _) in zip(group, shrunk)]
-        scale = shrunk[0][1]
+    runs = [r for r in expand(load_experiments(profile=args.profile)) if r.spec["study"].startswith(args.only)]
+    largest: dict = {}
+    for group in group_runs(runs):
+        study = group[0].spec["study"]
+        if len(group) > len(largest.get(study, [])):
+            largest[study] = group
+    print(f"largest group of each study, at {args.fraction:g} of its budget; {args.sample} members timed alone")
+    print(f"{'study':<26} {'members':>7} {'grouped s':>9} {'alone s':>8} {'speed-up':>8} {'ms/step/run':>11}")
+    for study, group in largest.items():
+        items = [(r.key, r.label, _shrunk(r.spec, args.fraction)) for r in group]
         execute_group(items[:1])  # warm the data cache and imports, outside the timings
-        grouped = _timed(items) * scale
-        alone = sum(_timed([it]) for it in items) * scale
-        print(f"{spec['study']:<28} {len(items):>4} {grouped:>9.1f} {alone:>8.1f} "
-              f"{len(items) / grouped * 60:>16.1f} {len(items) / alone * 60:>14.1f} {alone / grouped:>7.2f}×")
+        grouped, records = _timed(items)
+        step = max(1, len(items) // args.sample)
+        sample = items[::step][: args.sample]
+        alone = sum(_timed([it])[0] for it in sample) / len(sample) * len(items)
+        steps = max(r["final"].get("steps", 0) for r in records) or 1
+        print(f"{study:<26} {len(items):>7} {grouped:>9.2f} {alone:>8.2f} {alone / grouped:>7.2f}× "
+              f"{grouped / (len(items) * steps) * 1e3:>11.3f}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory of this process: {peak:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -63,7 +63,7 @@ class _RuleRows:
     """The members that step with one optimizer rule: their rows, hyperparameters and states."""
 
     rule: object
-    rows: slice | np.ndarray       # slice(None) when every member uses this rule (no copies)
+    rows: slice | np.ndarray       # a slice when the rows are contiguous (views, no copies)
     hp: dict
     states: list                   # one state per parameter block
 
@@ -91,7 +91,8 @@ class Members:
 
         for kind, choices in dict.fromkeys(variant(s) for s in specs):
             rows = [i for i, s in enumerate(specs) if variant(s) == (kind, choices)]
-            sel = slice(None) if len(rows) == self.k else np.asarray(rows)
+            contiguous = rows == list(range(rows[0], rows[-1] + 1))  # the planner's order: views, no copies
+            sel = slice(rows[0], rows[-1] + 1) if contiguous else np.asarray(rows)
             rule = OPTIMIZERS[kind]
             self.rules.append(_RuleRows(rule, sel, stack_hyperparameters([specs[i] for i in rows]),
                                         [rule.init(theta[sel]) for theta in blocks]))
