@@ -9,7 +9,10 @@
   an RNN whose only recurrence is output→hidden (pattern 2) cannot do better than chance, while
   a hidden→hidden recurrence (pattern 1) can hold the last ``delay`` bits in its state.
   ``test_seq_len`` makes the test sequences longer than the training ones, to evaluate the same
-  parameters on sequences never seen at that length.
+  parameters on sequences never seen at that length. ``extra_seq_lens`` adds further test
+  splits named ``len<L>`` (n_test sequences of length L each), drawn after the three usual
+  splits from the same generator, so train/val/test are the same with or without them; the
+  trainer reports them as ``test_len<L>_<metric>`` (Dataset.extra).
 """
 import numpy as np
 
@@ -28,9 +31,13 @@ def delayed_bits(rng, n, seq_len, delay):
     return bits[:, :, None].astype(np.float64), targets
 
 
-def make_delayed_recall(seed, *, seq_len=20, delay=3, n_train=2000, n_val=500, n_test=500, test_seq_len=None):
+def make_delayed_recall(seed, *, seq_len=20, delay=3, n_train=2000, n_val=500, n_test=500, test_seq_len=None,
+                        extra_seq_lens=()):
     if not 1 <= delay < seq_len:
         raise ValueError(f"need 1 ≤ delay < seq_len, got delay={delay}, seq_len={seq_len}")
+    extra_seq_lens = tuple(int(n) for n in extra_seq_lens)
+    if any(n <= delay for n in extra_seq_lens) or len(set(extra_seq_lens)) != len(extra_seq_lens):
+        raise ValueError(f"extra_seq_lens must be distinct lengths > delay={delay}, got {extra_seq_lens}")
     rng = np.random.default_rng(seed)
     test_len = seq_len if test_seq_len is None else test_seq_len
     splits = {
@@ -38,6 +45,8 @@ def make_delayed_recall(seed, *, seq_len=20, delay=3, n_train=2000, n_val=500, n
         "val": delayed_bits(rng, n_val, seq_len, delay),
         "test": delayed_bits(rng, n_test, test_len, delay),
     }
+    # Drawn last, so that the splits above do not depend on them.
+    splits.update({f"len{n}": delayed_bits(rng, n_test, n, delay) for n in extra_seq_lens})
     info = {"n_classes": 2, "x_range": (0.0, 1.0), "delay": delay, "test_seq_len": test_len}
     return make_dataset("delayed_recall", "memory", splits, info)
 

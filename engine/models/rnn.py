@@ -16,6 +16,15 @@ sequences of any length:
 
 h⁽⁰⁾ = 0 and ŷ⁽⁰⁾ = 0. Inputs are (K, B, τ, features); per-step targets are (K, B, τ) with −1
 where a step has no target.
+
+For contrast, ``rnn_hh`` with ``shared=False`` is the same recurrence WITHOUT sharing: one
+θ⁽ᵗ⁾ = (U⁽ᵗ⁾, W⁽ᵗ⁾, b⁽ᵗ⁾, V⁽ᵗ⁾, c⁽ᵗ⁾) per step t = 1, …, τ of the training length, so its parameter
+count is τ times as large and it cannot take a sequence of any other length (it raises
+ValueError: the trainer then reports that test split as not applicable).
+
+Patterns 1 and 2 store, after training, their accuracy at each step position on the
+test split and on every extra test split (artifacts ``step_accuracy_test``,
+``step_accuracy_<split>``; −1 at steps without a target): what the report plots against t.
 """
 import autograd.numpy as np
 import numpy as onp
@@ -42,6 +51,12 @@ def init_rnn(rng, n_in, n_hidden, n_out, feedback=None):
         "V": glorot(rng, (n_hidden, n_out), n_hidden, n_out),
         "c": onp.zeros(n_out),
     }
+
+
+def init_unshared(rng, steps, n_in, n_hidden, n_out):
+    """θ⁽¹⁾, …, θ⁽τ⁾ for one member, each drawn as a shared θ would be: every entry gets a leading
+    step axis of length τ."""
+    return stack_members([init_rnn(rng, n_in, n_hidden, n_out) for _ in range(steps)])
 
 
 def _fused(params):
@@ -74,6 +89,23 @@ def hh_logits(params, x):
     return affine(np.stack(hidden_states(params, x), axis=2), params["V"], params["c"])
 
 
+def unshared_logits(params, x):
+    """Pattern 1 without sharing: h⁽ᵗ⁾ = tanh(b⁽ᵗ⁾ + W⁽ᵗ⁾ h⁽ᵗ⁻¹⁾ + U⁽ᵗ⁾ x⁽ᵗ⁾), o⁽ᵗ⁾ = c⁽ᵗ⁾ + V⁽ᵗ⁾ h⁽ᵗ⁾,
+    (K, B, τ, n_out).  Parameters (K, τ, ...) exist for exactly τ steps."""
+    steps = params["W"].shape[1]
+    if x.shape[2] != steps:
+        raise ValueError(f"a recurrence without sharing has parameters for {steps} steps, not {x.shape[2]}")
+    # [W⁽ᵗ⁾; U⁽ᵗ⁾; b⁽ᵗ⁾ᵀ] for every t: (K, τ, hidden + features + 1, hidden)
+    theta = np.concatenate([params["W"], params["U"], params["b"][:, :, None, :]], axis=2)
+    x = _with_ones(x)
+    h = np.zeros(x.shape[:2] + (params["W"].shape[-1],))
+    outputs = []
+    for t in range(steps):
+        h = np.tanh(np.matmul(np.concatenate([h, x[:, :, t]], axis=-1), theta[:, t]))
+        outputs.append(affine(h, params["V"][:, t], params["c"][:, t]))
+    return np.stack(outputs, axis=2)
+
+
 def last_logits(params, x):
     """Pattern 3: o from h⁽τ⁾ only, (K, B, n_out)."""
     return affine(hidden_states(params, x)[-1], params["V"], params["c"])
@@ -102,28 +134,59 @@ def free_running_logits(params, x):
     return np.stack(outputs, axis=2)
 
 
-def _table(params, info, per_step, hidden, recurrence):
+def _table(params, info, per_step, hidden, recurrence, shared=True):
     steps, features = info["shape"]
     out = (steps, info["n_classes"]) if per_step else (info["n_classes"],)
+    t = "" if shared else "⁽ᵗ⁾"
     return [
         dict(name="input x⁽ᵗ⁾", output_shape=(steps, features), n_params=0),
         dict(
-            name=f"h⁽ᵗ⁾ = tanh(b + W {recurrence} + U x⁽ᵗ⁾)",
+            name=f"h⁽ᵗ⁾ = tanh(b{t} + W{t} {recurrence} + U{t} x⁽ᵗ⁾)",
             output_shape=(steps, hidden),
             n_params=count_params({k: params[k] for k in "UWb"}),
         ),
         dict(
-            name="o⁽ᵗ⁾ = c + V h⁽ᵗ⁾" if per_step else "o = c + V h⁽τ⁾",
+            name=f"o⁽ᵗ⁾ = c{t} + V{t} h⁽ᵗ⁾" if per_step else "o = c + V h⁽τ⁾",
             output_shape=out,
             n_params=count_params({k: params[k] for k in "Vc"}),
         ),
     ]
 
 
-def _model(kind, info, hidden, *, feedback, per_step, loss, metrics, logits):
+def step_accuracy(logits, y):
+    """Accuracy at each step position, (K, τ), from logits (K, B, τ, C) and targets (B, τ) or
+    (K, B, τ); −1 where no example has a target at that step."""
+    y = onp.broadcast_to(onp.asarray(y), onp.shape(logits)[:-1])
+    has = y >= 0
+    hits = (onp.argmax(onp.asarray(logits), axis=-1) == y) & has
+    counts = has.sum(axis=1)
+    return onp.where(counts > 0, hits.sum(axis=1) / onp.maximum(counts, 1), -1.0)
+
+
+def _step_artifacts(logits_fn):
+    """artifacts(params, data, rngs): step accuracy on test and on each extra test split that the
+    model can take (a model without sharing cannot take another length)."""
+
+    def artifacts(params, data, rngs):
+        k = next(iter(params.values())).shape[0]
+        members = lambda x: onp.broadcast_to(x, (k,) + x.shape)
+        out = {"step_accuracy_test": step_accuracy(logits_fn(params, members(data.x_test)), data.y_test)}
+        for name, (x, y) in data.extra.items():
+            try:
+                out[f"step_accuracy_{name}"] = step_accuracy(logits_fn(params, members(x)), y)
+            except (ValueError, TypeError):
+                continue
+        return out
+
+    return artifacts
+
+
+def _model(kind, info, hidden, *, feedback, per_step, loss, metrics, logits, shared=True):
     n_in, n_out = info["shape"][-1], info["n_classes"]
 
     def init_one(rng):
+        if not shared:
+            return init_unshared(rng, info["shape"][0], n_in, hidden, n_out)
         return init_rnn(rng, n_in, hidden, n_out, feedback=n_out if feedback else None)
 
     example = init_one(onp.random.default_rng(0))  # shapes only, for the table
@@ -133,9 +196,10 @@ def _model(kind, info, hidden, *, feedback, per_step, loss, metrics, logits):
         init=lambda rngs: stack_members([init_one(rng) for rng in rngs]),
         loss=loss,
         metrics=metrics,
-        layers=_table(example, info, per_step, hidden, recurrence),
+        layers=_table(example, info, per_step, hidden, recurrence, shared),
         n_params=count_params(example),
         extras={"logits": logits},
+        artifacts=_step_artifacts(logits) if per_step else None,
     )
 
 
@@ -147,13 +211,17 @@ def _classification_metrics(logits_fn):
     return metrics
 
 
-def rnn_hh(info, *, hidden=32):
+def rnn_hh(info, *, hidden=32, shared=True):
+    """Pattern 1; ``shared=False`` gives every step of the training length its own θ⁽ᵗ⁾ (the
+    contrast for the parameter-sharing claim)."""
+    logits = hh_logits if shared else unshared_logits
+
     def loss(params, batch):
-        return softmax_cross_entropy(hh_logits(params, batch["x"]), batch["y"])
+        return softmax_cross_entropy(logits(params, batch["x"]), batch["y"])
 
     return _model(
         "rnn_hh", info, hidden, feedback=False, per_step=True, loss=loss,
-        metrics=_classification_metrics(hh_logits), logits=hh_logits,
+        metrics=_classification_metrics(logits), logits=logits, shared=bool(shared),
     )
 
 

@@ -3,19 +3,26 @@
 Each member starts from x₀ drawn with its own seed, and stops when the relative suboptimality
 (f(x_t) − f*)/(f(x₀) − f*) falls to the budget's ``target`` — the hitting time is the
 "steps to a fixed accuracy" that the momentum claim compares across condition numbers.
+
+Objectives that define ``loss`` (finite sums with minibatches, objectives that change during the
+run, per-coordinate tracking, basins) train through ``_train_extended`` below; the plain path is
+unchanged for the others.
 """
 from __future__ import annotations
 
 import numpy as np
+from autograd import make_vjp
 
 from engine.objectives import OBJECTIVES
-from engine.training.loop import run_members
+from engine.training.loop import Members, log_checkpoints, run_members
 
 
 def train_objective_group(specs: list[dict]) -> list[dict]:
     model = specs[0]["model"]
     budget = specs[0]["budget"]
     problem = OBJECTIVES[model["kind"]].build(**model["params"])
+    if getattr(problem, "loss", None) is not None:
+        return _train_extended(problem, specs)
     theta0 = np.stack([problem.initial_point(np.random.default_rng(s["seed"])) for s in specs])
     start_gap = problem.value(theta0) - problem.minimum
     target = budget.get("target")
@@ -37,4 +44,125 @@ def train_objective_group(specs: list[dict]) -> list[dict]:
             "history": {"step": log.steps, "relative_gap": rel, **({"path": log.path} if log.path else {})},
             "final": final,
         })
+    return outcomes
+
+
+# --------------------------------------------------------------------------- extended objectives
+#
+# An objective instance that defines ``loss`` (besides the base fields) trains through
+# `_train_extended`, which adds to the plain trainer above:
+#
+# - finite sums: ``n_terms`` = N; the spec's batch regime ('full'/None, or B) picks how many of
+#   the N terms each gradient averages over.  Each member draws its minibatches from its own
+#   generator, made from (seed, 1), as a fresh permutation of the N terms every epoch, so its
+#   draws do not depend on the group it trains in.  A budget in ``epochs`` gives every batch
+#   regime the same number of terms processed (epochs · N).
+# - time: ``loss(x, idx, t)`` receives the fraction t = step/steps of the run, for objectives
+#   that change during training (``phases``: the fractions where they change).
+# - per-coordinate tracking: ``coordinate_error(x, t)`` → (K, d) |x − x*|; the trainer logs it,
+#   relative to its start, at the checkpoints (with the optimizer's effective step per
+#   coordinate, which it logs for every extended objective), and records for each coordinate the step after which its relative error stays
+#   ≤ ``coordinate_tol`` (None if it has not settled by the end).
+# - basins: ``basin(x)`` → (K,) labels of the final points.
+#
+# ``gap(x, t)`` = f(x; t) − min f(·; t) of the full objective is computed at every step: its
+# mean over the run and over each phase are final metrics (the tuning score of the claims).
+
+def _checkpoints(total: int) -> list[int]:
+    """Log-spaced (early detail) and evenly spaced (late detail) logging steps."""
+    return sorted(log_checkpoints(total) | set(np.round(np.linspace(0, total, 101)).astype(int).tolist()))
+
+
+def _total_steps(budget: dict, n_terms: int | None, batch_size: int | None) -> int:
+    if "max_steps" in budget:
+        return int(budget["max_steps"])
+    per_epoch = 1 if n_terms is None else n_terms // batch_size
+    return int(budget["epochs"]) * per_epoch
+
+
+def _train_extended(problem, specs: list[dict]) -> list[dict]:
+    # Diverging members overflow before they are frozen: that is recorded, not warned about.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _run_extended(problem, specs)
+
+
+def _run_extended(problem, specs: list[dict]) -> list[dict]:
+    s0 = specs[0]
+    k = len(specs)
+    n = problem.n_terms
+    regime = s0.get("batch")
+    batch_size = None if n is None else (n if regime in (None, "full") else min(int(regime), n))
+    total = _total_steps(s0["budget"], n, batch_size)
+    per_epoch = 1 if n is None else n // batch_size
+    theta0 = np.stack([problem.initial_point(np.random.default_rng(s["seed"])) for s in specs])
+    batch_rngs = [np.random.default_rng([s["seed"], 1]) for s in specs]
+    members = Members(specs, [theta0])
+    checkpoints = set(_checkpoints(total))
+    phases = [0.0, *getattr(problem, "phases", ()), np.inf]
+    phase_of = lambda t: int(np.searchsorted(phases, t, side="right") - 1)
+    n_phases = len(phases) - 1
+    tracked = getattr(problem, "coordinate_error", None)
+    tol = getattr(problem, "coordinate_tol", None)
+    err0 = np.maximum(tracked(theta0, 0.0), 1e-300) if tracked else None
+    last_above = np.full(theta0.shape, -1) if tracked and tol else None
+    gap_sum = np.zeros((k, n_phases))
+    gap_count = np.zeros(n_phases)
+    history = [{"step": [], "gap": []} for _ in range(k)]
+    ones = np.ones(k)
+    order = [None] * k
+    full_batch = batch_size is None or batch_size == n
+
+    for step in range(total + 1):
+        t = step / total if total else 0.0
+        theta = members.thetas[0]
+        active = members.active.copy()
+        gaps = np.asarray(problem.gap(theta, t), dtype=float)
+        p = phase_of(t)
+        gap_sum[:, p] += np.where(active, gaps, 0.0)
+        gap_count[p] += 1
+        if tracked:
+            rel = tracked(theta, t) / err0
+            if last_above is not None:
+                last_above = np.where(active[:, None] & (rel > tol), step, last_above)
+        if step in checkpoints:
+            eff = members.effective_step(0)
+            for i in np.flatnonzero(active):
+                h = history[i]
+                h["step"].append(step)
+                h["gap"].append(float(gaps[i]) if np.isfinite(gaps[i]) else None)
+                h.setdefault("effective_step", []).append(eff[i].tolist())
+                if tracked:
+                    h.setdefault("coordinate_error", []).append(rel[i].tolist())
+        if step == total or not members.active.any():
+            break
+        if full_batch:
+            idx = None
+        else:
+            position = step % per_epoch
+            if position == 0:
+                order = [rng.permutation(n) for rng in batch_rngs]
+            idx = np.stack([o[position * batch_size:(position + 1) * batch_size] for o in order])
+        vjp, values = make_vjp(lambda th: problem.loss(th, idx, t))(theta)
+        members.check_finite(np.asarray(values), step)
+        members.step(0, vjp(ones))
+
+    final_theta = members.thetas[0]
+    basins = problem.basin(final_theta) if getattr(problem, "basin", None) else None
+    outcomes = []
+    for i in range(k):
+        diverged = members.diverged_at[i]
+        final = {"steps": total if diverged is None else diverged, "batch_size": batch_size or 1,
+                 "examples": (total if diverged is None else diverged) * (batch_size or 1)}
+        if diverged is None:
+            final.update({
+                "final_gap": history[i]["gap"][-1],
+                "mean_gap": float(gap_sum[i].sum() / gap_count.sum()),
+                "mean_gap_phases": (gap_sum[i] / np.maximum(gap_count, 1)).tolist(),
+                "x": final_theta[i].tolist()})
+            if basins is not None:
+                final["basin"] = int(basins[i])
+            if last_above is not None:
+                final["coordinate_steps"] = [None if a >= total else int(a) + 1 for a in last_above[i]]
+        outcomes.append({"status": "diverged" if diverged is not None else "ok",
+                         "diverged_at_step": diverged, "history": history[i], "final": final})
     return outcomes
