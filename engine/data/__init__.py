@@ -16,9 +16,12 @@ from .digits import DIGITS
 from .mnist1d import MNIST1D
 from .ring import GAUSSIAN_RING
 from .sequences import DELAYED_RECALL, DIGITS_ROWS, MNIST1D_SEQ
+from .subsets import MNIST1D_SUBSET
+from .rare_features import RARE_FEATURES
 
 DATASETS: dict[str, DatasetFactory] = {
-    f.name: f for f in (DIGITS, DIGITS_ROWS, MNIST1D, MNIST1D_SEQ, GAUSSIAN_RING, DELAYED_RECALL)
+    f.name: f for f in (DIGITS, DIGITS_ROWS, MNIST1D, MNIST1D_SEQ, GAUSSIAN_RING, DELAYED_RECALL, MNIST1D_SUBSET,
+                        RARE_FEATURES)
 }
 
 

@@ -7,6 +7,8 @@ Settings that were calibrated (DESIGN.md): digits ``conv=((16, 3, 1, 1),)``; MNI
 """
 from functools import partial
 
+import numpy as np
+
 from .base import Model, ModelFactory
 from .conv import POOLS, Conv
 from .layers import Dense, Flatten, activation_layer, activations, dense_stack, init_members, layer_table, serial
@@ -15,8 +17,9 @@ from .losses import accuracy, softmax_cross_entropy
 FLAT_INPUTS = frozenset({"image", "signal", "sequence"})
 
 
-def classifier(kind, layers, info):
-    """A Model from a layer stack whose output is one logit per class."""
+def classifier(kind, layers, info, artifacts=None):
+    """A Model from a layer stack whose output is one logit per class; ``artifacts(net, params,
+    data, rngs)``, when given, becomes the Model's ``artifacts`` (engine/models/base.py)."""
     net = serial(*layers)
     shape = tuple(info["shape"])
     table = layer_table(layers, shape)
@@ -39,6 +42,7 @@ def classifier(kind, layers, info):
         layers=table,
         n_params=sum(row["n_params"] for row in table),
         extras={"logits": net.apply, "activations": partial(activations, layers)},
+        artifacts=None if artifacts is None else partial(artifacts, layers),
     )
 
 
@@ -63,7 +67,25 @@ def cnn(info, *, conv=((16, 3, 1, 1),), pool=None, pool_size=2, hidden=(), activ
                 raise ValueError(f"pool must be None or one of {sorted(POOLS)}, not {pool!r}")
             layers.append(POOLS[pool](pool_size))
     layers += [Flatten, *dense_stack(hidden, activation), Dense(info["n_classes"])]
-    return classifier("cnn", layers, info)
+    return classifier("cnn", layers, info, artifacts=cnn_artifacts)
+
+
+EXAMPLE = 0  # the test example whose feature maps the CNN stores
+
+
+def cnn_artifacts(layers, params, data, _rngs):
+    """For the report (conv-features): the first layer's kernels (K, O, C, *k), one test example
+    (K, C, *n) and, for every convolution, its feature maps on that example after the layer's
+    nonlinearity (before pooling, if any): ``maps_<i>`` of shape (K, O_i, *out_i)."""
+    k = params["0.w"].shape[0]
+    x = np.broadcast_to(data.x_test[EXAMPLE], (k, 1) + data.x_test.shape[1:])
+    out = {"kernels": params["0.w"], "example": x[:, 0],
+           "example_label": np.full(k, -1 if data.y_test is None else int(data.y_test[EXAMPLE]))}
+    outputs = activations(layers, params, x)
+    conv_at = [i for i, layer in enumerate(layers) if layer.name.startswith("Conv(")]
+    for n, i in enumerate(conv_at):
+        out[f"maps_{n}"] = outputs[i + 1][1][:, 0]   # the nonlinearity that follows the convolution
+    return out
 
 
 LOGISTIC = ModelFactory("logistic", logistic, FLAT_INPUTS, "logistic regression on the flattened input")
