@@ -17,6 +17,8 @@ SMALL = {  # parameters that keep every set quick to make
     "mnist1d_seq": {"num_samples": 300},
     "gaussian_ring": {"n_train": 400, "n_val": 100, "n_test": 100},
     "delayed_recall": {"n_train": 40, "n_val": 10, "n_test": 10},
+    "mnist1d_subset": {"num_samples": 300, "n_train": 100},
+    "rare_features": {"n_train": 100, "n_val": 50, "n_test": 50},
 }
 SPLITS = ("train", "val", "test")
 
