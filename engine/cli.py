@@ -124,7 +124,7 @@ def cmd_status(args) -> int:
         total.update(c)
         print(f"{study:<{width}}  " + "  ".join(f"{c[k]:>8}" for k in cols) + f"  {sum(c.values()):>5}")
     print(f"{'all':<{width}}  " + "  ".join(f"{total[k]:>8}" for k in cols) + f"  {sum(total.values()):>5}")
-    chosen = {(r.spec["study"], r.spec["model"]["name"], r.spec["optimizer"]["name"]) for r in runs}
+    chosen = {(r.spec["study"], r.spec["model"]["name"], (r.spec["optimizer"] or {}).get("name")) for r in runs}
     waiting = [c for c in awaiting_tuning(exp, store) if (c.study, c.model, c.optimizer) in chosen]
     if waiting:
         print(f"{len(waiting)} tuned cells still train their grid; their final seeds are not counted yet.")

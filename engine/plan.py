@@ -231,7 +231,7 @@ def estimated_cost(spec: dict, members: int) -> float:
     if "procedure" in spec and not budget:
         return 1.0 + members
     if spec["dataset"] is None:  # an analytic objective: tiny arrays, cost per step barely grows with K
-        return budget["max_steps"] * (1.0 + members / 1000)
+        return budget.get("max_steps", budget.get("epochs", 1)) * (1.0 + members / 1000)
     if "max_steps" in budget:
         steps, batch = budget.get("max_steps", 1), spec["batch"] if isinstance(spec["batch"], int) else 256
     else:

@@ -6,8 +6,13 @@ autograd.numpy so the same function gives gradients for every member at once.
 """
 from engine.objectives.base import Objective, ObjectiveInstance
 from engine.objectives.quadratic import QUADRATIC
+from engine.objectives.logistic_rare import LOGISTIC_RARE
+from engine.objectives.moving_target import MOVING_TARGET
 from engine.objectives.rosenbrock import ROSENBROCK
+from engine.objectives.scaled_quadratic import SCALED_QUADRATIC
+from engine.objectives.tilted_wells import TILTED_WELLS
 
-OBJECTIVES: dict[str, Objective] = {o.kind: o for o in (QUADRATIC, ROSENBROCK)}
+OBJECTIVES: dict[str, Objective] = {o.kind: o for o in (QUADRATIC, ROSENBROCK, TILTED_WELLS, SCALED_QUADRATIC,
+                                                        LOGISTIC_RARE, MOVING_TARGET)}
 
 __all__ = ["OBJECTIVES", "Objective", "ObjectiveInstance"]
