@@ -1,4 +1,4 @@
-"""The autoencoder claims (CLAIMS.md §5): the models' artifacts, the references the analyses
+"""The autoencoder claims (lecture §5): the models' artifacts, the references the analyses
 compare against (PCA, linear probes, the independent-pixel likelihood) checked independently,
 and each analysis on synthetic records with a known answer."""
 import math

@@ -1,4 +1,4 @@
-"""minibatch-unbiased and single-example-inefficient (CLAIMS.md §1): the gradient-noise procedure
+"""minibatch-unbiased and single-example-inefficient (lecture §1): the gradient-noise procedure
 against independent references, the variance law on cases with a known answer, the data-set
 sizes, and both analyses on synthetic records."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The RNN claims (CLAIMS.md §4): the delayed-recall data's extra test lengths, the recurrence
+"""The RNN claims (lecture §4): the delayed-recall data's extra test lengths, the recurrence
 without sharing, per-step accuracy artifacts, the trainer's "not applicable" for a model that
 cannot take a longer input, and both analyses on synthetic records with known answers."""
 import numpy as np

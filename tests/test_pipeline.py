@@ -1,7 +1,7 @@
 """The quick profile end to end: train, render, and pin the verdicts and convergence it finds.
 
 A change that flips a verdict or moves a measured slope out of its band fails here until someone
-looks (CLAIMS.md: every verdict is pinned by a regression test).
+looks (every verdict is pinned by a regression test).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ae-stochastic (CLAIMS.md §5): modern autoencoders model p_encoder(h | x) and p_decoder(x | h).
+"""ae-stochastic (lecture §5): modern autoencoders model p_encoder(h | x) and p_decoder(x | h).
 
 A variational autoencoder (engine/models/autoencoder.py, ``vae``) on the 8×8 digits: Gaussian
 encoder q(h | x) = N(μ(x), diag σ²(x)), Bernoulli decoder, prior N(0, I).  It maximises the ELBO

@@ -1,4 +1,4 @@
-"""ae-undercomplete (CLAIMS.md §5): a code h = f(x) smaller than x, trained so that g(f(x)) ≈ x.
+"""ae-undercomplete (lecture §5): a code h = f(x) smaller than x, trained so that g(f(x)) ≈ x.
 
 The studies train the MLP autoencoder and the linear autoencoder on the 8×8 digits over a sweep
 of code sizes (the study's ``vary: {code: [...]}``), several seeds each.  Against the same sizes,

@@ -1,4 +1,4 @@
-"""ae-useful-features (CLAIMS.md §5): an undercomplete autoencoder "learns useful properties".
+"""ae-useful-features (lecture §5): an undercomplete autoencoder "learns useful properties".
 
 It reads the runs of ae-undercomplete (no network trains twice).  After training, each
 autoencoder run stored (engine/models/autoencoder.py, ``artifacts``) the test accuracy of a

@@ -1,4 +1,4 @@
-"""rnn-parameter-sharing: h⁽ᵗ⁾ = f(h⁽ᵗ⁻¹⁾, x⁽ᵗ⁾; θ) uses the same θ at every step (CLAIMS.md §4).
+"""rnn-parameter-sharing: h⁽ᵗ⁾ = f(h⁽ᵗ⁻¹⁾, x⁽ᵗ⁾; θ) uses the same θ at every step (lecture §4).
 
 Two consequences are measured.
 

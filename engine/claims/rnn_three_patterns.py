@@ -1,4 +1,4 @@
-"""rnn-three-patterns: the three recurrent designs of the slide (CLAIMS.md §4; Goodfellow §10.2).
+"""rnn-three-patterns: the three recurrent designs of the slide (lecture §4; Goodfellow §10.2).
 
 (1) output at every step, hidden→hidden recurrence (``rnn_hh``); (2) output at every step,
 output→hidden recurrence, trained with teacher forcing (``rnn_oh``); (3) hidden→hidden recurrence,

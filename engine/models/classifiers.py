@@ -2,7 +2,7 @@
 
 The CNN follows the lecture: kernels w slide over the input with a stride, s = x ∗ w extracts
 feature maps, which are flattened and fed to a feed-forward network that gives the output.
-Settings that were calibrated (DESIGN.md): digits ``conv=((16, 3, 1, 1),)``; MNIST-1D
+Settings calibrated on this kind of machine: digits ``conv=((16, 3, 1, 1),)``; MNIST-1D
 ``conv=((25, 5, 2, 1), (25, 3, 2, 1), (25, 3, 2, 1))`` (the MNIST-1D paper's ConvBase).
 """
 from functools import partial

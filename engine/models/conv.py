@@ -9,7 +9,7 @@ Every window of the (padded) input becomes a row of a matrix (im2col), and the c
 matmul of those rows with the kernels. ``im2col`` is an autograd primitive: the windows are cut
 from the untraced array with NumPy stride tricks, and its VJP (col2im) scatters the gradient of
 each window back onto the input. That is about 5× faster forward+backward than
-``autograd.scipy.signal.convolve`` (DESIGN.md).
+``autograd.scipy.signal.convolve`` (measured here).
 
 Output length along each axis: ⌊(n + 2p − k)/s⌋ + 1.
 """
