@@ -20,6 +20,7 @@ from engine.data import DATASETS
 from engine.optim import OPTIMIZERS
 from engine.codehash import fingerprint
 from engine.procedures import PROCEDURES, code_roots
+from engine.spec import Named, OptimizerSpec, ProcedureSpec, RunSpec, canonical
 from engine.tuning import choose
 from engine.training import MODEL_KINDS
 
@@ -39,10 +40,6 @@ class Run:
         if self.spec.get("alone"):
             return canonical(self.spec)
         return canonical({k: v for k, v in self.spec.items() if k not in ("seed", "optimizer")})
-
-
-def canonical(obj) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
 def run_key(spec: dict) -> str:
@@ -79,26 +76,25 @@ class Cell:
 
 
 def _spec(sname, study, mname, model, params, vary_point, oname, opt, hp, seed, data) -> dict:
+    """The canonical JSON of one run, built through RunSpec so that every field is checked."""
     dataset = study.get("dataset")
     procedure = study.get("procedure")
-    return {
-        "study": sname, "claim": study["claim"],
-        "model": {"name": mname, "kind": model["kind"], "params": params},
-        "vary": dict(vary_point),
-        "dataset": None if dataset is None else {
-            "name": dataset, "kind": data["datasets"][dataset]["kind"],
-            "params": {**DATASETS[data["datasets"][dataset]["kind"]].params,
-                       **data["datasets"][dataset].get("params", {})}},
-        "optimizer": None if opt is None else {"name": oname, "kind": opt["kind"], "hp": hp},
-        "batch": (opt or {}).get("batch", study.get("batch_size")),
-        "seed": seed,
-        "budget": study.get("budget", {}),
-        **({"clip_norm": study["clip_norm"]} if study.get("clip_norm") else {}),
-        **({"procedure": {"kind": procedure["kind"],
-                          "params": PROCEDURES[procedure["kind"]].resolve(procedure.get("params"))}}
-           if procedure else {}),
-        **({"alone": True} if study.get("alone") else {}),
-    }
+    return RunSpec(
+        study=sname, claim=study["claim"],
+        model=Named(mname, model["kind"], params),
+        vary=dict(vary_point),
+        dataset=None if dataset is None else Named(
+            dataset, data["datasets"][dataset]["kind"],
+            {**DATASETS[data["datasets"][dataset]["kind"]].params, **data["datasets"][dataset].get("params", {})}),
+        optimizer=None if opt is None else OptimizerSpec(oname, opt["kind"], hp),
+        batch=(opt or {}).get("batch", study.get("batch_size")),
+        seed=seed,
+        budget=study.get("budget", {}),
+        clip_norm=study.get("clip_norm"),
+        procedure=None if not procedure else ProcedureSpec(
+            procedure["kind"], PROCEDURES[procedure["kind"]].resolve(procedure.get("params"))),
+        alone=bool(study.get("alone")),
+    ).to_json()
 
 
 def _cells(exp: Experiments, studies=None):

@@ -3,8 +3,8 @@
 Layout: <root>/<key[:2]>/<key>.json.  A record is written to a temporary file in the same
 folder and renamed into place, so a killed process leaves either the whole record or none.
 
-A record that does not parse, or lacks what every record has (its key, a known status, its spec,
-history and final metrics), is *corrupt*: reading it gives None, as if it were missing, and the
+A record that does not parse, or lacks what every record has (its key, a known status, a valid
+run spec (engine.spec), history and final metrics), is *corrupt*: reading it gives None, as if it were missing, and the
 store remembers its key in ``corrupt`` so that `status`, `report` and `run` can say so; the next
 `run` trains it again and replaces it.  A *failed* record (the run raised) is kept, with its
 error, until the next `run` retries it.
@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from engine.atomic import write_atomic
+from engine.spec import RunSpec, SpecError
 
 DEFAULT_STORE = Path(".store")
 STATUSES = ("ok", "diverged", "failed")
@@ -44,9 +45,13 @@ def record_problem(record, key: str) -> str | None:
         return f"its key is {record.get('key')!r}, not {key!r}"
     if record.get("status") not in STATUSES:
         return f"unknown status {record.get('status')!r}"
-    for field in ("spec", "history", "final"):
+    for field in ("history", "final"):
         if not isinstance(record.get(field), dict):
             return f"no {field}"
+    try:
+        RunSpec.from_json(record.get("spec"))
+    except SpecError as exc:
+        return f"its spec is not a run spec ({exc})"
     return None
 
 

@@ -33,8 +33,12 @@ def _changed(specs, tmp_path, module: str) -> set[tuple]:
 
 def test_editing_adam_retrains_the_adam_runs_only(specs, tmp_path):
     changed = _changed(specs, tmp_path, "engine/optim/adam.py")
-    assert changed and all("engine.optim.adam" in roots for roots in changed)
-    assert changed == {code_roots(s) for s in specs if (s["optimizer"] or {}).get("kind") == "adam"}
+    adam_runs = {code_roots(s) for s in specs if (s["optimizer"] or {}).get("kind") == "adam"}
+    # the Adam runs, and the procedure that compares Adam with RMSprop (it imports adam.py); no other
+    assert adam_runs and adam_runs <= changed
+    assert changed == {code_roots(s) for s in specs if "engine.optim.adam" in closure(code_roots(s))}
+    assert not any((s["optimizer"] or {}).get("kind") == "sgd" for s in specs
+                   if code_roots(s) in changed and "procedure" not in s)
 
 
 def test_editing_a_model_retrains_the_runs_of_that_model_only(specs, tmp_path):

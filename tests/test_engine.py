@@ -84,7 +84,10 @@ def test_failure_is_recorded_for_the_group():
 
 
 def record(key="abc123", status="ok"):
-    return {"key": key, "status": status, "spec": {}, "history": {}, "final": {}}
+    spec = {"study": "s", "claim": "c", "model": {"name": "q", "kind": "quadratic", "params": {}}, "vary": {},
+            "dataset": None, "optimizer": {"name": "gd", "kind": "sgd", "hp": {"lr": 0.1}}, "batch": "full",
+            "seed": 0, "budget": {"max_steps": 1}}
+    return {"key": key, "status": status, "spec": spec, "history": {}, "final": {}}
 
 
 def test_store_writes_atomically(tmp_path):
@@ -172,3 +175,14 @@ def test_a_failed_write_leaves_the_old_record_and_no_temporary_file(tmp_path, mo
     monkeypatch.undo()
     assert store.get("abc123") == record()
     assert [p.name for p in (tmp_path / "ab").iterdir()] == ["abc123.json"]
+
+
+def test_every_planned_spec_is_a_run_spec_and_round_trips():
+    from engine.spec import RunSpec, SpecError, canonical
+
+    for run in _runs():
+        assert canonical(RunSpec.from_json(run.spec).to_json()) == canonical(run.spec)
+    spec = dict(_runs()[0].spec)
+    spec["sede"] = spec.pop("seed")   # a misspelt field is refused, not read as None
+    with pytest.raises(SpecError, match="sede"):
+        RunSpec.from_json(spec)

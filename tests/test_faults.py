@@ -50,7 +50,8 @@ def test_a_truncated_record_is_reported_corrupt_and_retrained(tmp_path, cli):
     assert json.loads(path.read_text())["key"] == key
 
 
-@pytest.mark.parametrize("content", ['{"key": "x"}', "[]", '{"key": "%s", "status": "done"}', ""])
+@pytest.mark.parametrize("content", ['{"key": "x"}', "[]", '{"key": "%s", "status": "done"}', "",
+                                     '{"key": "%s", "status": "ok", "history": {}, "final": {}, "spec": {"seed": 0}}'])
 def test_records_that_parse_but_are_not_records_count_as_missing(tmp_path, content):
     store = ResultStore(tmp_path)
     key = "ab" + "0" * 18
