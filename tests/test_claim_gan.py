@@ -237,8 +237,10 @@ def test_indistinguishable_analysis_reads_the_tests_per_seed():
     # The negative control (two real samples) is indistinguishable, as it must be.
     control = analysis.numbers["ring"]["real_control"]
     assert control["mmd_pvalue"] > 0.01 and abs(control["c2st_accuracy"] - 0.5) < 0.1
+    assert control["mmd_bandwidth"] == 2.5  # the bandwidth the runs used
     real = DATASETS["gaussian_ring"].load(None, **RING).x_test[:512]
-    assert math.isclose(control["mmd_bandwidth"], float(np.median(pdist(real))))
+    default = gan_indistinguishable.real_control({"kind": "gaussian_ring", "params": RING})
+    assert math.isclose(default["mmd_bandwidth"], float(np.median(pdist(real))))
     ids = {f["id"] for f in analysis.figures}
     assert {"gan-indistinguishable-samples-ring", "gan-indistinguishable-samples-digits",
             "gan-indistinguishable-final", "gan-indistinguishable-curves"} <= ids

@@ -1,11 +1,12 @@
-"""gan-indistinguishable (CLAIMS.md §6): "en convergencia, las muestras del generador son
+"""gan-indistinguishable (lecture §6): "en convergencia, las muestras del generador son
 indistinguibles de los datos reales".
 
 Tested at the end of training with two two-sample tests between the held-out test split and as
 many generated samples (engine/models/gan.py, ``Model.artifacts``):
 
-* MMD² with a Gaussian kernel of FIXED bandwidth (the median distance between real test samples:
-  it does not move with the generator) and its permutation p-value;
+* MMD² with a Gaussian kernel of FIXED bandwidth (the model's ``mmd_bandwidth``, declared with
+  the model, or else the median distance between real test samples: it never moves with the
+  generator) and its permutation p-value;
 * a classifier two-sample test (Lopez-Paz & Oquab 2017): a fresh k-nearest-neighbours classifier
   trained on half of the pooled samples to tell real from generated; its accuracy on the other
   half is ½ when it cannot.
@@ -33,12 +34,13 @@ DATA_SETS = {"gaussian_ring": "ring", "digits": "digits"}
 TESTS = ("mmd2", "mmd_pvalue", "c2st_accuracy")
 
 
-def real_control(dataset: dict, seed: int = 0) -> dict:
+def real_control(dataset: dict, bandwidth: float | None = None, seed: int = 0) -> dict:
     """The same two tests between two REAL samples (validation against test split), with the
-    bandwidth the runs use: the reference for 'indistinguishable' at this sample size."""
+    bandwidth the runs used (default: the median distance between real test samples): the
+    reference for 'indistinguishable' at this sample size."""
     data = DATASETS[dataset["kind"]].load(None, **dataset["params"])
     test, val = np.asarray(data.x_test[:MMD_SAMPLES]), np.asarray(data.x_val[:MMD_SAMPLES])
-    sigma = float(real_bandwidth(test[None])[0])
+    sigma = float(real_bandwidth(test[None])[0]) if bandwidth is None else float(bandwidth)
     rng = np.random.default_rng(seed)
     stat, p = mmd_permutation_test(test, val, sigma, rng)
     return {"mmd2": stat, "mmd_pvalue": p, "c2st_accuracy": c2st_accuracy(test, val, rng),
@@ -75,7 +77,7 @@ def _ring_panel(ax, samples, centres, std, title):
 def _image_panel(ax, samples, title, columns=4):
     images = np.asarray(samples, dtype=float).reshape(len(samples), 8, 8)
     rows = math.ceil(len(images) / columns)
-    canvas = np.ones((rows * 9 - 1, columns * 9 - 1))
+    canvas = np.zeros((rows * 9 - 1, columns * 9 - 1))  # white gaps (0 = white in gray_r)
     for i, image in enumerate(images):
         r, c = divmod(i, columns)
         canvas[r * 9:r * 9 + 8, c * 9:c * 9 + 8] = image
@@ -90,17 +92,22 @@ def _samples_figure(rec: dict, name: str, text: dict) -> dict | None:
     if not snaps or "samples" not in snaps:
         return None
     steps, samples = snaps["step"], snaps["samples"]
-    fig, axes = new_figure(ncols=len(steps), width="full")
-    axes = np.atleast_1d(axes)
     step_label = text["labels"]["step_title"]
     if name == "ring":
+        fig, axes = new_figure(ncols=len(steps))
+        fig.set_figheight(1.45)
         data = DATASETS[rec["spec"]["dataset"]["kind"]].load(None, **rec["spec"]["dataset"]["params"])
-        for ax, step, sample in zip(axes, steps, samples):
+        for ax, step, sample in zip(np.atleast_1d(axes), steps, samples):
             _ring_panel(ax, sample, data.info["centres"], data.info["std"], step_label.format(step=step))
     else:
+        ncols = math.ceil(len(steps) / 2)
+        fig, axes = new_figure(ncols=ncols, nrows=2)
+        fig.set_figheight(2.6)
+        axes = np.atleast_1d(axes).ravel()
+        for ax in axes[len(steps):]:
+            ax.set_visible(False)
         for ax, step, sample in zip(axes, steps, samples):
-            _image_panel(ax, sample, step_label.format(step=step), columns=2)
-    fig.set_figheight(1.5 if name == "ring" else 2.2)
+            _image_panel(ax, sample, step_label.format(step=step), columns=4)
     return {"id": f"gan-indistinguishable-samples-{name}", "svg": figure_to_svg(fig),
             "caption": text["captions"][f"samples_{name}"].format(
                 optimizer=optimizer_label(rec["spec"]["optimizer"]["name"]), seed=rec["spec"]["seed"])}
@@ -124,6 +131,7 @@ def _final_samples_figure(found: dict, text: dict) -> dict | None:
                 _ring_panel(ax, sample, data.info["centres"], data.info["std"], title)
             else:
                 _image_panel(ax, sample, title)
+    fig.set_figheight(1.8)
     return {"id": "gan-indistinguishable-final", "svg": figure_to_svg(fig), "caption": text["captions"]["final"]}
 
 
@@ -175,9 +183,9 @@ def analyze(records: list[dict], text: dict, studies: dict) -> Analysis:
         per_seed = [_tests(r) for r in finals]
         for t in ("mmd_pvalue", "c2st_accuracy"):
             analysis.quantities[f"{name}_{t}"] = Estimate.from_samples([s[t] for s in per_seed])
-        control = real_control(finals[0]["spec"]["dataset"])
         bandwidth = next(((r.get("artifacts") or {}).get("mmd_bandwidth") for r in finals
                           if (r.get("artifacts") or {}).get("mmd_bandwidth") is not None), None)
+        control = real_control(finals[0]["spec"]["dataset"], bandwidth)
         n = next(((r.get("artifacts") or {}).get("test_samples") for r in finals
                   if (r.get("artifacts") or {}).get("test_samples") is not None), None)
         fmt = lambda values: ", ".join("✕" if v is None else f"{v:.3g}" for v in values)

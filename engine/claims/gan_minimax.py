@@ -1,4 +1,4 @@
-"""gan-minimax (CLAIMS.md §6): a GAN is a zero-sum game, g* = argmin_g max_d v(g, d), trained by
+"""gan-minimax (lecture §6): a GAN is a zero-sum game, g* = argmin_g max_d v(g, d), trained by
 alternating steps.
 
 v(g, d) = E_x log d(x) + E_z log(1 − d(g(z))) is what the discriminator maximises and the
@@ -151,7 +151,7 @@ def _modes_figure(cells: dict, n_modes: int, text: dict) -> dict:
     ax.set_ylim(-0.3, n_modes + 0.5)
     ax.set_xlabel(labels["steps"])
     ax.set_ylabel(labels["modes_axis"])
-    ax.legend(fontsize=6, ncols=2, loc="lower right")
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return {"id": "gan-minimax-modes", "svg": figure_to_svg(fig), "caption": text["captions"]["modes"]}
 
 

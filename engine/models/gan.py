@@ -10,6 +10,17 @@ Training alternates one step per player (``Model.players``): d descends on
 when d rejects every fake and log(1 − d(g(z))) is flat. ``Model.loss`` is the discriminator's −v.
 
 The batch holds real examples ``x`` (K, B, ...) and latent draws ``z`` (K, B, latent_dim) ~ N(0, I).
+
+Metrics at each evaluation: the value v itself, the mean of d on real and on generated examples
+(both → ½ at the game's ideal, where d(x) = p_data / (p_data + p_g) = ½), the MMD² between real and
+generated samples with a kernel bandwidth that does not move with the generator, and on the ring
+the modes covered and the fraction of high-quality samples, plus ``coverage`` = modes +
+high_quality, a tuning score whose ties in modes are broken by sample quality.
+
+After training (``Model.artifacts``), two two-sample tests on the held-out test split against as
+many generated samples: the MMD permutation test (``mmd_permutation_test``) and a classifier
+two-sample test (``c2st_accuracy``); plus a few samples for the figures, which ``Model.snapshot``
+also stores along training.
 """
 from math import prod
 
@@ -33,34 +44,87 @@ from .layers import (
     subtree,
 )
 
-MMD_SAMPLES = 512
+MMD_SAMPLES = 512       # per side, for the MMD metric along training and the final tests
+N_PERMUTATIONS = 200    # permutations of the final MMD test: p-values in steps of 1/201
+SAMPLES_SHOWN = {"points": 512, "image": 16}    # generated samples stored for the figures
+SNAPSHOT_SHOWN = {"points": 256, "image": 8}    # ... and at each snapshot along training
+
+
+def _squared_distances(a, b):
+    """‖a_i − b_j‖² member by member: (K, N, D), (K, M, D) -> (K, N, M)."""
+    cross = onp.matmul(a, onp.swapaxes(b, 1, 2))
+    return onp.maximum(onp.sum(a**2, -1)[:, :, None] + onp.sum(b**2, -1)[:, None, :] - 2.0 * cross, 0.0)
+
+
+def real_bandwidth(real):
+    """σ = the median distance between distinct REAL samples, per member: (K, N, ...) -> (K,).
+
+    The real samples of an evaluation (the validation or test split) are the same whatever the
+    generator does, so this bandwidth is fixed for a data set and split: MMD values are comparable
+    along training and across runs (unlike the median over real and generated samples pooled)."""
+    real = onp.reshape(real, real.shape[:2] + (-1,))
+    distance2 = _squared_distances(real, real)
+    off_diagonal = ~onp.eye(real.shape[1], dtype=bool)
+    return onp.sqrt(onp.median(distance2[:, off_diagonal], axis=1))
 
 
 def mmd2(a, b, bandwidth=None):
     """Unbiased squared maximum mean discrepancy (Gretton et al. 2012) with a Gaussian kernel
-    exp(−‖u − v‖² / 2σ²), member by member: a (K, N, D) against b (K, M, D) -> (K,).
+    exp(−‖u − v‖² / 2σ²), member by member: a (K, N, D) real against b (K, M, D) -> (K,).
 
-    ``bandwidth`` None takes σ = the median distance between the pooled samples (median heuristic),
-    per member. The estimate is 0 on average when both samples come from one distribution, and can
-    then be slightly negative.
+    ``bandwidth`` σ is a number, or None for ``real_bandwidth(a)``: the median distance between the
+    real samples alone, so that σ does not move with the generator. The estimate is 0 on average
+    when both samples come from one distribution, and can then be slightly negative.
     """
     a = onp.reshape(a, a.shape[:2] + (-1,))
     b = onp.reshape(b, b.shape[:2] + (-1,))
     pooled = onp.concatenate([a, b], axis=1)
-    norms = onp.sum(pooled**2, axis=-1)
-    gram = onp.matmul(pooled, onp.swapaxes(pooled, 1, 2))
-    distance2 = onp.maximum(norms[:, :, None] + norms[:, None, :] - 2.0 * gram, 0.0)
-    if bandwidth is None:
-        off_diagonal = ~onp.eye(pooled.shape[1], dtype=bool)
-        sigma2 = onp.median(distance2[:, off_diagonal], axis=1)
-    else:
-        sigma2 = onp.full(len(pooled), float(bandwidth) ** 2)
-    kernel = onp.exp(-distance2 / (2.0 * sigma2[:, None, None]))
+    distance2 = _squared_distances(pooled, pooled)
+    sigma = real_bandwidth(a) if bandwidth is None else onp.full(len(pooled), float(bandwidth))
+    kernel = onp.exp(-distance2 / (2.0 * sigma[:, None, None] ** 2))
     n, m = a.shape[1], b.shape[1]
     kaa, kbb, kab = kernel[:, :n, :n], kernel[:, n:, n:], kernel[:, :n, n:]
     within_a = (onp.sum(kaa, axis=(1, 2)) - onp.trace(kaa, axis1=1, axis2=2)) / (n * (n - 1))
     within_b = (onp.sum(kbb, axis=(1, 2)) - onp.trace(kbb, axis1=1, axis2=2)) / (m * (m - 1))
     return within_a + within_b - 2.0 * onp.mean(kab, axis=(1, 2))
+
+
+def mmd_permutation_test(a, b, bandwidth, rng, n_permutations=N_PERMUTATIONS):
+    """The MMD two-sample test of one member: a (N, ...) real, b (M, ...) generated, kernel
+    bandwidth σ fixed.  Returns (MMD², p) where p = (1 + #{permutations with MMD² ≥ observed}) /
+    (1 + n_permutations): the labels real/generated are shuffled, which under the null hypothesis
+    (one distribution) leaves the statistic's distribution unchanged (Gretton et al. 2012, §5)."""
+    pooled = onp.reshape(onp.concatenate([a, b]), (len(a) + len(b), -1))
+    n, m = len(a), len(b)
+    kernel = onp.exp(-_squared_distances(pooled[None], pooled[None])[0] / (2.0 * float(bandwidth) ** 2))
+    onp.fill_diagonal(kernel, 0.0)  # the unbiased estimate leaves out k(x_i, x_i)
+    labels = onp.zeros((n_permutations + 1, n + m))
+    labels[0, :n] = 1.0  # row 0: the observed split; the others: random relabellings
+    chosen = onp.argsort(rng.random((n_permutations, n + m)), axis=1)[:, :n]
+    onp.put_along_axis(labels[1:], chosen, 1.0, axis=1)
+    labels = labels.T                                   # (n + m, permutations + 1): 1 = "real"
+    k_labels = kernel @ labels                          # Σ_j k(x_i, x_j) over the "real" j
+    k_other = onp.sum(kernel, axis=1, keepdims=True) - k_labels
+    within_a = onp.sum(labels * k_labels, axis=0) / (n * (n - 1))
+    within_b = onp.sum((1.0 - labels) * k_other, axis=0) / (m * (m - 1))
+    across = onp.sum((1.0 - labels) * k_labels, axis=0) / (n * m)
+    stat = within_a + within_b - 2.0 * across
+    return float(stat[0]), float((1 + onp.sum(stat[1:] >= stat[0])) / (1 + n_permutations))
+
+
+def c2st_accuracy(a, b, rng):
+    """Classifier two-sample test (Lopez-Paz & Oquab 2017): a fresh k-nearest-neighbours
+    classifier (k = ⌊√n_train⌋) learns to tell a (real, label 0) from b (generated, label 1) on a
+    random half of the pooled samples; returns its accuracy on the other half.  ≈ ½ when the two
+    samples cannot be told apart; 1 when they are disjoint."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    x = onp.reshape(onp.concatenate([a, b]), (len(a) + len(b), -1))
+    y = onp.concatenate([onp.zeros(len(a)), onp.ones(len(b))])
+    order = rng.permutation(len(x))
+    train, test = order[: len(x) // 2], order[len(x) // 2:]
+    classifier = KNeighborsClassifier(n_neighbors=int(onp.sqrt(len(train))))
+    return float(classifier.fit(x[train], y[train]).score(x[test], y[test]))
 
 
 def gan(info, *, latent_dim=16, hidden=(128, 128), activation="relu", mmd_bandwidth=None):
@@ -97,8 +161,10 @@ def gan(info, *, latent_dim=16, hidden=(128, 128), activation="relu", mmd_bandwi
         fake = generate(params, batch["z"])
         d_real = sigmoid(d_logit(params, batch["x"]))
         d_fake = sigmoid(d_logit(params, fake))
+        d_loss = discriminator_loss(params, batch)
         result = {
-            "loss": discriminator_loss(params, batch),
+            "loss": d_loss,
+            "value": -d_loss,  # v(g, d) = E log d(x) + E log(1 − d(g(z))); the game's payoff to d
             "generator_loss": generator_loss(params, batch),
             "d_real": np.mean(d_real, axis=1),  # both → ½ when d can no longer tell them apart
             "d_fake": np.mean(d_fake, axis=1),
@@ -106,8 +172,37 @@ def gan(info, *, latent_dim=16, hidden=(128, 128), activation="relu", mmd_bandwi
             "mmd": mmd2(batch["x"][:, :MMD_SAMPLES], fake[:, :MMD_SAMPLES], mmd_bandwidth),
         }
         if "centres" in info:
-            result.update(mode_coverage(fake, info["centres"], info["std"]))
+            coverage = mode_coverage(fake, info["centres"], info["std"])
+            # Modes first, sample quality breaks ties (high_quality < 1 ≤ a mode's worth).
+            result.update(coverage, coverage=coverage["modes"] + coverage["high_quality"])
         return result
+
+    def _samples(params, rngs, n):
+        z = onp.stack([rng.standard_normal((n, latent_dim)) for rng in rngs])
+        return onp.asarray(generate(params, z))
+
+    def artifacts(params, data, rngs):
+        """Final two-sample tests on the test split, and generated samples for the figures."""
+        real = onp.asarray(data.x_test[:MMD_SAMPLES])
+        fake = _samples(params, rngs, len(real))
+        sigma = float(mmd_bandwidth) if mmd_bandwidth is not None else float(real_bandwidth(real[None])[0])
+        tests = {"mmd2": [], "mmd_pvalue": [], "c2st_accuracy": []}
+        for member, rng in zip(fake, rngs):
+            if not onp.all(onp.isfinite(member)):  # a diverged member: no test
+                for values in tests.values():
+                    values.append(onp.nan)
+                continue
+            stat, p = mmd_permutation_test(real, member, sigma, rng)
+            tests["mmd2"].append(stat)
+            tests["mmd_pvalue"].append(p)
+            tests["c2st_accuracy"].append(c2st_accuracy(real, member, rng))
+        shown = SAMPLES_SHOWN.get(info["kind"], 16)
+        return {**{name: onp.asarray(values) for name, values in tests.items()},
+                "mmd_bandwidth": onp.full(len(fake), sigma), "test_samples": onp.full(len(fake), len(real)),
+                "samples": fake[:, :shown]}
+
+    def snapshot(params, data, rngs):
+        return {"samples": _samples(params, rngs, SNAPSHOT_SHOWN.get(info["kind"], 8))}
 
     table = layer_table(g_layers, (latent_dim,), "g: ") + layer_table(d_layers, shape, "d: ")
     return Model(
@@ -125,6 +220,8 @@ def gan(info, *, latent_dim=16, hidden=(128, 128), activation="relu", mmd_bandwi
             "discriminator_loss": discriminator_loss,
             "generator_loss": generator_loss,
         },
+        artifacts=artifacts,
+        snapshot=snapshot,
     )
 
 
