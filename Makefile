@@ -47,7 +47,7 @@ schema: $(VENV)/.installed
 	$(PY) -m engine schema > engine/config/experiments.schema.json
 
 clean:
-	rm -rf reports/index.html reports/report.pdf reports/results.csv reports/claims.json
+	rm -rf reports/index.html reports/report.pdf reports/results.csv reports/claims.json reports/en
 
 distclean: clean
 	rm -rf $(VENV) .store .pytest_cache

@@ -241,8 +241,8 @@ def _train(executor, todo, args, exp, store, tally) -> None:
     pending = {}
     runs_total = len(todo)
     bar = tqdm(total=sum(cost(g) for g in queue), file=sys.stderr, dynamic_ncols=True,
-               bar_format="{l_bar}{bar}| {postfix} [{elapsed}<{remaining}]")
-    bar.set_postfix_str(f"0/{runs_total} runs")
+               bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
+    bar.set_description_str(f"0/{runs_total} runs")
     try:
         while queue or pending:
             while queue and len(pending) < 2 * args.jobs:
@@ -267,7 +267,7 @@ def _train(executor, todo, args, exp, store, tally) -> None:
                         queue = groups + queue  # final seeds sit on the critical path
                         runs_total += len(new)
                         bar.total += sum(cost(g) for g in groups)
-                bar.set_postfix_str(f"{sum(tally.statuses.values())}/{runs_total} runs")
+                bar.set_description_str(f"{sum(tally.statuses.values())}/{runs_total} runs")
     finally:
         bar.close()
 

@@ -1,28 +1,39 @@
-"""The rendering layer: context -> HTML + PDF, catalogues, SVG helpers.
+"""The rendering layer: context -> HTML + PDF, catalogues, prose and math, figures' language.
 
-Fast (a few seconds): one small fake report rendered once per module.
+Fast (a few seconds): one small fake report rendered once per module (its PDF laid out once and
+checked: contents with page numbers, running header, nothing past the margins, no split figure).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from engine.report import TEMPLATES_DIR
 from engine.report.catalog import flat_keys, load_catalog, message
 from engine.report.figures import (
     OPTIMIZER_COLORS,
+    annotate_heatmap,
     figure_to_svg,
+    localize_decimals,
+    metric_label,
     new_figure,
     optimizer_color,
+    optimizer_label,
+    optimizer_style,
+    report_language,
     scope_svg_ids,
 )
-from engine.report.mathsvg import math_svg
+from engine.report.mathsvg import inline_math_svg, math_svg, split_math
 from engine.report.render import format_cell, render_html, write_report
+
+LECTURE_OPTIMIZERS = ["gd", "sgd-1", "minibatch-sgd", "momentum", "adagrad", "rmsprop", "adam"]
 
 QUOTE_ES = "promediar el gradiente con su valor en la iteración anterior con el fin de seguir la dirección de gradientes pesados"
 
@@ -58,7 +69,7 @@ def fake_context(language: str = "es", profile: str = "quick") -> dict:
         "claims": [
             {
                 "id": "momentum-heavy-directions",
-                "section": "2. Variantes del SGD",
+                "section": "2",
                 "title": "Momentum sigue la dirección de gradientes pesados",
                 "quote_es": QUOTE_ES,
                 "quote_en": "average the gradient with its value at the previous iteration in order to follow "
@@ -66,6 +77,7 @@ def fake_context(language: str = "es", profile: str = "quick") -> dict:
                 "explanation": [
                     "El promedio móvil exponencial acumula las componentes del gradiente que apuntan siempre "
                     "en la misma dirección y cancela las que oscilan.",
+                    r"El promedio $v_t = (1-\beta)\, g_t + \beta\, v_{t-1}$ cuesta \$0 & <nada>.",
                 ],
                 "formulas": [
                     {"svg": math_svg(r"$v_t = (1-\beta)\, g_t + \beta\, v_{t-1}$"), "caption": "Actualización de la clase."},
@@ -74,10 +86,15 @@ def fake_context(language: str = "es", profile: str = "quick") -> dict:
                 ],
                 "method": ["Cuadráticas con número de condición κ entre 10 y 10⁴; pasos hasta la precisión fijada."],
                 "figures": [{"id": "slopes", "svg": _figure_svg(),
-                             "caption": "Pasos hasta la precisión objetivo frente a κ (escala log-log)."}],
+                             "caption": "Pasos hasta la precisión objetivo 0.5 frente a κ (escala log-log)."}],
                 "tables": [{"caption": "Pendientes ajustadas.", "columns": ["optimizador", "pendiente", "IC 95 %"],
                             "rows": [["gd", 1.00231, "0.98 – 1.02"], ["momentum", 0.5012345, "0.47 – 0.53"],
-                                     ["adam", float("nan"), "—"]]}],
+                                     ["adam", float("nan"), "—"]]},
+                           {"caption": "Una tabla ancha.",
+                            "columns": ["optimizer", "lr", "test_accuracy", "val_loss", "semillas completadas",
+                                        "wall_time_s", "divergen en la grilla", "pasos", "precisión"],
+                            "rows": [["sgd-1", "0.01 (borde inf.)", "0.9513 ± 0.0059", 0.25, "2/2", 9.51, "0/5",
+                                      16850.0, 1e-6]]}],
                 "criterion": [
                     {"quantity": "pendiente GD", "description": "pendiente log-log de pasos frente a κ",
                      "expected": "0.9 – 1.1", "measured": 1.00231, "outcome": "pass"},
@@ -90,7 +107,7 @@ def fake_context(language: str = "es", profile: str = "quick") -> dict:
             },
             {
                 "id": "gan-indistinguishable",
-                "section": "6. Redes generativas adversarias",
+                "section": "6",
                 "title": "Las muestras del generador son indistinguibles <b>x</b>",
                 "quote_es": "en convergencia, las muestras del generador son indistinguibles de los datos reales",
                 "quote_en": "at convergence, the generator's samples are indistinguishable from real data",
@@ -106,6 +123,17 @@ def fake_context(language: str = "es", profile: str = "quick") -> dict:
             },
         ],
         "runs": {"total": 12, "ok": 9, "diverged": 1, "failed": 0, "missing": 2},
+        "alternates": [{"language": "en", "href": "en/index.html"}],
+        "reproducibility": {
+            "all_command": "make report PROFILE=quick",
+            "commands": [{"id": "momentum-heavy-directions", "title": "Momentum sigue la dirección de gradientes pesados",
+                          "command": "make report PROFILE=quick ONLY='claim=momentum-heavy-directions'"}],
+            "studies": [{"study": "momentum-scaling", "claim": "momentum-heavy-directions", "models": ["quadratic"],
+                         "optimizers": ["gd", "momentum"], "seeds": [0, 1, 2],
+                         "budget": {"max_steps": 60000, "target": 1e-6}, "tune": "",
+                         "runs": {"ok": 9, "diverged": 1, "failed": 0, "missing": 2}}],
+            "results_csv": "results.csv", "claims_json": "claims.json",
+        },
         "environment": {
             "python": "3.11.9", "platform": "Linux-x86_64", "git_commit": "0123456789abcdef0123456789abcdef01234567",
             "packages": {"numpy": "2.4.6", "autograd": "1.9.1", "weasyprint": "70.0"},
@@ -127,10 +155,26 @@ def count_pdf_pages(data: bytes) -> int:
     return sum(len(pattern.findall(chunk)) for chunk in chunks)
 
 
+class _Collect(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("report")
-    return write_report(fake_context(), TEMPLATES_DIR, out)
+    collect = _Collect()
+    logger = logging.getLogger("descenso.report")
+    logger.addHandler(collect)
+    try:
+        written = write_report(fake_context(), TEMPLATES_DIR, out)
+    finally:
+        logger.removeHandler(collect)
+    return {**written, "warnings": collect.messages}
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +204,7 @@ def test_html_has_anchors_quote_and_verdicts(html):
     assert "gan/ring8/adam/seed0" in html
     assert "<style>" in html
     assert html.count('src="data:image/svg+xml') == 1  # the figure
-    assert html.count("<svg") == 2  # the formulas, inline
+    assert html.count("<svg") == 3  # the two formulas and one in the prose, inline
 
 
 def test_html_is_self_contained(html):
@@ -192,8 +236,12 @@ def test_svg_ids_unique_in_document(html):
 
 
 def test_floats_formatted_and_numbers_right_aligned(html):
-    assert ">1.002<" in html and ">0.5012<" in html and ">NaN<" in html
-    assert '<td class="num">1.002</td>' in html
+    # Spanish: decimal comma, in numbers the renderer formats and in numeric strings
+    assert ">1,002<" in html and ">0,5012<" in html and ">NaN<" in html
+    assert '<td class="num">1,002</td>' in html and '<td class="num">0,98 – 1,02</td>' in html
+    assert ">1,685·10⁴<" in html and ">10⁻⁶<" in html and ">0,9513\u00a0±\u00a00,0059<" in html
+    assert format_cell(0.5, "es") == "0,5" and format_cell([0.25, 1.5], "es") == "[0,25; 1,5]"
+    assert format_cell(0.5, "en") == "0.5" and format_cell([0.25, 1.5], "en") == "[0.25, 1.5]"
     assert format_cell(0.000123456) == "0.0001235" and format_cell(12) == "12" and format_cell("x") == "x"
     assert format_cell(np.float32(2.5)) == "2.5" and format_cell(np.int64(7)) == "7"
     assert format_cell((0.912345, 1.1)) == "[0.9123, 1.1]" and format_cell(None) == "—"
@@ -203,8 +251,125 @@ def test_floats_formatted_and_numbers_right_aligned(html):
 def test_pdf_has_pages(rendered):
     data = rendered["pdf"].read_bytes()
     assert data.startswith(b"%PDF")
-    # cover, contents, summary, two claims, appendix
-    assert count_pdf_pages(data) >= 3
+    # cover, contents, summary, parts, references, appendices
+    assert count_pdf_pages(data) >= 6
+
+
+def test_pdf_layout_has_no_problems(rendered):
+    """Nothing past the right margin (the wide table wraps), no figure split across pages."""
+    assert rendered["warnings"] == []
+
+
+@pytest.fixture(scope="module")
+def document(html, tmp_path_factory):
+    from engine.report.pdf import render_document
+
+    return render_document(html, tmp_path_factory.mktemp("layout"))
+
+
+def _page_text(page, margins: bool = False) -> str:
+    from weasyprint.formatting_structure import boxes
+
+    texts = []
+    for child in page._page_box.children:
+        if isinstance(child, boxes.MarginBox) != margins:
+            continue
+        texts += [box.text for box in child.descendants() if isinstance(box, boxes.TextBox)]
+    return " ".join(texts)
+
+
+def test_pdf_contents_page_numbers_and_running_header(document):
+    from engine.report.pdf import layout_problems
+
+    assert layout_problems(document) == []
+    pages = [_page_text(page) for page in document.pages]
+    headers = [_page_text(page, margins=True) for page in document.pages]
+    toc = next(i for i, text in enumerate(pages) if "Índice" in text)
+    claim_page = next(i for i, text in enumerate(pages) if "Momentum sigue la dirección de gradientes pesados" in text
+                      and i > toc + 1)
+    # the contents give each part and claim its page number
+    assert re.search(rf"Momentum sigue la dirección de gradientes pesados[\s.]*{claim_page + 1}\b", pages[toc])
+    assert re.search(r"7\. Matriz optimizador × modelo[\s.]*\d+", pages[toc])
+    # page numbers, and a running header with the part
+    assert f"página {claim_page + 1} de {len(document.pages)}" in headers[claim_page]
+    assert "2. Variantes del SGD" in headers[claim_page]
+    assert "página" not in headers[0]  # the title page has none
+    # the outline: parts, with the claims under them
+    outline = [(b.label, [c.label for c in b.children]) for b in _bookmarks(document)]
+    assert ("2. Variantes del SGD", ["Momentum sigue la dirección de gradientes pesados"]) in outline
+
+
+def _bookmarks(document):
+    from collections import namedtuple
+
+    Node = namedtuple("Node", "label children")
+
+    def convert(nodes):
+        return [Node(label, convert(children)) for label, _, children, _ in nodes]
+
+    return convert(document.make_bookmark_tree())
+
+
+def test_structure_follows_the_lecture(html):
+    parts = re.findall(r'<section class="part[^"]*" id="(part-\d)"', html)
+    assert parts == [f"part-{n}" for n in range(1, 8)]
+    catalog = load_catalog("es")
+    for n in range(1, 8):
+        assert message(catalog, f"part.{n}.title") in html
+    # each claim sits in its part
+    part2 = html[html.index('id="part-2"'):html.index('id="part-3"')]
+    assert 'id="momentum-heavy-directions"' in part2
+    part6 = html[html.index('id="part-6"'):html.index('id="part-7"')]
+    assert 'id="gan-indistinguishable"' in part6
+    assert message(catalog, "part.empty") in html  # parts 1, 3, 4, 5, 7 have no claim here
+    # summary with the verdict of every claim, then references, then the appendices
+    order = [html.index(f'id="{anchor}"') for anchor in ("toc", "summary", "part-1", "references",
+                                                         "reproducibility", "environment")]
+    assert order == sorted(order)
+
+
+def test_references_are_listed(html):
+    refs = yaml.safe_load((TEMPLATES_DIR / "references.yaml").read_text(encoding="utf-8"))
+    assert len(refs) >= 12
+    for author, year in [("Goodfellow", 2016), ("Polyak", 1964), ("Duchi", 2011), ("Tieleman", 2012),
+                         ("Kingma", 2014), ("Goodfellow", 2014), ("Kingma", 2013), ("Greydanus", 2020),
+                         ("Goh", 2017), ("Gretton", 2012), ("Lopez-Paz", 2017), ("Hinton", 2006)]:
+        assert any(author in r["authors"] and r["year"] == year for r in refs), (author, year)
+    for ref in refs:
+        assert set(ref["note"]) == {"es", "en"}, ref["key"]
+        assert ref["title"] in html
+    assert "El texto de la clase" in html  # the Spanish note
+
+
+def test_reproducibility_appendix(html):
+    assert "make report PROFILE=quick ONLY=&#39;claim=momentum-heavy-directions&#39;" in html
+    assert 'href="results.csv"' in html and 'href="claims.json"' in html
+    assert "momentum-scaling" in html and "≤ 60000 pasos; hasta precisión 10⁻⁶" in html
+    assert "GD (lote completo), momentum" in html  # optimizers by their display names
+    assert "9 / 1 / 0 / 2" in html
+    assert 'href="en/index.html"' in html  # the other language
+
+
+def test_wide_tables_scroll_in_their_own_box(html):
+    tables = re.findall(r"<table\b", html)
+    boxed = re.findall(r'<div class="table-scroll">\s*<table\b', html)
+    assert len(boxed) == len(tables)
+
+
+def test_prose_math_is_rendered_and_the_rest_escaped(html):
+    assert "$v_t" not in html.split("<title>")[0]  # no raw math in the text
+    assert 'class="math math-inline"' in html
+    assert "cuesta $0 &amp; &lt;nada&gt;." in html
+
+
+def test_captions_take_the_decimal_comma(html):
+    assert "precisión objetivo 0,5 frente" in html
+
+
+def test_ids_become_display_names_in_tables(html):
+    assert ">GD (lote completo)<" in html and ">SGD (un ejemplo)<" in html
+    assert ">pérdida en validación<" in html  # column header val_loss
+    assert ">sgd-1<" not in html and ">val_loss<" not in html
 
 
 def test_english_catalogue_renders():
@@ -212,6 +377,46 @@ def test_english_catalogue_renders():
     assert '<html lang="en">' in html
     assert "Supported" in html and "Figure 1" in html and "Environment" in html
     assert message(load_catalog("en"), "profile.quick_title") not in html
+    assert "2. SGD variants" in html and "References" in html and "Reproducibility" in html
+    assert ">1.002<" in html and '<td class="num">0.98 – 1.02</td>' in html  # decimal point
+    assert ">GD (full batch)<" in html and ">validation loss<" in html
+    assert "The lecture&#39;s textbook" in html
+
+
+def _structure(node):
+    """The shape of a prose block: keys of mappings, lengths of lists, 'str' for text."""
+    if isinstance(node, dict):
+        return {k: _structure(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_structure(v) for v in node]
+    return type(node).__name__
+
+
+@pytest.mark.parametrize("path", sorted((TEMPLATES_DIR / "claims").glob("*.yaml")), ids=lambda p: p.stem)
+def test_claim_prose_exists_in_both_languages(path):
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(data.get("quote_es"), str) and data["quote_es"].strip()
+    assert "es" in data and "en" in data, f"{path.name} needs an es: and an en: block"
+    assert _structure(data["es"]) == _structure(data["en"]), f"{path.name}: es and en differ in keys or lengths"
+    for key in ("title", "quote_en", "explanation", "method"):
+        assert key in data["es"], f"{path.name}: es.{key} missing"
+    for language in ("es", "en"):
+        for paragraph in data[language]["explanation"] + data[language]["method"]:
+            for kind, piece in split_math(paragraph):  # unmatched $ raises
+                if kind == "math":
+                    math_svg(piece)  # mathtext can set it
+
+
+def test_no_file_refers_to_documents_outside_the_repository():
+    """The report's code, templates and catalogues name no document a clone lacks."""
+    root = TEMPLATES_DIR.parent
+    owned = [*root.joinpath("engine", "report").glob("*.py"), *TEMPLATES_DIR.rglob("*.j2"),
+             *TEMPLATES_DIR.joinpath("messages").glob("*.yaml"), TEMPLATES_DIR / "references.yaml",
+             TEMPLATES_DIR / "claims" / "momentum-heavy-directions.yaml",
+             TEMPLATES_DIR / "claims" / "optimizer-matrix.yaml", TEMPLATES_DIR / "style.css", Path(__file__)]
+    pattern = "|".join(["CLAIMS" + r"\.md", "DESIGN" + r"\.md", r"\.\./shared"])
+    offenders = [str(p.relative_to(root)) for p in owned if re.search(pattern, p.read_text(encoding="utf-8"))]
+    assert offenders == []
 
 
 def test_catalogues_have_the_same_keys():
@@ -264,11 +469,94 @@ def test_math_svg_returns_svg():
 
 
 def test_optimizer_colors():
-    names = ["gd", "sgd-1", "minibatch-sgd", "momentum", "adagrad", "rmsprop", "adam"]
+    names = LECTURE_OPTIMIZERS
     assert set(names) <= set(OPTIMIZER_COLORS)
     assert len({OPTIMIZER_COLORS[n] for n in names}) == len(names)
     assert optimizer_color("novel-optimizer") == optimizer_color("novel-optimizer")
     assert re.fullmatch(r"#[0-9A-Fa-f]{6}", optimizer_color("novel-optimizer"))
+
+
+def test_optimizer_styles_tell_lines_apart_without_colour():
+    styles = [optimizer_style(n) for n in LECTURE_OPTIMIZERS]
+    assert len({(repr(s["linestyle"]), s["marker"]) for s in styles}) == len(styles)
+    assert len({s["marker"] for s in styles}) == len(styles)
+    assert optimizer_style("novel") == optimizer_style("novel")
+    fig, ax = new_figure()
+    ax.plot([1, 2, 3], [3, 2, 1], **optimizer_style("adam"))  # valid Line2D properties
+    figure_to_svg(fig)
+
+
+def test_optimizer_and_metric_labels():
+    assert [optimizer_label(n, "es") for n in LECTURE_OPTIMIZERS] == [
+        "GD (lote completo)", "SGD (un ejemplo)", "SGD (minibatch)", "momentum", "Adagrad", "RMSprop", "Adam"]
+    assert [optimizer_label(n, "en") for n in LECTURE_OPTIMIZERS] == [
+        "GD (full batch)", "SGD (single example)", "SGD (minibatch)", "momentum", "Adagrad", "RMSprop", "Adam"]
+    assert optimizer_label("my-optimizer", "es") == "my-optimizer"
+    assert metric_label("val_loss", "es") == "pérdida en validación"
+    assert metric_label("val_loss", "en") == "validation loss"
+    assert metric_label("val_accuracy", "es") == "exactitud en validación (fracción)"
+    assert metric_label("val_accuracy", "en", units=False) == "validation accuracy"
+    assert metric_label("test_mmd", "en") == "test MMD²"
+    assert metric_label("train_loss", "es") == "pérdida en entrenamiento"
+    assert metric_label("wall_time_s", "es") == "tiempo por corrida (s)"
+    assert metric_label("test_long_accuracy", "en") == "test accuracy (long) (fraction)"
+    assert metric_label("something_else", "es") == "something_else"
+    with report_language("en"):
+        assert optimizer_label("sgd-1") == "SGD (single example)" and metric_label("examples") == "examples processed"
+    assert optimizer_label("sgd-1") == "SGD (un ejemplo)"  # Spanish outside
+
+
+def test_figures_speak_the_language_of_the_report():
+    def draw():
+        fig, ax = new_figure()
+        ax.plot([0.5, 1.5, 2.5], [0.25, 0.5, 0.75], label="sgd-1")
+        ax.set_xlabel("examples")
+        ax.set_ylabel("val_accuracy")
+        ax.legend()
+        return fig
+
+    with report_language("es"):
+        spanish = figure_to_svg(draw())
+    with report_language("en"):
+        english = figure_to_svg(draw())
+    # text is drawn as paths; the <title>-less SVG keeps each glyph run's text in a comment
+    assert "SGD (un ejemplo)" in spanish and "exactitud en validación (fracción)" in spanish
+    assert "SGD (single example)" in english and "validation accuracy (fraction)" in english
+    assert "0,5" in spanish and "0,5" not in english  # tick labels: decimal comma in Spanish
+    assert localize_decimals("0.25, v3.11.9 y $0.5$", "es") == "0,25, v3.11.9 y $0{,}5$"
+
+
+def test_heatmap_annotations_contrast_with_their_cells():
+    fig, ax = new_figure()
+    values = np.array([[0.001, 0.5], [1.0, np.nan]])
+    ax.imshow(values, cmap="viridis")
+    texts = annotate_heatmap(ax, values)
+    colours = {t.get_text(): t.get_color() for t in texts}
+    # viridis: dark purple (white text), teal and yellow (black text: the higher WCAG contrast)
+    assert colours == {"0,001": "white", "0,5": "black", "1": "black"}
+    assert all(t.get_fontsize() >= 7 for t in texts)
+    figure_to_svg(fig)
+
+
+def test_bad_prose_math_does_not_stop_the_report():
+    context = fake_context()
+    context["claims"][0]["method"] = [r"Un $\frac{1}{$ roto.", "Un $ suelto."]
+    html = render_html(context, TEMPLATES_DIR)
+    assert '<code class="math-source">$\\frac{1}{$</code>' in html
+    assert "Un $ suelto." in html
+
+
+def test_tex_commands_mathtext_lacks_are_mapped():
+    for formula in (r"$x \le 1$", r"$x \ge 1$", r"$\lVert x \rVert$", r"$\tfrac{1}{2}$"):
+        assert "<svg" in math_svg(formula)
+
+
+def test_inline_math_is_sized_in_em_and_split_correctly():
+    assert split_math(r"a $x_1$ b \$2") == [("text", "a "), ("math", "$x_1$"), ("text", " b $2")]
+    with pytest.raises(ValueError, match="unmatched"):
+        split_math("one $ alone")
+    svg = inline_math_svg(r"$\beta_1$")
+    assert re.search(r'width="[\d.]+em"', svg) and "math-inline" in svg
 
 
 def test_new_figure_shapes():

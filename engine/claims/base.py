@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import yaml
 
 from engine.claims.verdict import Estimate
@@ -48,3 +49,16 @@ class Claim:
         """The claim's prose (quote, explanation, method, captions) from templates/claims/<id>.yaml."""
         data = yaml.safe_load((TEXTS / f"{self.id}.yaml").read_text(encoding="utf-8"))
         return {"quote_es": data["quote_es"], **data[language]}
+
+
+def mean_sd(values, digits: int = 3, show_n: bool = False) -> str:
+    """'mean ± standard deviation' of the values that exist (with '(n = …)' if asked), for tables;
+    '—' when there are none.  The decimal mark is the report language's."""
+    from engine.report.figures import localize_decimals
+
+    values = [v for v in values if v is not None]
+    if not values:
+        return "—"
+    sd = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    text = f"{np.mean(values):.{digits}f} ± {sd:.{digits}f}" + (f" (n = {len(values)})" if show_n else "")
+    return localize_decimals(text)

@@ -24,7 +24,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from engine.claims.base import Analysis, Claim
+from engine.claims.base import Analysis, Claim, mean_sd
 from engine.claims.verdict import Estimate
 from engine.report.figures import OKABE_ITO, figure_to_svg, localize_decimals, new_figure
 
@@ -71,14 +71,6 @@ def _recall(records: list[dict]) -> dict:
 def _lengths(spec: dict) -> tuple[int, list[int]]:
     params = spec["dataset"]["params"]
     return int(params["seq_len"]), sorted(int(n) for n in params.get("extra_seq_lens") or ())
-
-
-def _mean_sd(values) -> str:
-    values = [v for v in values if v is not None]
-    if not values:
-        return "—"
-    sd = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
-    return localize_decimals(f"{np.mean(values):.3f} ± {sd:.3f}")
 
 
 def _counts(by_kind: dict, tau: int) -> dict:
@@ -212,10 +204,10 @@ def analyze(records: list[dict], text: dict, _studies: dict) -> Analysis:
         by_len = counts[kind]
         row = [labels[kind]]
         row += [f"{by_len[n]:,}".replace(",", " ") if n in by_len else "—" for n in [tau] + extra]
-        row.append(_mean_sd(accuracy[kind][tau]))
+        row.append(mean_sd(accuracy[kind][tau]))
         for n in extra:
             ok = all(a == 1.0 for a in applicable[(kind, n)])
-            row.append(_mean_sd(accuracy[kind][n]) if ok and accuracy[kind][n] else labels["not_applicable_short"])
+            row.append(mean_sd(accuracy[kind][n]) if ok and accuracy[kind][n] else labels["not_applicable_short"])
         rows.append(row)
     columns = [labels["model"]]
     columns += [labels["params_at"].format(length=n) for n in [tau] + extra]

@@ -23,7 +23,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from engine.claims.base import Analysis, Claim
+from engine.claims.base import Analysis, Claim, mean_sd
 from engine.claims.verdict import Estimate
 from engine.report.figures import OKABE_ITO, figure_to_svg, localize_decimals, new_figure, optimizer_label
 from engine.tuning import best_run
@@ -40,15 +40,6 @@ COLORS = {"rnn_hh": OKABE_ITO["blue"], "rnn_oh": OKABE_ITO["vermillion"], "digit
 
 def _ok(records):
     return [r for r in records if r["status"] == "ok"]
-
-
-def _mean_sd(values) -> str:
-    """mean ± standard deviation (n)."""
-    values = [v for v in values if v is not None]
-    if not values:
-        return "—"
-    sd = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
-    return localize_decimals(f"{np.mean(values):.3f} ± {sd:.3f} (n = {len(values)})")
 
 
 def _training(rec: dict, labels: dict) -> str:
@@ -182,12 +173,12 @@ def analyze(records: list[dict], text: dict, studies: dict) -> Analysis:
         hh, oh = [p[0] for p in pairs], [p[1] for p in pairs]
         task = labels["recall_task"].format(delay=hh[0]["spec"]["dataset"]["params"].get("delay"),
                                             tau=hh[0]["spec"]["dataset"]["params"].get("seq_len"))
-        rows.append([labels["pattern1"], task, _mean_sd([r["final"]["test_accuracy"] for r in hh]),
+        rows.append([labels["pattern1"], task, mean_sd([r["final"]["test_accuracy"] for r in hh], show_n=True),
                      localize_decimals("0.5"), _training(hh[0], labels)])
-        rows.append([labels["pattern2_free"], task, _mean_sd([r["final"]["test_accuracy"] for r in oh]),
+        rows.append([labels["pattern2_free"], task, mean_sd([r["final"]["test_accuracy"] for r in oh], show_n=True),
                      localize_decimals("0.5"), _training(oh[0], labels)])
         rows.append([labels["pattern2_forced"], task,
-                     _mean_sd([r["final"].get("test_teacher_forced_accuracy") for r in oh]),
+                     mean_sd([r["final"].get("test_teacher_forced_accuracy") for r in oh], show_n=True),
                      localize_decimals("0.5"), _training(oh[0], labels)])
         analysis.numbers["recall"] = {
             "seeds": [hh["spec"]["seed"] for hh, _ in pairs],
@@ -206,7 +197,7 @@ def analyze(records: list[dict], text: dict, studies: dict) -> Analysis:
         acc = [r["final"].get("test_accuracy") for r in recs]
         analysis.quantities[quantity] = Estimate.from_samples(acc)
         epochs = recs[0]["spec"]["budget"].get("epochs")
-        rows.append([labels["pattern3"], labels[kind], _mean_sd(acc), localize_decimals("0.1"),
+        rows.append([labels["pattern3"], labels[kind], mean_sd(acc, show_n=True), localize_decimals("0.1"),
                      _training(recs[0], labels)])
         analysis.numbers[kind] = {"study": recs[0]["spec"]["study"], "optimizer": opt,
                                   "lr": recs[0]["spec"]["optimizer"]["hp"].get("lr"), "epochs": epochs,

@@ -3,6 +3,15 @@
 Reads stored records only (never trains) and names every result it lacks.  Each claim with a
 study in the plan gets its analysis, its criterion from experiments.yaml and the verdict that
 follows; the claim's prose comes from templates/claims/<id>.yaml.
+
+The handout is written in every language of ``LANGUAGES`` from the same templates, catalogues
+and prose: the course's language (``report.language`` in experiments.yaml, Spanish) at
+``out_dir/index.html`` and ``out_dir/report.pdf``, each other one at ``out_dir/<lang>/``.
+Each claim is analysed once per language, inside ``figures.report_language``, so that its
+figures speak that language; the verdict does not depend on it.  ``results.csv`` and
+``claims.json`` (with the course language's wording) are written once, in ``out_dir``.
+The title page's texts come from ``report:`` in experiments.yaml, and for another language from
+its ``report.<lang>`` block when there is one.
 """
 from __future__ import annotations
 
@@ -23,16 +32,13 @@ from engine.optim import OPTIMIZERS
 from engine.plan import awaiting_tuning, expand
 from engine.report import TEMPLATES_DIR
 from engine.report.catalog import load_catalog, message
+from engine.report.figures import display_text, report_language
 from engine.report.mathsvg import math_svg
 from engine.report.render import write_report
 from engine.store import ResultStore
 
-SECTION_TITLES = {"es": {"1": "1. Minibatch", "2": "2. Variantes del SGD", "3": "3. Redes convolucionales",
-                         "4": "4. Redes recurrentes", "5": "5. Autoencoders", "6": "6. GANs",
-                         "7": "7. Matriz optimizador × modelo"},
-                  "en": {"1": "1. Minibatch", "2": "2. SGD variants", "3": "3. Convolutional networks",
-                         "4": "4. Recurrent networks", "5": "5. Autoencoders", "6": "6. GANs",
-                         "7": "7. Optimizer × model matrix"}}
+LANGUAGES = ("es", "en")
+COVER_KEYS = ("title", "subtitle", "course", "institution", "lecture", "date")
 
 
 def results_csv(records: list[dict]) -> str:
@@ -62,22 +68,49 @@ def results_csv(records: list[dict]) -> str:
     return out.getvalue()
 
 
-def _formulas(records: list[dict]) -> list[dict]:
+def _formulas(records: list[dict], language: str) -> list[dict]:
+    """The update rules a claim compares: shown when its runs use two rules or more (a claim
+    that trains with one optimizer only, as a tool, is not about that rule)."""
     kinds = list(dict.fromkeys(r["spec"]["optimizer"]["kind"] for r in records if r["spec"]["optimizer"]))
-    return [{"svg": math_svg(OPTIMIZERS[k].formula), "caption": k} for k in kinds]
-
-
-def build_report(exp: Experiments, store: ResultStore, out_dir: Path) -> dict:
-    settings = exp.data.get("report", {})
-    language = settings.get("language", "es")
+    if len(kinds) < 2:
+        return []
     catalog = load_catalog(language)
-    runs = expand(exp, store)
-    records, missing = [], []
-    for run in runs:
-        rec = store.get(run.key)
-        (records.append(rec) if rec is not None else missing.append(run))
-    waiting = awaiting_tuning(exp, store)
+    return [{"svg": math_svg(OPTIMIZERS[k].formula),
+             "caption": message(catalog, "formula.rule", name=display_text(k, language))} for k in kinds]
 
+
+def rebuild_command(claim_ids: list[str], profile: str) -> str:
+    """The command that trains what a claim lacks and renders the report again."""
+    option = "" if profile == "full" else f"PROFILE={profile} "
+    *others, own = claim_ids
+    steps = [f"make run {option}ONLY='claim={c}'" for c in others]
+    return " && ".join(steps + [f"make report {option}ONLY='claim={own}'"])
+
+
+def _claim_ids(claim, exp: Experiments) -> list[str]:
+    """The claims whose studies `claim` analyses, its own last."""
+    served = sorted({st["claim"] for st in claim.studies(exp.data["studies"]).values()} - {claim.id})
+    return served + [claim.id]
+
+
+def _studies(exp: Experiments, records: list[dict], missing: list) -> list[dict]:
+    status = Counter((r["spec"]["study"], r["status"]) for r in records)
+    lacking = Counter(run.spec["study"] for run in missing)
+    out = []
+    for name, study in exp.data["studies"].items():
+        out.append({
+            "study": name, "claim": study["claim"], "models": list(study.get("models", [])),
+            "optimizers": list(study.get("optimizers", [])), "seeds": list(study.get("seeds", [])),
+            "budget": dict(study.get("budget", {})), "tune": (study.get("tune") or {}).get("metric", ""),
+            "runs": {"ok": status[(name, "ok")], "diverged": status[(name, "diverged")],
+                     "failed": status[(name, "failed")], "missing": lacking[name]},
+        })
+    return out
+
+
+def _analyse(exp: Experiments, records: list[dict], missing: list, waiting: list, language: str):
+    """Every claim of the experiments file, analysed in `language`: (claims for the page, claims.json rows)."""
+    catalog = load_catalog(language)
     claims, claims_json = [], []
     for cid, claim in CLAIMS.items():
         if cid not in exp.data["claims"]:  # a claim this experiments file does not test
@@ -90,45 +123,92 @@ def build_report(exp: Experiments, store: ResultStore, out_dir: Path) -> dict:
             continue
         text = claim.text(language)
         own = claim.studies(exp.data["studies"])
-        analysis = claim.analyze(mine, text, own) if mine else Analysis({q: None for q in claim.quantities})
+        with report_language(language):
+            analysis = claim.analyze(mine, text, own) if mine else Analysis({q: None for q in claim.quantities})
         criteria = exp.data["claims"][cid]["criterion"]
         verdict, rows = evaluate(criteria, analysis.quantities)
         reason = message(catalog, "verdict_reason." + verdict.replace(" ", "_"))
         claims.append({
-            "id": cid, "section": SECTION_TITLES[language][claim.section], "title": text["title"],
+            "id": cid, "section": claim.section, "title": text["title"],
             "quote_es": text["quote_es"], "quote_en": text["quote_en"],
             "explanation": text["explanation"], "method": text["method"],
-            "formulas": _formulas(mine), "figures": analysis.figures, "tables": analysis.tables,
+            "formulas": _formulas(mine, language), "figures": analysis.figures, "tables": analysis.tables,
             "criterion": [{k: r[k] for k in ("quantity", "description", "expected", "measured", "outcome")}
                           for r in rows],
             "verdict": verdict, "verdict_reason": reason, "missing": lacking,
+            "command": rebuild_command(_claim_ids(claim, exp), exp.profile),
         })
         claims_json.append({"id": cid, "verdict": verdict, "reason": reason, "criterion": rows,
                             "numbers": analysis.numbers, "missing_results": len(lacking),
                             "runs_used": len(mine)})
+    return claims, claims_json
+
+
+def build_report(exp: Experiments, store: ResultStore, out_dir: Path, languages=None, pdf: bool = True) -> dict:
+    """Write the handout in each language (default ``LANGUAGES``), results.csv and claims.json.
+
+    ``pdf=False`` writes the HTML files only (the browser test).
+    """
+    settings = exp.data.get("report", {})
+    main = settings.get("language", "es")
+    languages = list(dict.fromkeys([main, *(languages or LANGUAGES)]))
+    runs = expand(exp, store)
+    records, missing = [], []
+    for run in runs:
+        rec = store.get(run.key)
+        (records.append(rec) if rec is not None else missing.append(run))
+    waiting = awaiting_tuning(exp, store)
 
     status = Counter(r["status"] for r in records)
     env = environment()
-    context = {
-        "language": language,
-        **{k: settings.get(k, "") for k in ("title", "subtitle", "course", "institution", "lecture")},
-        "date": settings.get("date") or dt.date.today().isoformat(),
-        "generated_at": dt.datetime.now().isoformat(timespec="seconds"),
-        "profile": exp.profile,
-        "summary": [{"id": c["id"], "title": c["title"], "verdict": c["verdict"]} for c in claims],
-        "claims": claims,
-        "runs": {"total": len(runs), "ok": status["ok"], "diverged": status["diverged"],
-                 "failed": status["failed"], "missing": len(missing)},
-        "environment": {**env, "store": str(store.root), "experiments_file": str(exp.file),
-                        "experiments_sha256": exp.sha256},
-    }
+    generated_at = dt.datetime.now().isoformat(timespec="seconds")
+    studies = _studies(exp, records, missing)
     out_dir = Path(out_dir)
+    folders = {lang: out_dir if lang == main else out_dir / lang for lang in languages}
+
+    written, verdicts, main_json = {}, {}, None
+    for language in languages:
+        claims, claims_json = _analyse(exp, records, missing, waiting, language)
+        if language == main:
+            main_json = claims_json
+            verdicts = {c["id"]: c["verdict"] for c in claims}
+        here = folders[language]
+        up = "" if here == out_dir else "../"
+        cover = {**{k: settings.get(k, "") for k in COVER_KEYS},
+                 **({} if language == main else settings.get(language, {}))}
+        context = {
+            "language": language,
+            **{k: cover.get(k, "") for k in COVER_KEYS if k != "date"},
+            "date": cover.get("date") or dt.date.today().isoformat(),
+            "generated_at": generated_at,
+            "profile": exp.profile,
+            "summary": [{"id": c["id"], "title": c["title"], "verdict": c["verdict"]} for c in claims],
+            "claims": claims,
+            "runs": {"total": len(runs), "ok": status["ok"], "diverged": status["diverged"],
+                     "failed": status["failed"], "missing": len(missing)},
+            "environment": {**env, "store": str(store.root), "experiments_file": str(exp.file),
+                            "experiments_sha256": exp.sha256},
+            "alternates": [{"language": other,
+                            "href": f"{up}{'' if folders[other] == out_dir else other + '/'}index.html"}
+                           for other in languages if other != language],
+            "reproducibility": {
+                "all_command": "make report" + ("" if exp.profile == "full" else f" PROFILE={exp.profile}"),
+                "commands": [{"id": c["id"], "title": c["title"], "command": c["command"]} for c in claims],
+                "studies": studies,
+                "results_csv": f"{up}results.csv", "claims_json": f"{up}claims.json",
+            },
+        }
+        paths = write_report(context, TEMPLATES_DIR, here, pdf=pdf)
+        if language == main:
+            written.update(paths)
+        else:
+            written.update({f"{language}/{kind}": path for kind, path in paths.items()})
+
     write_atomic(out_dir / "results.csv", results_csv(records))
     write_atomic(out_dir / "claims.json", json.dumps(
-        {"profile": exp.profile, "experiments_sha256": exp.sha256, "claims": claims_json},
+        {"profile": exp.profile, "experiments_sha256": exp.sha256, "claims": main_json},
         indent=2, ensure_ascii=False, allow_nan=False))
-    written = write_report(context, TEMPLATES_DIR, out_dir)
     written.update({"results.csv": out_dir / "results.csv", "claims.json": out_dir / "claims.json"})
     return {"written": written,
             "missing": [r.label for r in missing] + [f"{c.text()}: final seeds" for c in waiting],
-            "verdicts": {c["id"]: c["verdict"] for c in claims}}
+            "verdicts": verdicts}

@@ -1,6 +1,6 @@
 """Matplotlib figures for the report: house style, colours and SVG export.
 
-The report embeds every figure as inline SVG.  ``figure_to_svg`` turns a
+``figure_to_svg`` turns a
 :class:`matplotlib.figure.Figure` into a standalone ``<svg>`` string that
 
 * draws text as paths (``svg.fonttype='path'``), so the output does not
@@ -18,27 +18,67 @@ nothing leaks between figures.
 ``OPTIMIZER_COLORS`` gives each optimizer a fixed colour from the Okabe-Ito
 colour-blind-safe palette; ``optimizer_color`` falls back deterministically
 (by a stable hash, not Python's salted ``hash``) for names not in the table.
+``optimizer_style`` adds a line style and a marker per optimizer, so lines stay
+apart in black-and-white print: ``ax.plot(x, y, **optimizer_style(name))``.
+
+Figures speak the reader's language.  The report renders each language inside
+``report_language(code)``; there
+
+* ``optimizer_label(name)`` gives the lecture's name of an optimizer id
+  (``'sgd-1'`` -> "SGD (un ejemplo)" / "SGD (single example)") and
+  ``metric_label(name)`` words with units for a metric id (``'val_loss'`` ->
+  "pérdida en validación"), both from the message catalogues;
+* ``figure_to_svg`` *presents* the figure before saving it: any text, legend
+  entry or tick label that is exactly a known optimizer or metric id is shown
+  by its display name, and in Spanish decimal points become commas (tick
+  labels, annotations, legends);
+* ``annotate_heatmap`` writes cell values in a size readable in print, black
+  or white by the luminance of the cell's colour.
+
+Figures are embedded as ``<img src="data:image/svg+xml,...">`` (see
+``render._svg_data_uri``); formulas as inline ``<svg>``.  Both stay vector
+graphics in the PDF.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import functools
 import hashlib
 import io
+import math
 import re
 
 import matplotlib
 from matplotlib.figure import Figure
+from matplotlib.text import Text
+from matplotlib.ticker import Formatter
+
+from .catalog import DEFAULT_LANGUAGE, load_catalog
 
 __all__ = [
     "FIGURE_SIZES",
     "HOUSE_RC",
     "OPTIMIZER_COLORS",
+    "OPTIMIZER_LINESTYLES",
+    "OPTIMIZER_MARKERS",
     "SVG_HASH_SALT",
+    "annotate_heatmap",
     "apply_house_style",
     "clean_svg",
+    "current_language",
+    "display_text",
     "figure_to_svg",
+    "format_number",
+    "localize_decimals",
+    "metric_label",
     "new_figure",
     "optimizer_color",
+    "optimizer_label",
+    "optimizer_style",
+    "replace_decimals",
+    "report_language",
     "scope_svg_ids",
 ]
 
@@ -103,6 +143,289 @@ def optimizer_color(name: str) -> str:
         return OPTIMIZER_COLORS[name]
     digest = hashlib.sha256(str(name).encode("utf-8")).digest()
     return _FALLBACK_COLORS[int.from_bytes(digest[:4], "big") % len(_FALLBACK_COLORS)]
+
+
+# Line styles and markers: with the colours, they tell the optimizers apart in
+# black-and-white print and for readers who cannot tell the hues apart.
+OPTIMIZER_LINESTYLES: dict[str, object] = {
+    "gd": "-",
+    "sgd-1": ":",
+    "minibatch-sgd": "--",
+    "momentum": "-.",
+    "adagrad": (0, (5, 1.5, 1, 1.5, 1, 1.5)),
+    "rmsprop": (0, (3, 1.2)),
+    "adam": "-",
+}
+
+OPTIMIZER_MARKERS: dict[str, str] = {
+    "gd": "o",
+    "sgd-1": "x",
+    "minibatch-sgd": "s",
+    "momentum": "^",
+    "adagrad": "D",
+    "rmsprop": "v",
+    "adam": "P",
+}
+
+_FALLBACK_LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1.5, 1, 1.5, 1, 1.5)), (0, (3, 1.2)))
+_FALLBACK_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+
+
+def _stable_index(name: str, salt: str, size: int) -> int:
+    digest = hashlib.sha256(f"{salt}:{name}".encode("utf-8")).digest()
+    return int.from_bytes(digest[:4], "big") % size
+
+
+def optimizer_style(name: str) -> dict:
+    """``color``, ``linestyle``, ``marker`` and ``markevery`` for an optimizer's line.
+
+    Meant for ``ax.plot(x, y, **optimizer_style(name), label=optimizer_label(name))``:
+    ``markevery=0.1`` spaces the markers at a tenth of the axes' diagonal, so a
+    curve of five points and one of five thousand both carry a few markers.
+    (For ``ax.scatter`` take only ``color`` and ``marker``.)  Unknown names get a
+    deterministic style chosen by a stable hash of the name.
+    """
+    linestyle = OPTIMIZER_LINESTYLES.get(name)
+    if linestyle is None:
+        linestyle = _FALLBACK_LINESTYLES[_stable_index(str(name), "linestyle", len(_FALLBACK_LINESTYLES))]
+    marker = OPTIMIZER_MARKERS.get(name)
+    if marker is None:
+        marker = _FALLBACK_MARKERS[_stable_index(str(name), "marker", len(_FALLBACK_MARKERS))]
+    return {"color": optimizer_color(name), "linestyle": linestyle, "marker": marker, "markevery": 0.1}
+
+
+# --------------------------------------------------------------------------- language
+
+_LANGUAGE: contextvars.ContextVar[str | None] = contextvars.ContextVar("report_language", default=None)
+
+
+def current_language() -> str:
+    """The language figures are drawn in: the innermost ``report_language``, else Spanish."""
+    return _LANGUAGE.get() or DEFAULT_LANGUAGE
+
+
+@contextlib.contextmanager
+def report_language(language: str):
+    """Draw figures (labels, decimal separator) in ``language`` inside this block."""
+    _catalog(language)  # fail early on an unknown language
+    token = _LANGUAGE.set(language)
+    try:
+        yield language
+    finally:
+        _LANGUAGE.reset(token)
+
+
+@functools.lru_cache(maxsize=8)
+def _catalog(language: str):
+    return load_catalog(language)
+
+
+def _labels(language: str | None, group: str) -> dict:
+    node = _catalog(language or current_language()).get("labels", {}).get(group, {})
+    return node if isinstance(node, dict) else {}
+
+
+def optimizer_label(name: str, language: str | None = None) -> str:
+    """The lecture's name for an optimizer id, in ``language`` (default: ``current_language()``).
+
+    ``'gd'`` -> "GD (lote completo)" / "GD (full batch)", ``'sgd-1'`` -> "SGD (un ejemplo)" /
+    "SGD (single example)", ``'adam'`` -> "Adam", ...  Unknown names are returned unchanged.
+    """
+    return _labels(language, "optimizer").get(str(name), str(name))
+
+
+_METRIC_RE = re.compile(r"^(train|val|test)_(.+)$")
+
+
+def _metric_label_or_none(name: str, language: str | None, units: bool = True) -> str | None:
+    language = language or current_language()
+    plain = _labels(language, "quantity")
+    if name in plain:
+        return plain[name]
+    match = _METRIC_RE.match(name)
+    if not match:
+        return None
+    split, rest = match.groups()
+    splits, bases, unit_of = (_labels(language, g) for g in ("split", "metric", "unit"))
+    qualifier = ""
+    if rest not in bases:
+        # extra test sets: test_<set>_<metric>, e.g. test_long_accuracy
+        known = [b for b in bases if rest.endswith("_" + b)]
+        if not known:
+            return None
+        base = max(known, key=len)
+        qualifier, rest = rest[: -len(base) - 1], base
+    pattern = _catalog(language)["labels"]["metric_pattern"]
+    text = pattern.format(metric=bases[rest], split=splits[split])
+    if qualifier:
+        text += f" ({qualifier.replace('_', ' ')})"
+    return text + (unit_of.get(rest, "") if units else "")
+
+
+def metric_label(name: str, language: str | None = None, units: bool = True) -> str:
+    """Words (and units) for a metric or axis id, in ``language`` (default: ``current_language()``).
+
+    ``'val_loss'`` -> "pérdida en validación" / "validation loss", ``'val_accuracy'`` ->
+    "exactitud en validación (fracción)" / "validation accuracy (fraction)", ``'examples'`` ->
+    "ejemplos procesados", ``'wall_time_s'`` -> "tiempo por corrida (s)".  Metrics of the extra
+    test sets (``test_long_accuracy``) name the set in parentheses.  ``units=False`` leaves the
+    unit out (for running text: "elegida por exactitud en validación").  Unknown ids are returned
+    unchanged.
+    """
+    label = _metric_label_or_none(str(name), language, units)
+    return str(name) if label is None else label
+
+
+def display_text(text: str, language: str | None = None) -> str:
+    """``text`` itself, unless it is exactly an optimizer or metric id: then its display name."""
+    if not isinstance(text, str) or not text:
+        return text
+    key = text.strip()
+    optimizers = _labels(language, "optimizer")
+    if key in optimizers:
+        return optimizers[key]
+    label = _metric_label_or_none(key, language)
+    return text if label is None else label
+
+
+# A decimal number: digits, a point, digits; not part of a longer dotted token (3.11.9).
+_DECIMAL_RE = re.compile(r"(?<![\w.])(\d+)\.(\d+)(?![.\d]|[^\W\deE])")
+
+
+def localize_decimals(text: str, language: str | None = None) -> str:
+    """Write decimal points as the language does: ``'0.25'`` -> ``'0,25'`` in Spanish.
+
+    The separator is the catalogue's ``format.decimal``.  Inside mathtext
+    (``$...$``) a comma is braced (``0{,}25``) so that it is not spaced as
+    punctuation.  Dotted tokens such as versions (``3.11.9``) are left alone.
+    """
+    return replace_decimals(text, _catalog(language or current_language())["format"]["decimal"])
+
+
+def replace_decimals(text: str, separator: str) -> str:
+    """``localize_decimals`` with an explicit decimal ``separator``."""
+    if separator == "." or not isinstance(text, str) or "." not in text:
+        return text
+    parts = re.split(r"(\$[^$]*\$)", text)
+    for index, part in enumerate(parts):
+        mark = "{" + separator + "}" if index % 2 else separator
+        parts[index] = _DECIMAL_RE.sub(lambda m: f"{m.group(1)}{mark}{m.group(2)}", part)
+    return "".join(parts)
+
+
+def format_number(value: float, digits: int = 3, language: str | None = None) -> str:
+    """``value`` with ``digits`` significant digits, in the language's decimal style."""
+    number = float(value)
+    if math.isnan(number):
+        return "NaN"
+    if math.isinf(number):
+        return "∞" if number > 0 else "−∞"
+    return localize_decimals(f"{number:.{digits}g}", language).replace("-", "−")
+
+
+class _PresentedFormatter(Formatter):
+    """Wraps an axis formatter: display names for ids, the language's decimal separator."""
+
+    def __init__(self, inner: Formatter, language: str):
+        self.inner = inner
+        self.language = language
+
+    def _present(self, text: str) -> str:
+        return localize_decimals(display_text(text, self.language), self.language)
+
+    def set_axis(self, axis):
+        self.axis = axis
+        self.inner.set_axis(axis)
+
+    def set_locs(self, locs):
+        self.locs = locs
+        self.inner.set_locs(locs)
+
+    def __call__(self, x, pos=None):
+        return self._present(self.inner(x, pos))
+
+    def format_ticks(self, values):
+        return [self._present(t) for t in self.inner.format_ticks(values)]
+
+    def format_data(self, value):
+        return self._present(self.inner.format_data(value))
+
+    def format_data_short(self, value):
+        return self._present(self.inner.format_data_short(value))
+
+    def get_offset(self):
+        return self._present(self.inner.get_offset())
+
+    def __getattr__(self, name):  # anything else a formatter offers (e.g. LogFormatter's)
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+
+def _present_figure(fig, language: str) -> None:
+    """Show ids by their display names and decimals in the language's style (see the module doc)."""
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            for which in ("major", "minor"):
+                ticker = getattr(axis, which)
+                if not isinstance(ticker.formatter, _PresentedFormatter):
+                    formatter = _PresentedFormatter(ticker.formatter, language)
+                    (axis.set_major_formatter if which == "major" else axis.set_minor_formatter)(formatter)
+    for text in fig.findobj(Text):
+        value = text.get_text()
+        if value:
+            presented = localize_decimals(display_text(value, language), language)
+            if presented != value:
+                text.set_text(presented)
+
+
+# --------------------------------------------------------------------------- heat-maps
+
+
+def _luminance(rgba) -> float:
+    """Relative luminance (WCAG) of an RGB(A) colour with components in [0, 1]."""
+    def channel(c):
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(float(c)) for c in rgba[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def annotate_heatmap(ax, values, image=None, fmt=None, fontsize: float = 7.0, skip=None) -> list:
+    """Write ``values[i][j]`` in cell (row i, column j) of a heat-map drawn with ``imshow``.
+
+    The text is ``fontsize`` points (7 pt by default: figures are drawn at their printed
+    size, so this is 7 pt on paper), black on light cells and white on dark ones, chosen by
+    the WCAG contrast of the cell's colour in ``image`` (default: the last image of ``ax``).
+    ``fmt(value) -> str`` formats a value (default: 2 significant digits, decimal comma in
+    Spanish); cells whose value is not finite, or for which ``skip(i, j)`` is true, stay
+    empty.  The axes' grid is turned off (its lines would cross the cells).  Returns the
+    Text artists.
+    """
+    import numpy as np
+
+    values = np.asarray(values, dtype=float)
+    if image is None:
+        if not ax.images:
+            raise ValueError("annotate_heatmap: the axes have no image; pass image=ax.imshow(...)")
+        image = ax.images[-1]
+    shown = np.asarray(image.get_array(), dtype=float)
+    if shown.shape != values.shape:
+        raise ValueError(f"annotate_heatmap: values have shape {values.shape}, the image {shown.shape}")
+    if fmt is None:
+        fmt = lambda v: format_number(v, 2)  # noqa: E731
+    ax.grid(False)  # grid lines would cross the cells
+    artists = []
+    for (i, j), value in np.ndenumerate(values):
+        if not math.isfinite(value) or (skip is not None and skip(i, j)):
+            continue
+        cell = shown[i, j]
+        rgba = image.to_rgba(cell) if math.isfinite(cell) else (1.0, 1.0, 1.0, 1.0)
+        # Contrast ratio against black is (L + 0.05) / 0.05, against white 1.05 / (L + 0.05).
+        dark_text = (_luminance(rgba) + 0.05) ** 2 > 0.05 * 1.05
+        artists.append(ax.text(j, i, fmt(value), ha="center", va="center", fontsize=fontsize,
+                               color="black" if dark_text else "white"))
+    return artists
 
 
 # House style.  rcParams are read when artists are created (fonts, grid, line
@@ -239,12 +562,15 @@ def clean_svg(svg: str) -> str:
 def figure_to_svg(fig) -> str:
     """Render ``fig`` to a standalone SVG string and close the figure.
 
-    Text is converted to paths, the XML prolog, DOCTYPE and ``<metadata>``
+    The figure is first presented in ``current_language()``: texts and tick labels
+    that are exactly an optimizer or metric id show its display name, and decimal
+    points follow the language.  Text is converted to paths, the XML prolog, DOCTYPE and ``<metadata>``
     are removed, and ids are content hashes, so identical figures give
     identical strings.
     """
     buffer = io.StringIO()
     try:
+        _present_figure(fig, current_language())
         with matplotlib.rc_context(_SVG_RC):
             fig.savefig(
                 buffer,

@@ -3,13 +3,20 @@
 WeasyPrint renders neither MathML nor JavaScript (MathJax, KaTeX), so the
 report typesets formulas at build time with matplotlib's *mathtext* (a TeX
 subset: fractions, roots, sub/superscripts, ``\\mathbb``, ``\\mathrm``,
-``\\left( \\right)``, Greek letters; no ``\\text`` -- use ``\\mathrm``) and embeds
+``\\left( \\right)``, Greek letters; ``\\le``, ``\\ge``, ``\\tfrac``, ``\\lVert`` and a
+few other TeX commands it lacks are mapped to ones it has) and embeds
 the result as SVG with glyphs drawn as paths.
 
 The SVG is cropped to the formula's ink box plus a little padding, its
 ``width``/``height`` are in points at the requested font size, and the root
 carries ``style="vertical-align: -<depth>pt"`` so that, placed inline, the
 formula's baseline sits on the text baseline.  Results are cached per process.
+
+Prose may carry inline math between dollar signs, ``$v_t = (1-\\beta) g_t$``
+(``\\$`` is a literal dollar sign).  ``split_math`` cuts such a string into text
+and formula pieces, and ``inline_math_svg`` sets a formula for the running
+text: its size is in ``em``, so it follows the surrounding font size on screen
+and in print.  ``render.py`` escapes the text pieces and inlines the formulas.
 """
 
 from __future__ import annotations
@@ -25,13 +32,27 @@ from matplotlib.mathtext import MathTextParser
 
 from .figures import SVG_HASH_SALT, clean_svg
 
-__all__ = ["MATH_FONTSET", "math_svg"]
+__all__ = ["MATH_FONTSET", "inline_math_svg", "math_svg", "split_math"]
 
 # 'dejavuserif' matches the report's serif body face (DejaVu Serif); glyphs it
 # lacks (blackboard bold, ...) fall back to STIX.
 MATH_FONTSET = "dejavuserif"
 
 _PAD_PT = 1.0  # padding around the ink box, in points
+
+
+# TeX commands that mathtext lacks, and the equivalents it has.
+_ALIASES = {
+    "le": r"\leq", "ge": r"\geq", "lVert": r"\Vert", "rVert": r"\Vert", "lvert": r"\vert",
+    "rvert": r"\vert", "tfrac": r"\frac", "dfrac": r"\frac", "operatorname*": r"\operatorname",
+    "textbf": r"\mathbf", "emph": r"\mathit",
+}
+_ALIAS_RE = re.compile(r"\\(" + "|".join(re.escape(k) for k in sorted(_ALIASES, key=len, reverse=True)) + r")(?![A-Za-z])")
+
+
+def _mathtext(latex: str) -> str:
+    """``latex`` with the few common TeX commands mathtext lacks (``\\le``, ``\\tfrac``, ...) replaced."""
+    return _ALIAS_RE.sub(lambda m: _ALIASES[m.group(1)], latex)
 
 
 @functools.lru_cache(maxsize=512)
@@ -51,12 +72,13 @@ def math_svg(latex: str, fontsize: float = 12) -> str:
         "svg.hashsalt": SVG_HASH_SALT,
         "text.usetex": False,
     }
+    source, latex = latex, _mathtext(latex)
     with matplotlib.rc_context(rc):
         prop = FontProperties(family="DejaVu Serif", size=float(fontsize))
         try:
             width, height, depth, *_ = MathTextParser("path").parse(latex, dpi=72, prop=prop)
         except ValueError as error:
-            raise ValueError(f"mathtext cannot parse formula {latex!r}: {error}") from None
+            raise ValueError(f"mathtext cannot parse formula {source!r}: {error}") from None
         pad = _PAD_PT
         fig = Figure(figsize=((width + 2 * pad) / 72.0, (height + 2 * pad) / 72.0))
         fig.patch.set_alpha(0.0)
@@ -83,9 +105,54 @@ def math_svg(latex: str, fontsize: float = 12) -> str:
         1,
     )
     # Screen readers (and text search) get the source.
-    svg = re.sub(r"(<svg[^>]*>)", lambda m: m.group(1) + f"\n <title>{_xml_escape(latex)}</title>", svg, count=1)
+    svg = re.sub(r"(<svg[^>]*>)", lambda m: m.group(1) + f"\n <title>{_xml_escape(source)}</title>", svg, count=1)
     return svg.strip() + "\n"
 
 
 def _xml_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+# $...$ with no unescaped dollar inside; \$ outside a formula is a literal dollar.
+_MATH_RE = re.compile(r"(?<!\\)\$((?:[^$\\]|\\.)+?)(?<!\\)\$", re.S)
+
+
+def split_math(text: str) -> list[tuple[str, str]]:
+    """Cut prose into ``('text', ...)`` and ``('math', '$...$')`` pieces, in order.
+
+    A formula is a pair of unescaped dollar signs with something between them;
+    ``\\$`` stands for a literal dollar sign.  An unmatched dollar sign is
+    an error (``ValueError`` quoting the text), not a silently literal one.
+    """
+    pieces: list[tuple[str, str]] = []
+    position = 0
+    for match in _MATH_RE.finditer(text):
+        if match.start() > position:
+            pieces.append(("text", text[position:match.start()]))
+        pieces.append(("math", match.group(0)))
+        position = match.end()
+    if position < len(text):
+        pieces.append(("text", text[position:]))
+    for kind, piece in pieces:
+        if kind == "text" and re.search(r"(?<!\\)\$", piece):
+            raise ValueError(f"unmatched '$' in prose (write \\$ for a dollar sign): {text!r}")
+    return [(kind, piece.replace("\\$", "$") if kind == "text" else piece) for kind, piece in pieces]
+
+
+_INLINE_SIZE = 10.0  # points: the size the formula is set at, then expressed in em
+
+
+@functools.lru_cache(maxsize=1024)
+def inline_math_svg(latex: str) -> str:
+    """``math_svg`` for running text: width, height and baseline offset in ``em``."""
+    svg = math_svg(latex, fontsize=_INLINE_SIZE)
+    head, rest = svg.split(">", 1)
+
+    def em(match: re.Match) -> str:
+        return f'{match.group(1)}="{float(match.group(2)) / _INLINE_SIZE:.3f}em"'
+
+    head = re.sub(r'\b(width|height)="([\d.]+)pt"', em, head)
+    head = re.sub(r"vertical-align: -([\d.]+)pt",
+                  lambda m: f"vertical-align: -{float(m.group(1)) / _INLINE_SIZE:.3f}em", head)
+    head = head.replace('class="math"', 'class="math math-inline"', 1)
+    return head + ">" + rest

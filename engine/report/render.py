@@ -17,13 +17,15 @@ store, computes verdicts and figures, and hands this module a plain ``dict``:
         "summary": [{"id": str, "title": str, "verdict": VERDICT}],
         "claims": [{
             "id": str,               # HTML anchor: letters, digits, '-', '_', '.', ':'
-            "section": str,          # e.g. '2. Variantes del SGD' (groups the table of contents)
+            "section": str,          # the lecture's part, '1' ... '7' (titles and intros come
+                                     # from the catalogue's part.<n>); any other string is
+                                     # the title of an extra part after those
             "title": str,
             "quote_es": str,         # the lecture's sentence, shown as a blockquote
             "quote_en": str,         # English translation, smaller ('' to omit)
-            "explanation": [str],    # paragraphs (plain text)
+            "explanation": [str],    # paragraphs: prose with inline math between $...$
             "formulas": [{"svg": str, "caption": str}],        # svg from mathsvg.math_svg
-            "method": [str],         # paragraphs: how the experiment tests the claim
+            "method": [str],         # paragraphs (prose, $...$ math): how the experiment tests it
             "figures": [{"id": str, "svg": str, "caption": str}],  # svg from figures.figure_to_svg
             "tables": [{"caption": str, "columns": [str], "rows": [[str | int | float]],
                         "after": str}],   # optional: the id of a figure of this claim to follow
@@ -32,42 +34,69 @@ store, computes verdicts and figures, and hands this module a plain ``dict``:
             "verdict": VERDICT,
             "verdict_reason": str,
             "missing": [str],        # labels of results the store lacks; non-empty -> warning box
+            "command": str,          # optional: the command that completes / rebuilds it
         }],
         "runs": {"total": int, "ok": int, "diverged": int, "failed": int, "missing": int},
         "environment": {"python": str, "platform": str, "git_commit": str,
                         "packages": {name: version}, "store": str,
                         "experiments_file": str, "experiments_sha256": str},
+        # optional
+        "alternates": [{"language": str, "href": str}],   # the same report in other languages
+        "references": [...],         # default: templates_dir/references.yaml (see that file)
+        "reproducibility": {
+            "all_command": str,      # rebuilds the whole report
+            "commands": [{"id": str, "title": str, "command": str}],
+            "studies": [{"study": str, "claim": str, "models": [str], "optimizers": [str],
+                         "seeds": [int], "budget": {key: number}, "tune": str,
+                         "runs": {"ok": int, "diverged": int, "failed": int, "missing": int}}],
+            "results_csv": str, "claims_json": str,       # links, relative to the HTML file
+        },
     }
     VERDICT = "supported" | "not supported" | "inconclusive" | "missing"
 
 Optional keys: ``language`` (default ``'es'``); in a claim, ``quote_en``,
 ``explanation``, ``formulas``, ``method``, ``figures``, ``tables``,
-``criterion``, ``verdict_reason`` and ``missing`` may be left out (treated as
-empty), and ``explanation``/``method``/``missing`` may be one bare string.
-The catalogue offers generic verdict reasons under ``verdict_reason.*``
-(``message(load_catalog(lang), 'verdict_reason.not_supported')``) for
-callers that have no specific one.  Every other key is required: the templates use ``StrictUndefined``,
-so a missing one fails loudly instead of printing an empty string.
+``criterion``, ``verdict_reason``, ``missing`` and ``command`` may be left out
+(treated as empty), and ``explanation``/``method``/``missing`` may be one bare
+string.  The catalogue offers generic verdict reasons under
+``verdict_reason.*`` (``message(load_catalog(lang), 'verdict_reason.not_supported')``)
+for callers that have no specific one.  Every other key is required: the
+templates use ``StrictUndefined``, so a missing one fails loudly instead of
+printing an empty string.
+
+Structure: the title page, the contents, the verdict summary, one part per
+section of the lecture (1 Minibatch ... 6 GANs, 7 the optimizer × model
+matrix; a part no claim belongs to says so), the references, and the
+appendices (reproducibility, environment).
 
 Embedding: formulas are inlined as ``<svg>`` (small; they sit on the text
 baseline); figures become ``<img src="data:image/svg+xml,...">`` (isolated,
 and twice as fast for WeasyPrint; see ``_svg_data_uri``).  Both are vector
-graphics in the PDF.
+graphics in the PDF.  Tables sit in a box of their own that scrolls
+sideways on a narrow screen, so the page never does.
 
 Escaping: the Jinja environment autoescapes everything.  The only strings
-marked safe are the formula SVGs -- markup our own code produced -- and every
-SVG is checked first (one ``<svg>`` element, no script, no event handlers,
-no external references).  Text from configuration or results is never
-marked safe.
+marked safe are SVGs -- markup our own code produced -- and every SVG is
+checked first (one ``<svg>`` element, no script, no event handlers, no
+external references).  Prose (explanation, method, captions) may carry
+inline math between dollar signs, ``$v_t = \\beta v_{t-1} + (1-\\beta) g_t$``
+(``\\$`` for a literal dollar): the text around it is escaped, the formula is
+set by matplotlib's mathtext as inline SVG (``mathsvg.inline_math_svg``).
+Text from configuration or results is never marked safe.
 
-Table cells and criterion values may be numbers: ``int`` is printed as is,
-``float`` with 4 significant digits (``NaN``, ``∞``), a list or tuple of
-numbers as ``[a, b]``, ``None`` as ``—``; strings are printed as given.
-Columns whose cells all look numeric are right-aligned.
+Words and numbers follow the language.  Table cells and criterion values
+may be numbers: ``int`` is printed as is, ``float`` with 4 significant
+digits (``NaN``, ``∞``), a list or tuple of numbers as ``[a, b]``, ``None``
+as ``—``; with the catalogue's ``format.decimal`` (a comma in Spanish, where
+lists read ``[a; b]``).  Decimal points in string cells are localized the
+same way, and a cell or column header that is exactly an optimizer or
+metric id (``sgd-1``, ``val_loss``) shows its display name
+(``figures.optimizer_label``, ``figures.metric_label``).  Columns whose
+cells all look numeric are right-aligned.
 
 Figures and tables are numbered across the whole document (Figura 1, 2, ...;
 Tabla 1, 2, ...), formulas likewise ((1), (2), ...).  Each figure gets the
-anchor ``fig-<claim id>-<figure id>``.
+anchor ``fig-<claim id>-<figure id>``, each part ``part-<section>``.
 
 ``render_html`` returns the HTML string; ``write_report`` writes
 ``out_dir/index.html`` and ``out_dir/report.pdf`` (PDF by WeasyPrint from the
@@ -76,6 +105,7 @@ same HTML), each via a temporary file in ``out_dir`` and ``os.replace``.
 
 from __future__ import annotations
 
+import logging
 import math
 import numbers
 import re
@@ -83,17 +113,28 @@ from pathlib import Path
 from urllib.parse import quote
 
 import jinja2
-from markupsafe import Markup
+import yaml
+from markupsafe import Markup, escape
 
+from . import TEMPLATES_DIR
 from .catalog import DEFAULT_LANGUAGE, load_catalog, message
 from engine.atomic import write_atomic
 
-from .figures import scope_svg_ids
+from .figures import display_text, replace_decimals, scope_svg_ids
+from .mathsvg import inline_math_svg, split_math
 
 __all__ = ["OUTCOMES", "VERDICTS", "format_cell", "render_html", "write_report"]
 
+logger = logging.getLogger("descenso.report")
+
 TEMPLATE_NAME = "report.html.j2"
 STYLESHEET_NAME = "style.css"
+PHONE_STYLESHEET_NAME = "phone.css"  # screens narrower than 600 px
+REFERENCES_NAME = "references.yaml"
+
+# The lecture's parts, in order; a claim's "section" names one of them.
+PARTS = ("1", "2", "3", "4", "5", "6", "7")
+MISSING_SHOWN = 8  # missing-result labels listed per claim; the rest are counted
 
 VERDICTS = ("supported", "not supported", "inconclusive", "missing")
 OUTCOMES = ("pass", "fail", "unclear", "missing")
@@ -111,8 +152,27 @@ _NUMERIC_RE = re.compile(
 # --------------------------------------------------------------------------- helpers
 
 
-def format_cell(value) -> str:
-    """Text of a table cell: floats with 4 significant digits, others as given."""
+def format_cell(value, language: str | None = None) -> str:
+    """Text of a table cell: floats with 4 significant digits, others as given.
+
+    With a ``language``, decimals use its catalogue's separator (``format.decimal``;
+    lists then use ``format.list``): ``format_cell(0.5, 'es') == '0,5'``.  Strings are
+    returned as given (the renderer localizes string cells separately).
+    """
+    decimal, separator = _number_format(language)
+    return _format_value(value, decimal, separator)
+
+
+def _number_format(language: str | None, catalog=None) -> tuple[str, str]:
+    if catalog is None:
+        if language is None:
+            return ".", ","
+        catalog = load_catalog(language)
+    fmt = catalog.get("format", {}) if isinstance(catalog, dict) else {}
+    return fmt.get("decimal", "."), fmt.get("list", ",")
+
+
+def _format_value(value, decimal: str, separator: str) -> str:
     if value is None:
         return "—"
     if isinstance(value, str):
@@ -127,10 +187,39 @@ def format_cell(value) -> str:
             return "NaN"
         if math.isinf(number):
             return "∞" if number > 0 else "−∞"
-        return f"{number:.4g}"
+        return _powers_of_ten(f"{number:.4g}", decimal)
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(format_cell(v) for v in value) + "]"
+        return "[" + f"{separator} ".join(_format_value(v, decimal, separator) for v in value) + "]"
     return str(value)
+
+
+_SUPERSCRIPT = str.maketrans("-+0123456789", "⁻⁺⁰¹²³⁴⁵⁶⁷⁸⁹")
+_E_NOTATION_RE = re.compile(r"(?<![\w.,])(\d+(?:\.\d+)?)e([+\-]?\d+)(?![\w.])")
+
+
+def _powers_of_ten(text: str, decimal: str) -> str:
+    """E-notation as a reader writes it, decimals localized: '1.685e+04' -> '1,685·10⁴',
+    '1e-06' -> '10⁻⁶'."""
+    def power(match: re.Match) -> str:
+        mantissa, exponent = match.group(1), int(match.group(2))
+        ten = "10" + str(exponent).translate(_SUPERSCRIPT)
+        return ten if mantissa == "1" else f"{mantissa}·{ten}"
+
+    return replace_decimals(_E_NOTATION_RE.sub(power, text), decimal)
+
+
+# ", " between two numbers of a list, once its decimals have become commas.
+_LIST_COMMA_RE = re.compile(r"(?<=[\d∞%)\]]), (?=[\[(]?\s*[−+\-]?[\d∞])")
+
+
+def _localize_text(text: str, decimal: str, separator: str) -> str:
+    """Decimal points in a string cell, in the catalogue's style; lists of numbers then
+    separate with ``separator``: '0.98, 95 % [0.95, 1.02]' -> '0,98; 95 % [0,95; 1,02]'."""
+    localized = _powers_of_ten(text, decimal)
+    if replace_decimals(text, decimal) != text and separator != ",":
+        localized = _LIST_COMMA_RE.sub(f"{separator} ", localized)
+    # "0.95 ± 0.01" stays on one line
+    return re.sub(r"(?<=[\d∞]) ± (?=[\d∞])", "\u00a0±\u00a0", localized)
 
 
 def _is_numeric(value) -> bool:
@@ -143,8 +232,15 @@ def _is_numeric(value) -> bool:
     return isinstance(value, str) and bool(_NUMERIC_RE.match(value)) and any(ch.isdigit() for ch in value)
 
 
-def _cell(value) -> dict:
-    return {"text": format_cell(value), "numeric": _is_numeric(value)}
+def _cell(value, catalog) -> dict:
+    """A table cell: its text in the report's language, and whether it is numeric."""
+    decimal, separator = _number_format(None, catalog)
+    language = getattr(catalog, "language", None)
+    if isinstance(value, str):
+        text = _localize_text(display_text(value, language), decimal, separator)
+    else:
+        text = _format_value(value, decimal, separator)
+    return {"text": text, "numeric": _is_numeric(value)}
 
 
 def _verdict_key(verdict: str) -> str:
@@ -249,19 +345,159 @@ def _listify(value, where: str) -> list:
 # --------------------------------------------------------------------------- context
 
 
-def _prepare(context: dict, catalog) -> dict:
+class _SvgCounter:
+    """Hands out unique id prefixes for the SVGs inlined in one document."""
+
+    def __init__(self):
+        self.count = 0
+
+    def prefix(self) -> str:
+        self.count += 1
+        return f"s{self.count}-"
+
+
+def _prose(text, where: str, svgs: _SvgCounter, decimal: str = ".") -> Markup:
+    """Prose with inline math: text escaped, each ``$...$`` set as inline SVG.
+
+    With a ``decimal`` other than ``'.'`` (captions, which code fills with numbers), decimal
+    points in the text take the language's separator.
+
+    Prose never stops the report: a paragraph with an unmatched ``$`` is shown as plain
+    text, a formula mathtext cannot parse as its source in ``<code>``, each with a logged
+    warning (the tests check every claim's prose, so these do not reach a release).
+    """
+    out = []
+    try:
+        pieces = split_math(str(text))
+    except ValueError as error:
+        logger.warning("%s: %s", where, error)
+        return Markup(escape(replace_decimals(str(text), decimal)))
+    for kind, piece in pieces:
+        if kind == "text":
+            out.append(escape(replace_decimals(piece, decimal)))
+            continue
+        try:
+            svg = inline_math_svg(piece)
+        except ValueError as error:
+            logger.warning("%s: %s", where, str(error).splitlines()[0])
+            out.append(Markup('<code class="math-source">{}</code>').format(piece))
+            continue
+        out.append(_inline_svg(svg, where, svgs.prefix()))
+    return Markup("").join(out)
+
+
+def _plain(text) -> str:
+    """Prose without its math delimiters, for attributes (alt text)."""
+    return "".join(piece[1:-1] if kind == "math" else piece for kind, piece in split_math(str(text)))
+
+
+def _table(item: dict, number: int, anchor: str, where: str, catalog, svgs: _SvgCounter) -> dict:
+    columns = [_cell(str(c), catalog)["text"] for c in _listify(item.get("columns"), f"{where}: table columns")]
+    rows = []
+    for row in _listify(item.get("rows"), f"{where}: table rows"):
+        cells = [_cell(v, catalog) for v in _listify(row, f"{where}: table row")]
+        if columns and len(cells) != len(columns):
+            raise ValueError(f"{where}: table {number} has {len(columns)} columns but a row with {len(cells)} cells")
+        rows.append(cells)
+    # A column is right-aligned when every non-empty cell in it is numeric.
+    numeric_cols = []
+    for col in range(len(columns) if columns else (len(rows[0]) if rows else 0)):
+        values = [r[col] for r in rows if col < len(r) and r[col]["text"] not in ("", "—")]
+        numeric_cols.append(bool(values) and all(v["numeric"] for v in values))
+    return {"after": item.get("after", ""), "number": number, "anchor": anchor,
+            "caption": _prose(item.get("caption", ""), f"{where}: table {number} caption", svgs,
+                              _number_format(None, catalog)[0]),
+            "columns": columns, "numeric_cols": numeric_cols, "rows": rows}
+
+
+def _part_title(section: str, catalog) -> tuple[str, str, str]:
+    """(number, title, intro) of a part: the lecture's parts from the catalogue."""
+    if section in PARTS:
+        return (section, message(catalog, f"part.{section}.title"), message(catalog, f"part.{section}.intro"))
+    return ("", section, "")
+
+
+def _references(context: dict, templates_dir: Path, language: str) -> list[dict]:
+    refs = context.get("references")
+    if refs is None:
+        path = Path(templates_dir) / REFERENCES_NAME
+        refs = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else []
+    out = []
+    for ref in _listify(refs, "references"):
+        note = ref.get("note", "")
+        if isinstance(note, dict):
+            note = note.get(language, "")
+        out.append({"key": ref["key"], "authors": ref["authors"], "year": ref["year"],
+                    "title": ref["title"], "venue": ref.get("venue", ""), "id": ref.get("id", ""),
+                    "note": note, "anchor": f"ref-{_slug(ref['key'], 'ref')}"})
+    return out
+
+
+def _sci(value, decimal: str) -> str:
+    """A budget number: 1e-06 -> 10⁻⁶, 2.5e-05 -> 2,5·10⁻⁵, 30 -> 30."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return str(value)
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    return _powers_of_ten(f"{float(value):.3g}", decimal)
+
+
+def _reproducibility(context: dict, catalog, language: str) -> dict | None:
+    raw = context.get("reproducibility")
+    if not raw:
+        return None
+    from .figures import metric_label, optimizer_label
+
+    decimal, separator = _number_format(None, catalog)
+    studies = []
+    for study in _listify(raw.get("studies"), "reproducibility studies"):
+        budget = []
+        for key, value in (study.get("budget") or {}).items():
+            try:
+                if value == 1 and not isinstance(value, bool):
+                    try:  # singular
+                        budget.append(message(catalog, f"budget.{key}_one"))
+                        continue
+                    except KeyError:
+                        pass
+                budget.append(message(catalog, f"budget.{key}", value=_sci(value, decimal)))
+            except KeyError:
+                budget.append(f"{key} = {_sci(value, decimal)}")
+        if study.get("tune"):
+            budget.append(message(catalog, "reproducibility.tuned",
+                                  metric=metric_label(study["tune"], language, units=False)))
+        runs = study.get("runs") or {}
+        studies.append({
+            "study": study["study"], "claim": study.get("claim", ""),
+            "models": ", ".join(map(str, study.get("models") or [])),
+            "optimizers": ", ".join(optimizer_label(o, language) for o in study.get("optimizers") or []),
+            "seeds": ", ".join(map(str, study.get("seeds") or [])),
+            "budget": "; ".join(budget),
+            "runs": " / ".join(str(runs.get(k, 0)) for k in ("ok", "diverged", "failed", "missing")),
+            "attention": bool(runs.get("failed") or runs.get("missing")),
+        })
+    return {"all_command": raw.get("all_command", "make report"),
+            "commands": [dict(c) for c in _listify(raw.get("commands"), "reproducibility commands")],
+            "studies": studies,
+            "results_csv": raw.get("results_csv", "results.csv"),
+            "claims_json": raw.get("claims_json", "claims.json")}
+
+
+def _prepare(context: dict, catalog, templates_dir: Path | None = None) -> dict:
     """Validate the context and derive what the templates need.
 
     Returns a new dict; the caller's context is not modified.
     """
     view = dict(context)
     view.setdefault("language", DEFAULT_LANGUAGE)
+    language = view["language"]
+    decimal = _number_format(None, catalog)[0]
+    svgs = _SvgCounter()
 
     claims_in = _listify(context["claims"], "context['claims']")
     claims = []
     seen: set[str] = set()
     figure_number = table_number = formula_number = 0
-    svg_count = 0
     for index, raw in enumerate(claims_in):
         claim = dict(raw)
         cid = claim["id"]
@@ -280,17 +516,26 @@ def _prepare(context: dict, catalog) -> dict:
             if isinstance(value, str):  # one paragraph given as a bare string
                 value = [value] if value.strip() else []
             claim[key] = [str(p) for p in _listify(value, f"{where}: {key}")]
+        claim["explanation"] = [_prose(p, f"{where}: explanation", svgs) for p in claim["explanation"]]
+        claim["method"] = [_prose(p, f"{where}: method", svgs) for p in claim["method"]]
+        claim["missing_shown"] = claim["missing"][:MISSING_SHOWN]
+        claim["missing_more"] = max(0, len(claim["missing"]) - MISSING_SHOWN)
+        claim.setdefault("command", "")
         claim.setdefault("quote_en", "")
         claim.setdefault("verdict_reason", "")
+        part_number, part_title, _ = _part_title(str(claim["section"]), catalog)
+        claim["part_number"] = part_number
+        claim["part_title"] = part_title
+        claim["section_label"] = (f"{message(catalog, 'part.label', number=part_number)} · {part_title}"
+                                  if part_number else part_title)
 
         formulas = []
         for item in _listify(claim.get("formulas"), f"{where}: formulas"):
             formula_number += 1
-            svg_count += 1
             formulas.append({
                 "number": formula_number,
-                "caption": item.get("caption", ""),
-                "svg": _inline_svg(item["svg"], f"{where}, formula {formula_number}", f"s{svg_count}-"),
+                "caption": _prose(item.get("caption", ""), f"{where}, formula {formula_number}", svgs, decimal),
+                "svg": _inline_svg(item["svg"], f"{where}, formula {formula_number}", svgs.prefix()),
             })
         claim["formulas"] = formulas
 
@@ -298,11 +543,13 @@ def _prepare(context: dict, catalog) -> dict:
         for item in _listify(claim.get("figures"), f"{where}: figures"):
             figure_number += 1
             fid = _slug(item.get("id", ""), str(figure_number))
+            caption = item.get("caption", "")
             figures.append({
                 "id": item.get("id", ""),
                 "anchor": f"fig-{cid}-{fid}",
                 "number": figure_number,
-                "caption": item.get("caption", ""),
+                "caption": _prose(caption, f"{where}, figure {figure_number}", svgs, decimal),
+                "alt": _plain(caption),
                 "src": _svg_data_uri(item["svg"], f"{where}, figure {item.get('id', figure_number)!r}"),
             })
         claim["figures"] = figures
@@ -310,32 +557,10 @@ def _prepare(context: dict, catalog) -> dict:
         tables = []
         for item in _listify(claim.get("tables"), f"{where}: tables"):
             table_number += 1
-            columns = [str(c) for c in _listify(item.get("columns"), f"{where}: table columns")]
-            rows = []
-            for row in _listify(item.get("rows"), f"{where}: table rows"):
-                cells = [_cell(v) for v in _listify(row, f"{where}: table row")]
-                if columns and len(cells) != len(columns):
-                    raise ValueError(
-                        f"{where}: table {table_number} has {len(columns)} columns but a row with {len(cells)} cells"
-                    )
-                rows.append(cells)
-            # A column is right-aligned when every non-empty cell in it is numeric.
-            numeric_cols = []
-            for col in range(len(columns) if columns else (len(rows[0]) if rows else 0)):
-                values = [r[col] for r in rows if col < len(r) and r[col]["text"] not in ("", "—")]
-                numeric_cols.append(bool(values) and all(v["numeric"] for v in values))
-            after = item.get("after", "")
-            if after and after not in {f["id"] for f in figures}:
-                raise ValueError(f"{where}: table {table_number} follows figure {after!r}, which this claim lacks")
-            tables.append({
-                "after": after,
-                "number": table_number,
-                "anchor": f"tab-{cid}-{table_number}",
-                "caption": item.get("caption", ""),
-                "columns": columns,
-                "numeric_cols": numeric_cols,
-                "rows": rows,
-            })
+            table = _table(item, table_number, f"tab-{cid}-{table_number}", where, catalog, svgs)
+            if table["after"] and table["after"] not in {f["id"] for f in figures}:
+                raise ValueError(f"{where}: table {table_number} follows figure {table['after']!r}, which this claim lacks")
+            tables.append(table)
         claim["tables"] = tables
 
         criterion = []
@@ -346,14 +571,33 @@ def _prepare(context: dict, catalog) -> dict:
             criterion.append({
                 "quantity": item.get("quantity", ""),
                 "description": item.get("description", ""),
-                "expected": _cell(item.get("expected", "")),
-                "measured": _cell(item.get("measured", "")),
+                "expected": _cell(item.get("expected", ""), catalog),
+                "measured": _cell(item.get("measured", ""), catalog),
                 "outcome": outcome,
             })
         claim["criterion"] = criterion
         claims.append(claim)
     view["claims"] = claims
 
+    # One part per section of the lecture, in the lecture's order, then any other sections.
+    parts = []
+    for number in PARTS:
+        _, title, intro = _part_title(number, catalog)
+        parts.append({"number": number, "title": title, "intro": intro, "anchor": f"part-{number}",
+                      "label": message(catalog, "part.label", number=number),
+                      "claims": [c for c in claims if c["part_number"] == number]})
+    for claim in claims:
+        if not claim["part_number"]:
+            extra = next((p for p in parts if not p["number"] and p["title"] == claim["part_title"]), None)
+            if extra is None:
+                extra = {"number": "", "title": claim["part_title"], "intro": "", "label": "",
+                         "anchor": f"part-{_slug(claim['part_title'], str(len(parts) + 1))}", "claims": []}
+                parts.append(extra)
+            extra["claims"].append(claim)
+    view["parts"] = parts
+    view["toc"] = parts
+
+    by_id = {c["id"]: c for c in claims}
     summary = []
     for row in _listify(context["summary"], "context['summary']"):
         row = dict(row)
@@ -362,6 +606,7 @@ def _prepare(context: dict, catalog) -> dict:
         row["verdict_key"] = _verdict_key(row["verdict"])
         row["verdict_class"] = _verdict_class(row["verdict"])
         row["anchor"] = row["id"] if row["id"] in seen else None
+        row["part"] = by_id[row["id"]]["part_number"] if row["id"] in by_id else ""
         summary.append(row)
     view["summary"] = summary
     view["verdict_counts"] = [
@@ -370,18 +615,14 @@ def _prepare(context: dict, catalog) -> dict:
         for v in VERDICTS
     ]
 
-    toc = []
-    for claim in claims:
-        if not toc or toc[-1]["section"] != claim["section"]:
-            toc.append({"section": claim["section"], "claims": []})
-        toc[-1]["claims"].append(claim)
-    view["toc"] = toc
-
     environment = dict(context["environment"])
     packages = environment.get("packages") or {}
     environment["package_list"] = sorted(((str(k), str(v)) for k, v in packages.items()), key=lambda kv: kv[0].lower())
     view["environment"] = environment
     view["is_quick"] = str(context["profile"]).strip().lower() == "quick"
+    view["alternates"] = [dict(a) for a in _listify(context.get("alternates"), "context['alternates']")]
+    view["references"] = _references(context, templates_dir or TEMPLATES_DIR, language)
+    view["reproducibility"] = _reproducibility(context, catalog, language)
     view["page_css"] = Markup(_page_css(catalog))
     return view
 
@@ -416,20 +657,24 @@ def _environment(templates_dir: Path) -> jinja2.Environment:
 def render_html(context: dict, templates_dir: Path) -> str:
     """Render ``templates_dir/report.html.j2`` with ``context`` to an HTML string.
 
-    The stylesheet ``templates_dir/style.css`` is inlined in a ``<style>``
-    element; the message catalogue is ``templates_dir/messages/<language>.yaml``.
+    The stylesheets ``templates_dir/style.css`` and ``phone.css`` (screens
+    narrower than 600 px) are inlined in ``<style>`` elements; the message
+    catalogue is ``templates_dir/messages/<language>.yaml``.
     """
     templates_dir = Path(templates_dir)
     language = context.get("language", DEFAULT_LANGUAGE)
     catalog = load_catalog(language, messages_dir=templates_dir / "messages")
-    view = _prepare(context, catalog)
+    view = _prepare(context, catalog, templates_dir)
 
-    css = (templates_dir / STYLESHEET_NAME).read_text(encoding="utf-8")
-    if re.search(r"</style", css, re.I):
-        raise ValueError(f"{templates_dir / STYLESHEET_NAME} must not contain '</style'")
-    view["css"] = Markup(css)
+    for key, name in (("css", STYLESHEET_NAME), ("phone_css", PHONE_STYLESHEET_NAME)):
+        css = (templates_dir / name).read_text(encoding="utf-8")
+        if re.search(r"</style", css, re.I):
+            raise ValueError(f"{templates_dir / name} must not contain '</style'")
+        view[key] = Markup(css)
 
     def t(key: str, **fmt) -> str:
+        if any(isinstance(v, Markup) for v in fmt.values()):  # markup made by the template
+            return escape(message(catalog, key)).format(**fmt)
         return message(catalog, key, **fmt)
 
     env = _environment(templates_dir)
@@ -437,20 +682,26 @@ def render_html(context: dict, templates_dir: Path) -> str:
     return env.get_template(TEMPLATE_NAME).render(**view)
 
 
-def write_report(context: dict, templates_dir: Path, out_dir: Path) -> dict[str, Path]:
+def write_report(context: dict, templates_dir: Path, out_dir: Path, pdf: bool = True) -> dict[str, Path]:
     """Write ``out_dir/index.html`` and ``out_dir/report.pdf``; return their paths.
 
     Both files are written to a temporary file in ``out_dir`` and renamed into
     place, so a reader never sees a half-written report.  The PDF is written
-    first: if WeasyPrint fails, neither file is replaced.
+    first: if WeasyPrint fails, neither file is replaced.  Layout problems of
+    the PDF (text past the margin, a figure split across pages) are logged as
+    warnings.  ``pdf=False`` writes the HTML only.
     """
-    from .pdf import html_to_pdf  # WeasyPrint is imported only when a PDF is made
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     html = render_html(context, Path(templates_dir))
-    pdf_path = out_dir / "report.pdf"
     html_path = out_dir / "index.html"
-    html_to_pdf(html, pdf_path, base_url=out_dir)
+    written = {"html": html_path}
+    if pdf:
+        from .pdf import html_to_pdf  # WeasyPrint is imported only when a PDF is made
+
+        pdf_path = out_dir / "report.pdf"
+        for problem in html_to_pdf(html, pdf_path, base_url=out_dir):
+            logger.warning("%s: %s", pdf_path, problem)
+        written["pdf"] = pdf_path
     write_atomic(html_path, html)
-    return {"html": html_path, "pdf": pdf_path}
+    return written
