@@ -16,9 +16,7 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 
 ## Train what is missing, then render reports/ (HTML, PDF, CSV, claims.json).
 report: $(VENV)/.installed
-	$(PY) -m engine run $(RUN_OPTS); status=$$?; \
-	$(PY) -m engine report --profile $(PROFILE) || exit $$?; \
-	exit $$status
+	$(PY) -m engine run $(RUN_OPTS) --report
 
 run: $(VENV)/.installed
 	$(PY) -m engine run $(RUN_OPTS)

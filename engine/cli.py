@@ -61,12 +61,17 @@ def _parser() -> argparse.ArgumentParser:
     selection(p)
     executor(p)
     p.add_argument("--force", action="store_true", help="retrain selected runs even if stored")
+    p.add_argument("--report", action="store_true", help=(
+        "then render the report (as `report`) in the same process: what `make report` does"))
+    p.add_argument("--out", type=Path, default=Path("reports"), help="with --report: output folder (default: reports)")
     p = sub.add_parser("status", help="count done / missing / diverged / failed runs")
     common(p)
     selection(p)
     p = sub.add_parser("report", help="render reports/ from stored results only (never trains)")
     common(p)
     p.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports)")
+    p.add_argument("--no-cache", action="store_true", help=(
+        "redraw every figure and PDF instead of reusing those kept in <store>/report-cache"))
     sub.add_parser("schema", help="print the JSON Schema of experiments files")
     return parser
 
@@ -153,10 +158,13 @@ def cmd_run(args) -> int:
     exp, runs = _selected(args, store)
     try:
         with store.lock():
-            return _run_locked(args, exp, runs, store, make_executor)
+            status = _run_locked(args, exp, runs, store, make_executor)
     except (StoreBusy, StoreUnwritable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if args.report and status != 130:
+        return _report(args, exp, store) or status
+    return status
 
 
 def _run_locked(args, exp, runs, store, make_executor) -> int:
@@ -273,12 +281,14 @@ def _train(executor, todo, args, exp, store, tally) -> None:
 
 
 def cmd_report(args) -> int:
+    return _report(args, _load(args), ResultStore(args.store))
+
+
+def _report(args, exp, store: ResultStore) -> int:
     from engine.report.assemble import build_report
 
-    exp = _load(args)
-    store = ResultStore(args.store)
     try:
-        summary = build_report(exp, store, args.out)
+        summary = build_report(exp, store, args.out, use_cache=not getattr(args, "no_cache", False))
     except OSError as exc:
         print(f"error: cannot write the report to {args.out}: {exc.strerror or exc}", file=sys.stderr)
         return 1

@@ -35,7 +35,8 @@ def module_file(name: str, root: Path) -> Path | None:
     return None
 
 
-def _imports(name: str, path: Path, root: Path) -> set[str]:
+@lru_cache(maxsize=None)
+def _imports(name: str, path: Path, root: Path) -> frozenset[str]:
     """The engine modules `path` (module `name`) imports."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
@@ -53,7 +54,7 @@ def _imports(name: str, path: Path, root: Path) -> set[str]:
             # `from engine.x import y` may name a submodule y
             found.update(f"{module}.{a.name}" for a in node.names
                          if module_file(f"{module}.{a.name}", root) is not None)
-    return {m for m in found if m.split(".")[0] == "engine" and module_file(m, root) is not None}
+    return frozenset(m for m in found if m.split(".")[0] == "engine" and module_file(m, root) is not None)
 
 
 @lru_cache(maxsize=None)

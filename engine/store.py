@@ -11,7 +11,8 @@ error, until the next `run` retries it.
 
 One `run` at a time writes to a store: ``lock()`` takes an exclusive, non-blocking lock on
 <root>/.lock (released by the operating system if the process dies).  Readers need no lock:
-renames make every record they see whole.
+renames make every record they see whole.  A ResultStore keeps the records it has read or
+written, so it sees each record as it was when it first met it: one instance per command.
 """
 from __future__ import annotations
 
@@ -59,12 +60,17 @@ class ResultStore:
     def __init__(self, root: Path = DEFAULT_STORE):
         self.root = Path(root)
         self.corrupt: dict[str, str] = {}   # key → what is wrong, for keys read so far
+        # Records read or written by this process: planning, tuning and the report read each
+        # record several times, and only this process writes while it holds the lock.
+        self._seen: dict[str, dict] = {}
 
     def path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
 
     def get(self, key: str) -> dict | None:
         """The record of `key`; None when it is missing or corrupt."""
+        if key in self._seen:
+            return self._seen[key]
         try:
             text = self.path(key).read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -82,6 +88,7 @@ class ResultStore:
             self.corrupt[key] = problem
             return None
         self.corrupt.pop(key, None)
+        self._seen[key] = record
         return record
 
     def is_finished(self, key: str) -> bool:
@@ -91,11 +98,14 @@ class ResultStore:
 
     def put(self, record: dict) -> Path:
         try:
-            return write_atomic(self.path(record["key"]),
+            path = write_atomic(self.path(record["key"]),
                                 json.dumps(record, allow_nan=False, separators=(",", ":")))
         except OSError as exc:
             raise StoreUnwritable(f"cannot write to the result store {self.root}: "
                                   f"{exc.strerror or exc}") from exc
+        self._seen[record["key"]] = record
+        self.corrupt.pop(record["key"], None)
+        return path
 
     @contextmanager
     def lock(self):

@@ -69,7 +69,7 @@ def test_a_failed_run_is_retried_by_the_next_run(tmp_path, cli):
     rs.put({**rec, "status": "failed", "error": "RuntimeError: boom"})
     code, _, err = cli("run", TINY, "--store", store, "--jobs", "1", "--only", ONLY)
     assert code == 0 and "1 to train" in err and "failed before and are retried" in err
-    assert rs.get(key)["status"] == "ok"
+    assert ResultStore(store).get(key)["status"] == "ok"
 
 
 def test_a_second_run_on_the_same_store_is_refused_clearly(tmp_path, cli):

@@ -1,7 +1,9 @@
 """What a claim declares and what its analysis returns."""
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -11,6 +13,12 @@ import yaml
 from engine.claims.verdict import Estimate
 
 TEXTS = Path(__file__).resolve().parent.parent.parent / "templates" / "claims"
+
+
+@lru_cache(maxsize=None)
+def _prose(claim_id: str) -> dict:
+    return yaml.load((TEXTS / f"{claim_id}.yaml").read_text(encoding="utf-8"),
+                     Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 @dataclass
@@ -47,8 +55,8 @@ class Claim:
 
     def text(self, language: str) -> dict:
         """The claim's prose (quote, explanation, method, captions) from templates/claims/<id>.yaml."""
-        data = yaml.safe_load((TEXTS / f"{self.id}.yaml").read_text(encoding="utf-8"))
-        return {"quote_es": data["quote_es"], **data[language]}
+        data = _prose(self.id)
+        return copy.deepcopy({"quote_es": data["quote_es"], **data[language]})
 
 
 def mean_sd(values, digits: int = 3, show_n: bool = False) -> str:

@@ -17,7 +17,7 @@ import numpy as np
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate
 from engine.objectives import OBJECTIVES
-from engine.report.figures import figure_to_svg, new_figure, optimizer_color
+from engine.report.figures import figure_to_svg, new_figure, optimizer_label, optimizer_style
 
 # Which rule each slope belongs to: plain GD is the `sgd` rule on a deterministic objective.
 SLOPE_OF_KIND = {"sgd": "slope_gd", "momentum": "slope_momentum"}
@@ -83,17 +83,18 @@ def _scaling(records: list[dict], text: dict, analysis: Analysis) -> None:
             slopes[quantity] = Estimate.from_samples(per_seed)
         means = [np.mean([best[(oname, s, k)]["final"]["steps_to_target"] for s in seeds if (oname, s, k) in best])
                  if any((oname, s, k) in best for s in seeds) else np.nan for k in kappas]
-        color = optimizer_color(oname)
-        ax.loglog(kappas, means, "o", color=color, label=text["labels"]["measured"].format(optimizer=oname))
+        style = optimizer_style(oname)
+        color, name = style["color"], optimizer_label(oname)
+        ax.loglog(kappas, means, style["marker"], color=color, label=text["labels"]["measured"].format(optimizer=name))
         est = slopes.get(quantity)
         if est is not None:
             ok = np.isfinite(means)
             coef = np.polyfit(np.log(np.array(kappas)[ok]), np.log(np.array(means)[ok]), 1)
             ax.loglog(kappas, np.exp(np.polyval(coef, np.log(kappas))), "-", color=color, lw=1,
-                      label=text["labels"]["fit"].format(optimizer=oname, slope=est.mean))
+                      label=text["labels"]["fit"].format(optimizer=name, slope=est.mean))
         accelerated = kinds[oname] == "momentum"
         ax.loglog(kappas, [theory_steps(k, target, accelerated) for k in kappas], ":", color=color, lw=1,
-                  label=text["labels"]["theory"].format(optimizer=oname))
+                  label=text["labels"]["theory"].format(optimizer=name))
         for k, m in zip(kappas, means):
             cells = [best[(oname, s, k)] for s in seeds if (oname, s, k) in best]
             hp = cells[0]["spec"]["optimizer"]["hp"] if cells else {}
@@ -142,11 +143,12 @@ def _trajectories(records: list[dict], text: dict, analysis: Analysis) -> None:
         for rec, path in zip(recs, paths):
             o = rec["spec"]["optimizer"]
             hp = ", ".join(f"{k}={v:g}" for k, v in o["hp"].items() if not isinstance(v, str))
-            ax.plot(path[:, 0], path[:, 1], "-", color=optimizer_color(o["name"]), lw=1,
-                    label=f"{o['name']} ({hp}): {len(path) - 1} {text['labels']['steps_short']}")
+            style = optimizer_style(o["name"])
+            ax.plot(path[:, 0], path[:, 1], color=style["color"], linestyle=style["linestyle"], lw=1,
+                    label=f"{optimizer_label(o['name'])} ({hp}): {len(path) - 1} {text['labels']['steps_short']}")
         ax.plot(*problem.minimizer, "*", color="black", ms=8)
         ax.plot(*paths[0][0], "o", color="black", ms=4)
-        ax.set_title(mname, fontsize=9)
+        ax.set_title(text["labels"].get("models", {}).get(mname, mname), fontsize=9)
         ax.legend(fontsize=6, loc="upper left")
     analysis.figures.append({"id": "momentum-trajectories", "svg": figure_to_svg(fig),
                              "caption": text["captions"]["trajectories"]})

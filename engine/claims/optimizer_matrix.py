@@ -20,7 +20,8 @@ from matplotlib.ticker import NullFormatter
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate
 from engine.tuning import choose
-from engine.report.figures import figure_to_svg, new_figure, optimizer_color
+from engine.report.figures import (annotate_heatmap, figure_to_svg, metric_label, new_figure,
+                                   optimizer_label, optimizer_style)
 
 HEADLINES = ("test_accuracy", "test_mse", "test_modes", "test_mmd")
 
@@ -74,10 +75,10 @@ def _curves(ax, cells: dict, metric: str, xkey: str, xscale: str) -> None:
         n = min(len(r["history"][metric]) for r in finals)
         x = np.asarray(finals[0]["history"][xkey][:n], dtype=float)
         ys = np.asarray([r["history"][metric][:n] for r in finals], dtype=float)
-        color = optimizer_color(oname)
-        ax.plot(x, ys.mean(0), color=color, lw=1.2, label=oname)
+        style = optimizer_style(oname)
+        ax.plot(x, ys.mean(0), **style, lw=1.2, markersize=3.5, label=optimizer_label(oname))
         if len(finals) > 1:
-            ax.fill_between(x, ys.min(0), ys.max(0), color=color, alpha=0.2, lw=0)
+            ax.fill_between(x, ys.min(0), ys.max(0), color=style["color"], alpha=0.2, lw=0)
     ax.set_xscale(xscale)
     ax.xaxis.set_minor_formatter(NullFormatter())  # labelled minor ticks collide on short log ranges
 
@@ -101,20 +102,17 @@ def _heatmap(ax, cells: dict, metric: str, mode: str, labels: dict) -> None:
                       interpolation="nearest")
     for i, j in diverged:
         ax.text(j, i, "✕", ha="center", va="center", fontsize=8, color="#b00020")
-    for (i, j), value in np.ndenumerate(grid):
-        if np.isfinite(value):
-            ax.text(j, i, f"{value:.2g}", ha="center", va="center", fontsize=5.5,
-                    color="white" if shown[i, j] < np.nanmean(shown) else "black")
+    annotate_heatmap(ax, grid, image=image, fontsize=7)
     for i, oname in enumerate(names):
         best = cells[oname]["best"]
         if best is not None:
             j = lrs.index(best["spec"]["optimizer"]["hp"]["lr"])
             ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black", lw=1.2))
     ax.set_xticks(range(len(lrs)), [f"{lr:.0e}".replace("e-0", "e-") for lr in lrs], rotation=45, fontsize=6)
-    ax.set_yticks(range(len(names)), names, fontsize=7)
+    ax.set_yticks(range(len(names)), [optimizer_label(n) for n in names], fontsize=7)
     ax.set_xlabel(labels["lr"])
     cbar = ax.figure.colorbar(image, ax=ax, shrink=0.9)
-    cbar.set_label(("log₁₀ " if positive else "") + metric, fontsize=7)
+    cbar.set_label(("log₁₀ " if positive else "") + metric_label(metric), fontsize=7)
 
 
 def _study(sname: str, study: dict, records: list[dict], text: dict, analysis: Analysis) -> None:
@@ -180,7 +178,6 @@ def _study(sname: str, study: dict, records: list[dict], text: dict, analysis: A
     if all(v > 0 for c in cells.values() for r in c["finals"] if r["status"] == "ok"
            for v in r["history"].get(curve_metric, []) if v is not None):
         axes[0].set_yscale("log")
-        axes[0].yaxis.set_minor_formatter(NullFormatter())
     axes[0].set_xlabel(labels["examples"] if xkey == "examples" else labels["steps"])
     axes[0].set_ylabel(curve_metric)
     axes[0].legend(fontsize=6, ncols=2)
@@ -197,8 +194,8 @@ def _study(sname: str, study: dict, records: list[dict], text: dict, analysis: A
     fig, ax = new_figure()
     _heatmap(ax, cells, metric, mode, labels)
     analysis.figures.append({"id": f"{sname}-heatmap", "svg": figure_to_svg(fig),
-                             "caption": text["captions"]["heatmap"].format(title=title, metric=metric)})
-    analysis.tables.append({"caption": text["captions"]["table"].format(title=title, metric=metric),
+                             "caption": text["captions"]["heatmap"].format(title=title, metric=metric_label(metric, units=False))})
+    analysis.tables.append({"caption": text["captions"]["table"].format(title=title, metric=metric_label(metric, units=False)),
                             "columns": columns, "rows": rows, "after": f"{sname}-heatmap"})
     analysis.numbers.setdefault(sname, {})["optimizers"] = {
         o: {"lr": None if c["best"] is None else c["best"]["spec"]["optimizer"]["hp"]["lr"],

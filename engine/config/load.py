@@ -76,6 +76,18 @@ def _index(node, path: tuple, positions: Positions, problems: list[ConfigProblem
             _index(item, path + (i,), positions, problems, budget)
 
 
+def _compose(text: str):
+    """The node tree of `text`: parsed by libyaml when PyYAML has it (ten times faster), and by
+    the pure-Python parser when the text is malformed, whose messages name the context."""
+    fast = getattr(yaml, "CSafeLoader", None)
+    if fast is not None:
+        try:
+            return yaml.compose(text, Loader=fast)
+        except yaml.YAMLError:
+            pass
+    return yaml.compose(text, Loader=yaml.SafeLoader)
+
+
 def load_yaml(path: Path) -> tuple[dict, Positions]:
     """Parse *path*; return (data, positions) or raise ConfigError naming file, line and column."""
     file = str(path)
@@ -95,11 +107,15 @@ def load_yaml(path: Path) -> tuple[dict, Positions]:
         raise ConfigError(file, [ConfigProblem("", (
             f"byte {raw[exc.start]:#04x} at offset {exc.start} is not UTF-8; expected a UTF-8 text "
             "file (is this the experiments file?)."), line, None)])
+    positions: Positions = {}
+    problems: list[ConfigProblem] = []
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = _compose(text)
         if node is not None:
-            _index(node, (), {}, [], [0])  # refuse bombs and deep nesting before constructing
-        data = yaml.load(text, Loader=yaml.SafeLoader)
+            # Before constructing: refuse bombs and deep nesting, and index the tree while it is as
+            # written (constructing merges `<<:` keys into their mappings, in place).
+            _index(node, (), positions, problems, [0])
+        data = None if node is None else yaml.SafeLoader("").construct_document(node)
     except _TooLarge as exc:
         raise ConfigError(file, [exc.problem])
     except RecursionError:
@@ -121,9 +137,6 @@ def load_yaml(path: Path) -> tuple[dict, Positions]:
     if not isinstance(data, dict):
         raise ConfigError(file, [ConfigProblem("", "expected a mapping at the top level "
                                                    "(keys such as models, optimizers, studies).")])
-    positions: Positions = {}
-    problems: list[ConfigProblem] = []
-    _index(node, (), positions, problems, [0])
     if problems:
         raise ConfigError(file, problems)
     return data, positions

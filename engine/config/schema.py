@@ -44,6 +44,8 @@ def _hyperparameter_properties() -> dict:
     return props
 
 
+COVER = {k: {"type": "string"} for k in ("title", "subtitle", "course", "institution", "lecture", "date")}
+
 BOUND = {"type": "object", "additionalProperties": False, "minProperties": 1, "maxProperties": 1,
          "properties": {"at_least": NUMBER, "at_most": NUMBER}}
 METRIC_BOUNDS = {"type": "object", "minProperties": 1, "additionalProperties": BOUND,
@@ -125,10 +127,9 @@ def build_schema() -> dict:
         "properties": {
             "version": {"const": 1},
             "report": {"type": "object", "additionalProperties": False, "properties": {
-                "title": {"type": "string"}, "subtitle": {"type": "string"},
-                "course": {"type": "string"}, "institution": {"type": "string"},
-                "lecture": {"type": "string"}, "date": {"type": "string"},
-                "language": {"enum": ["es", "en"]}}},
+                **COVER, "language": {"enum": ["es", "en"]},
+                "en": {"type": "object", "additionalProperties": False, "properties": COVER,
+                       "description": "Title page of reports/en/; missing keys fall back to the ones above."}}},
             "datasets": {"type": "object", "additionalProperties": {
                 "type": "object", "additionalProperties": False, "required": ["kind"],
                 "properties": {"kind": {"type": "string", "enum": sorted(DATASETS)},

@@ -31,6 +31,7 @@ from engine.environment import environment
 from engine.optim import OPTIMIZERS
 from engine.plan import awaiting_tuning, expand
 from engine.report import TEMPLATES_DIR
+from engine.report.cache import ReportCache
 from engine.report.catalog import load_catalog, message
 from engine.report.figures import display_text, report_language
 from engine.report.mathsvg import math_svg
@@ -108,7 +109,8 @@ def _studies(exp: Experiments, records: list[dict], missing: list) -> list[dict]
     return out
 
 
-def _analyse(exp: Experiments, records: list[dict], missing: list, waiting: list, language: str):
+def _analyse(exp: Experiments, records: list[dict], missing: list, waiting: list, language: str,
+             cache: ReportCache):
     """Every claim of the experiments file, analysed in `language`: (claims for the page, claims.json rows)."""
     catalog = load_catalog(language)
     claims, claims_json = [], []
@@ -123,8 +125,12 @@ def _analyse(exp: Experiments, records: list[dict], missing: list, waiting: list
             continue
         text = claim.text(language)
         own = claim.studies(exp.data["studies"])
-        with report_language(language):
-            analysis = claim.analyze(mine, text, own) if mine else Analysis({q: None for q in claim.quantities})
+        def analyse(mine=mine, text=text, own=own, claim=claim) -> Analysis:
+            with report_language(language):
+                return claim.analyze(mine, text, own)
+
+        analysis = (cache.analysis(claim, mine, text, own, language, analyse) if mine
+                    else Analysis({q: None for q in claim.quantities}))
         criteria = exp.data["claims"][cid]["criterion"]
         verdict, rows = evaluate(criteria, analysis.quantities)
         reason = message(catalog, "verdict_reason." + verdict.replace(" ", "_"))
@@ -144,10 +150,12 @@ def _analyse(exp: Experiments, records: list[dict], missing: list, waiting: list
     return claims, claims_json
 
 
-def build_report(exp: Experiments, store: ResultStore, out_dir: Path, languages=None, pdf: bool = True) -> dict:
+def build_report(exp: Experiments, store: ResultStore, out_dir: Path, languages=None, pdf: bool = True,
+                 use_cache: bool = True) -> dict:
     """Write the handout in each language (default ``LANGUAGES``), results.csv and claims.json.
 
-    ``pdf=False`` writes the HTML files only (the browser test).
+    ``pdf=False`` writes the HTML files only (the browser test).  Analyses and PDFs made before
+    are reused from ``<store>/report-cache`` (engine.report.cache) unless ``use_cache`` is False.
     """
     settings = exp.data.get("report", {})
     main = settings.get("language", "es")
@@ -161,14 +169,16 @@ def build_report(exp: Experiments, store: ResultStore, out_dir: Path, languages=
 
     status = Counter(r["status"] for r in records)
     env = environment()
-    generated_at = dt.datetime.now().isoformat(timespec="seconds")
+    # The date, not the time: a rebuild on the same day gives the same HTML, and its cached PDF.
+    generated_at = dt.date.today().isoformat()
+    cache = ReportCache(store.root / "report-cache" if use_cache else None)
     studies = _studies(exp, records, missing)
     out_dir = Path(out_dir)
     folders = {lang: out_dir if lang == main else out_dir / lang for lang in languages}
 
     written, verdicts, main_json = {}, {}, None
     for language in languages:
-        claims, claims_json = _analyse(exp, records, missing, waiting, language)
+        claims, claims_json = _analyse(exp, records, missing, waiting, language, cache)
         if language == main:
             main_json = claims_json
             verdicts = {c["id"]: c["verdict"] for c in claims}
@@ -198,7 +208,7 @@ def build_report(exp: Experiments, store: ResultStore, out_dir: Path, languages=
                 "results_csv": f"{up}results.csv", "claims_json": f"{up}claims.json",
             },
         }
-        paths = write_report(context, TEMPLATES_DIR, here, pdf=pdf)
+        paths = write_report(context, TEMPLATES_DIR, here, pdf=pdf, cache=cache)
         if language == main:
             written.update(paths)
         else:

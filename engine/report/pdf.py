@@ -77,14 +77,18 @@ def layout_problems(document) -> list[str]:
     return problems
 
 
-def html_to_pdf(html: str, pdf_path: Path, base_url: Path) -> list[str]:
+def html_to_pdf(html: str, pdf_path: Path, base_url: Path, cache=None) -> list[str]:
     """Render ``html`` (print media) to ``pdf_path``; relative URLs resolve against ``base_url``.
 
     Returns the layout problems found (see ``layout_problems``); the PDF is written anyway.
+    With a ``cache`` (engine.report.cache.ReportCache) an HTML rendered before is not rendered again.
     """
+    def render() -> tuple[bytes, list[str]]:
+        document = render_document(html, base_url)
+        return document.write_pdf(), layout_problems(document)
+
     pdf_path = Path(pdf_path)
     pdf_path.parent.mkdir(parents=True, exist_ok=True)
-    document = render_document(html, base_url)
-    problems = layout_problems(document)
-    write_atomic(pdf_path, document.write_pdf())
+    data, problems = cache.pdf(html, render) if cache is not None else render()
+    write_atomic(pdf_path, data)
     return problems

@@ -682,25 +682,27 @@ def render_html(context: dict, templates_dir: Path) -> str:
     return env.get_template(TEMPLATE_NAME).render(**view)
 
 
-def write_report(context: dict, templates_dir: Path, out_dir: Path, pdf: bool = True) -> dict[str, Path]:
+def write_report(context: dict, templates_dir: Path, out_dir: Path, pdf: bool = True, cache=None) -> dict[str, Path]:
     """Write ``out_dir/index.html`` and ``out_dir/report.pdf``; return their paths.
 
     Both files are written to a temporary file in ``out_dir`` and renamed into
     place, so a reader never sees a half-written report.  The PDF is written
     first: if WeasyPrint fails, neither file is replaced.  Layout problems of
     the PDF (text past the margin, a figure split across pages) are logged as
-    warnings.  ``pdf=False`` writes the HTML only.
+    warnings.  ``pdf=False`` writes the HTML only.  ``cache`` (a ReportCache) keeps
+    the HTML and the PDF between builds, keyed by what they are made from.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    html = render_html(context, Path(templates_dir))
+    html = (render_html(context, Path(templates_dir)) if cache is None else
+            cache.html(context, Path(templates_dir), lambda: render_html(context, Path(templates_dir))))
     html_path = out_dir / "index.html"
     written = {"html": html_path}
     if pdf:
         from .pdf import html_to_pdf  # WeasyPrint is imported only when a PDF is made
 
         pdf_path = out_dir / "report.pdf"
-        for problem in html_to_pdf(html, pdf_path, base_url=out_dir):
+        for problem in html_to_pdf(html, pdf_path, base_url=out_dir, cache=cache):
             logger.warning("%s: %s", pdf_path, problem)
         written["pdf"] = pdf_path
     write_atomic(html_path, html)
