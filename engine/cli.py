@@ -12,7 +12,8 @@ from pathlib import Path
 from engine.config.errors import ConfigError
 from engine.config.validate import DEFAULT_FILE, DEFAULT_PROFILE, load_experiments
 from engine.config.errors import ConfigProblem
-from engine.plan import FILTER_FIELDS, awaiting_tuning, count_runs, expand, group_runs, parse_filter, select
+from engine.plan import (FILTER_FIELDS, awaiting_tuning, count_runs, expand, expand_with_waiting, group_runs,
+                         parse_filter, select)
 from engine.store import DEFAULT_STORE, ResultStore, StoreBusy, StoreUnwritable
 
 EXIT_BAD_INPUT = 2
@@ -92,8 +93,14 @@ def _load(args):
 
 
 def _selected(args, store=None):
+    exp, runs, _ = _selected_with_waiting(args, store)
+    return exp, runs
+
+
+def _selected_with_waiting(args, store=None):
+    """The file, the runs that --only selects, and the tuned cells whose final seeds still wait."""
     exp = _load(args)
-    runs = expand(exp, store)
+    runs, waiting = expand_with_waiting(exp, store)
     terms = parse_filter(getattr(args, "only", None))
     for key, _ in terms:
         if key is not None and key not in FILTER_FIELDS:
@@ -101,7 +108,7 @@ def _selected(args, store=None):
     chosen = select(runs, terms)
     if terms and not chosen:
         raise UsageError(f"--only '{args.only}' matches none of the {len(runs)} runs of profile '{args.profile}'.")
-    return exp, chosen
+    return exp, chosen, waiting
 
 
 def cmd_validate(args) -> int:
@@ -155,10 +162,10 @@ def cmd_run(args) -> int:
     if args.scheduler and args.executor != "dask":
         raise UsageError("--scheduler needs --executor dask.")
     store = ResultStore(args.store)
-    exp, runs = _selected(args, store)
+    exp, runs, waiting = _selected_with_waiting(args, store)
     try:
         with store.lock():
-            status = _run_locked(args, exp, runs, store, make_executor)
+            status = _run_locked(args, exp, runs, waiting, store, make_executor)
     except (StoreBusy, StoreUnwritable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -167,10 +174,9 @@ def cmd_run(args) -> int:
     return status
 
 
-def _run_locked(args, exp, runs, store, make_executor) -> int:
+def _run_locked(args, exp, runs, waiting, store, make_executor) -> int:
     todo = [r for r in runs if args.force or not store.is_finished(r.key)]
     retried = sum(1 for r in todo if store.get(r.key) is not None)
-    waiting = awaiting_tuning(exp, store)
     print(f"plan: {len(runs)} runs — {len(runs) - len(todo)} already in {args.store}, {len(todo)} to train "
           f"in {len(group_runs(todo))} groups with {args.jobs} worker(s)"
           + (f" ({retried} of them failed before and are retried)" if retried and not args.force else "")

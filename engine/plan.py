@@ -164,6 +164,11 @@ def awaiting_tuning(exp: Experiments, store=None) -> list[Cell]:
     return _expand(exp, store)[1]
 
 
+def expand_with_waiting(exp: Experiments, store=None) -> tuple[list[Run], list[Cell]]:
+    """`expand` and `awaiting_tuning` at once (one pass over the plan)."""
+    return _expand(exp, store)
+
+
 def _expand(exp: Experiments, store, studies=None) -> tuple[list[Run], list[Cell]]:
     runs, waiting = [], []
     for cell, study, hps, make in _cells(exp, studies):

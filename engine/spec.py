@@ -73,7 +73,7 @@ class RunSpec:
             out["procedure"] = vars(self.procedure)
         if self.alone:
             out["alone"] = True
-        return json.loads(canonical(out))   # a deep, plain copy
+        return _plain(out)
 
     @classmethod
     def from_json(cls, data) -> "RunSpec":
@@ -109,6 +109,15 @@ class RunSpec:
                    clip_norm=data.get("clip_norm"),
                    procedure=part(data.get("procedure"), ProcedureSpec, "spec.procedure"),
                    alone=bool(data.get("alone", False)))
+
+
+def _plain(obj):
+    """A deep copy as JSON would give it back: tuples become lists, keys strings."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj
 
 
 def canonical(obj) -> str:

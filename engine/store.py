@@ -97,13 +97,13 @@ class ResultStore:
         return record is not None and record["status"] != "failed"
 
     def put(self, record: dict) -> Path:
+        text = json.dumps(record, allow_nan=False, separators=(",", ":"))
         try:
-            path = write_atomic(self.path(record["key"]),
-                                json.dumps(record, allow_nan=False, separators=(",", ":")))
+            path = write_atomic(self.path(record["key"]), text)
         except OSError as exc:
             raise StoreUnwritable(f"cannot write to the result store {self.root}: "
                                   f"{exc.strerror or exc}") from exc
-        self._seen[record["key"]] = record
+        self._seen[record["key"]] = json.loads(text)   # what a later reader will see, to the letter
         self.corrupt.pop(record["key"], None)
         return path
 

@@ -29,7 +29,7 @@ from engine.claims.verdict import evaluate
 from engine.config.validate import Experiments
 from engine.environment import environment
 from engine.optim import OPTIMIZERS
-from engine.plan import awaiting_tuning, expand
+from engine.plan import expand_with_waiting
 from engine.report import TEMPLATES_DIR
 from engine.report.cache import ReportCache
 from engine.report.catalog import load_catalog, message
@@ -69,14 +69,14 @@ def results_csv(records: list[dict]) -> str:
     return out.getvalue()
 
 
-def _formulas(records: list[dict], language: str) -> list[dict]:
+def _formulas(records: list[dict], language: str, cache: ReportCache) -> list[dict]:
     """The update rules a claim compares: shown when its runs use two rules or more (a claim
     that trains with one optimizer only, as a tool, is not about that rule)."""
     kinds = list(dict.fromkeys(r["spec"]["optimizer"]["kind"] for r in records if r["spec"]["optimizer"]))
     if len(kinds) < 2:
         return []
     catalog = load_catalog(language)
-    return [{"svg": math_svg(OPTIMIZERS[k].formula),
+    return [{"svg": cache.value("formula", OPTIMIZERS[k].formula, lambda k=k: math_svg(OPTIMIZERS[k].formula)),
              "caption": message(catalog, "formula.rule", name=display_text(k, language))} for k in kinds]
 
 
@@ -138,7 +138,7 @@ def _analyse(exp: Experiments, records: list[dict], missing: list, waiting: list
             "id": cid, "section": claim.section, "title": text["title"],
             "quote_es": text["quote_es"], "quote_en": text["quote_en"],
             "explanation": text["explanation"], "method": text["method"],
-            "formulas": _formulas(mine, language), "figures": analysis.figures, "tables": analysis.tables,
+            "formulas": _formulas(mine, language, cache), "figures": analysis.figures, "tables": analysis.tables,
             "criterion": [{k: r[k] for k in ("quantity", "description", "expected", "measured", "outcome")}
                           for r in rows],
             "verdict": verdict, "verdict_reason": reason, "missing": lacking,
@@ -160,12 +160,11 @@ def build_report(exp: Experiments, store: ResultStore, out_dir: Path, languages=
     settings = exp.data.get("report", {})
     main = settings.get("language", "es")
     languages = list(dict.fromkeys([main, *(languages or LANGUAGES)]))
-    runs = expand(exp, store)
+    runs, waiting = expand_with_waiting(exp, store)
     records, missing = [], []
     for run in runs:
         rec = store.get(run.key)
         (records.append(rec) if rec is not None else missing.append(run))
-    waiting = awaiting_tuning(exp, store)
 
     status = Counter(r["status"] for r in records)
     env = environment()

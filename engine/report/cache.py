@@ -55,6 +55,12 @@ class ReportCache:
             pass
         return value
 
+    def value(self, kind: str, source: str, compute: Callable):
+        """What `compute` makes of `source` alone (a formula's SVG from its mathtext)."""
+        import matplotlib
+
+        return self._kept(kind, _digest(kind, source, matplotlib.__version__), compute)
+
     def analysis(self, claim, records: list[dict], text: dict, studies: dict, language: str, compute: Callable):
         import matplotlib
         import numpy
