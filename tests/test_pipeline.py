@@ -16,6 +16,7 @@ import pytest
 from engine.claims.momentum_heavy_directions import theory_steps
 from engine.config.validate import load_experiments
 from engine.plan import expand
+from engine.store import ResultStore
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -82,7 +83,7 @@ def test_report_files_are_written(quick):
     assert "gradientes pesados" in html
     assert (out / "report.pdf").read_bytes()[:4] == b"%PDF"
     rows = list(csv.DictReader((out / "results.csv").open()))
-    runs = expand(load_experiments(ROOT / "experiments.yaml", "quick"))
+    runs = expand(load_experiments(ROOT / "experiments.yaml", "quick"), ResultStore(quick["store"]))
     assert len(rows) == len(runs)
     assert {"study", "model", "optimizer", "hp_lr", "seed", "status", "steps", "wall_time_s"} <= set(rows[0])
 
@@ -111,7 +112,6 @@ def _threshold_cases():
                          ids=[f"{s}-{o}-{m}" for s, o, m, _ in _threshold_cases()])
 def test_quick_profile_reaches_declared_thresholds(quick, study, optimizer, metric, bound):
     from engine.claims.optimizer_matrix import final_records
-    from engine.store import ResultStore
 
     exp = load_experiments(ROOT / "experiments.yaml", "quick")
     store = ResultStore(quick["store"])
