@@ -321,7 +321,8 @@ def test_gan_game_on_random_parameters():
     assert np.all((0 < metrics["d_real"]) & (metrics["d_real"] < 1))
     assert np.all((0 < metrics["d_fake"]) & (metrics["d_fake"] < 1))
     assert np.all(metrics["mmd"] > 0)  # an untrained generator is far from the ring
-    assert np.all((0 <= metrics["modes"]) & (metrics["modes"] <= 8))
+    # untrained, the generator's samples sit in a small blob near the origin: no mode is covered
+    np.testing.assert_array_equal(metrics["modes"], [0, 0])
     assert np.all((0 <= metrics["high_quality"]) & (metrics["high_quality"] <= 1))
     # A collapsed generator, g ≡ 0: every fake sits at the origin, 2 away from every centre.
     collapsed = {k: (np.zeros_like(v) if k.startswith("g.") else v) for k, v in params.items()}

@@ -185,7 +185,9 @@ def html(rendered) -> str:
 def test_writes_both_files(rendered):
     assert rendered["html"].name == "index.html" and rendered["html"].is_file()
     assert rendered["pdf"].name == "report.pdf" and rendered["pdf"].is_file()
-    leftovers = [p.name for p in rendered["html"].parent.iterdir() if p.name.endswith(".tmp")]
+    # engine.atomic writes through ".tmp-<name>.<random>.part" files and renames them into place
+    leftovers = [p.name for p in rendered["html"].parent.rglob("*")
+                 if p.name.startswith(".tmp-") or p.name.endswith(".part")]
     assert leftovers == []
 
 
