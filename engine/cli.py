@@ -141,6 +141,7 @@ def cmd_status(args) -> int:
     if waiting:
         print(f"{len(waiting)} tuned cells still train their grid; their final seeds are not counted yet.")
     _report_corrupt(store)
+    store.save_index()
     return 0
 
 
@@ -166,6 +167,7 @@ def cmd_run(args) -> int:
     try:
         with store.lock():
             status = _run_locked(args, exp, runs, waiting, store, make_executor)
+            store.save_index()
     except (StoreBusy, StoreUnwritable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -299,6 +301,7 @@ def _report(args, exp, store: ResultStore) -> int:
         print(f"error: cannot write the report to {args.out}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     _report_corrupt(store)
+    store.save_index()
     if summary["missing"]:
         print(f"report: {len(summary['missing'])} results are missing from {args.store} "
               f"(run `python -m engine run --profile {args.profile}`); for example:", file=sys.stderr)

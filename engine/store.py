@@ -13,6 +13,9 @@ One `run` at a time writes to a store: ``lock()`` takes an exclusive, non-blocki
 <root>/.lock (released by the operating system if the process dies).  Readers need no lock:
 renames make every record they see whole.  A ResultStore keeps the records it has read or
 written, so it sees each record as it was when it first met it: one instance per command.
+``save_index()`` writes what it read to <root>/index.pickle, which later commands read instead of
+parsing every JSON record again; an entry is used only while its file's size and modification
+time are unchanged.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import errno
 import fcntl
 import json
 import os
+import pickle
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -63,6 +67,40 @@ class ResultStore:
         # Records read or written by this process: planning, tuning and the report read each
         # record several times, and only this process writes while it holds the lock.
         self._seen: dict[str, dict] = {}
+        self._index: dict | None = None     # key → ((mtime_ns, size) of its file, record)
+        self._index_changed = False
+
+    @property
+    def index_path(self) -> Path:
+        return self.root / "index.pickle"
+
+    def _indexed(self, key: str, path: Path) -> dict | None:
+        """The record kept in the index for `key`, if its file is the one that was indexed."""
+        if self._index is None:
+            try:
+                self._index = pickle.loads(self.index_path.read_bytes())
+            except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError):
+                self._index = {}
+        entry = self._index.get(key)
+        if entry is None:
+            return None
+        try:
+            stat = path.stat()
+        except OSError:
+            return None
+        return entry[1] if entry[0] == (stat.st_mtime_ns, stat.st_size) else None
+
+    def save_index(self) -> None:
+        """Write the consolidated index of the records read so far (one file instead of thousands of
+        JSON parses next time).  An entry counts only while its record file is unchanged, so a
+        stale or lost index costs time, never correctness."""
+        if not self._index_changed:
+            return
+        try:
+            write_atomic(self.index_path, pickle.dumps(self._index, protocol=pickle.HIGHEST_PROTOCOL))
+            self._index_changed = False
+        except OSError:  # a read-only store: the next command reads the JSON files again
+            pass
 
     def path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
@@ -71,8 +109,13 @@ class ResultStore:
         """The record of `key`; None when it is missing or corrupt."""
         if key in self._seen:
             return self._seen[key]
+        path = self.path(key)
+        record = self._indexed(key, path)
+        if record is not None:
+            self._seen[key] = record
+            return record
         try:
-            text = self.path(key).read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return None
         except (OSError, UnicodeDecodeError) as exc:
@@ -89,6 +132,7 @@ class ResultStore:
             return None
         self.corrupt.pop(key, None)
         self._seen[key] = record
+        self._remember(key, path, record)
         return record
 
     def is_finished(self, key: str) -> bool:
@@ -105,7 +149,18 @@ class ResultStore:
                                   f"{exc.strerror or exc}") from exc
         self._seen[record["key"]] = json.loads(text)   # what a later reader will see, to the letter
         self.corrupt.pop(record["key"], None)
+        self._remember(record["key"], path, self._seen[record["key"]])
         return path
+
+    def _remember(self, key: str, path: Path, record: dict) -> None:
+        if self._index is None:
+            self._indexed(key, path)   # loads the index
+        try:
+            stat = path.stat()
+        except OSError:
+            return
+        self._index[key] = ((stat.st_mtime_ns, stat.st_size), record)
+        self._index_changed = True
 
     @contextmanager
     def lock(self):

@@ -189,3 +189,16 @@ def test_tuning_on_the_test_split_is_refused(tmp_path, cli):
     bad.write_text(nn.replace(old, old.replace("val_accuracy", "test_accuracy").replace("val_loss", "test_loss")))
     code, _, err = cli("validate", bad)
     assert code == 2 and "studies.tuned.tune.metric" in err and "validation split" in err
+
+
+def test_the_consolidated_index_serves_unchanged_records_only(tmp_path, cli):
+    store = _trained(tmp_path, cli)
+    assert (store / "index.pickle").is_file(), "run leaves an index of what it read and wrote"
+    key = _keys()[0]
+    path = ResultStore(store).path(key)
+    record = json.loads(path.read_text())
+    record["final"]["marker"] = 1.0          # the file changes behind the index's back
+    path.write_text(json.dumps(record))
+    assert ResultStore(store).get(key)["final"]["marker"] == 1.0
+    (store / "index.pickle").write_bytes(b"not a pickle")   # a broken index costs time, not results
+    assert ResultStore(store).get(key)["final"]["marker"] == 1.0
