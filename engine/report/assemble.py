@@ -94,6 +94,13 @@ def _claim_ids(claim, exp: Experiments) -> list[str]:
     return served + [claim.id]
 
 
+def seeds_text(seeds: list[int]) -> str:
+    """'0, 1, 2' for a few seeds; '100–149 (50)' for a long consecutive run (how many in brackets)."""
+    if len(seeds) > 5 and list(seeds) == list(range(seeds[0], seeds[0] + len(seeds))):
+        return f"{seeds[0]}–{seeds[-1]} ({len(seeds)})"
+    return ", ".join(map(str, seeds))
+
+
 def _studies(exp: Experiments, records: list[dict], missing: list) -> list[dict]:
     status = Counter((r["spec"]["study"], r["status"]) for r in records)
     lacking = Counter(run.spec["study"] for run in missing)
@@ -101,7 +108,7 @@ def _studies(exp: Experiments, records: list[dict], missing: list) -> list[dict]
     for name, study in exp.data["studies"].items():
         out.append({
             "study": name, "claim": study["claim"], "models": list(study.get("models", [])),
-            "optimizers": list(study.get("optimizers", [])), "seeds": list(study.get("seeds", [])),
+            "optimizers": list(study.get("optimizers", [])), "seeds": seeds_text(study.get("seeds", [])),
             "budget": dict(study.get("budget", {})), "tune": (study.get("tune") or {}).get("metric", ""),
             "runs": {"ok": status[(name, "ok")], "diverged": status[(name, "diverged")],
                      "failed": status[(name, "failed")], "missing": lacking[name]},
