@@ -115,7 +115,8 @@ def build_schema() -> dict:
             "quantity": {"type": "string", "description": "A quantity the claim's analysis computes."},
             "between": {"type": "array", "minItems": 2, "maxItems": 2, "items": NUMBER},
             "at_least": NUMBER, "at_most": NUMBER,
-            "description": {"type": "string"},
+            "description": {"type": "string", "description": "What the criterion means, in Spanish."},
+            "description_en": {"type": "string", "description": "The same in English (reports/en/)."},
         },
     }
     return {

@@ -138,7 +138,9 @@ def _analyse(exp: Experiments, records: list[dict], missing: list, waiting: list
 
         analysis = (cache.analysis(claim, mine, text, own, language, analyse) if mine
                     else Analysis({q: None for q in claim.quantities}))
-        criteria = exp.data["claims"][cid]["criterion"]
+        # Each criterion's description in the report's language (Spanish when no translation).
+        criteria = [{**c, "description": c.get(f"description_{language}", c.get("description", ""))}
+                    for c in exp.data["claims"][cid]["criterion"]]
         verdict, rows = evaluate(criteria, analysis.quantities)
         reason = message(catalog, "verdict_reason." + verdict.replace(" ", "_"))
         claims.append({
