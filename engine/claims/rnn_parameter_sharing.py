@@ -26,7 +26,7 @@ import numpy as np
 
 from engine.claims.base import Analysis, Claim, mean_sd
 from engine.claims.verdict import Estimate
-from engine.report.figures import OKABE_ITO, figure_to_svg, localize_decimals, new_figure
+from engine.report.figures import OKABE_ITO, chance_line, figure_to_svg, localize_decimals, new_figure
 
 SHARED, UNSHARED = "shared", "unshared"   # roles: rnn_hh with shared θ, and with one θ⁽ᵗ⁾ per step
 LENGTH_FACTORS = (0.5, 1, 2, 4, 8)   # lengths at which the parameter count is computed
@@ -147,9 +147,7 @@ def _figure_steps(recs: list[dict], tau: int, extra: list[int], delay, text: dic
         return None
     ax.axvline(tau + 0.5, color="0.5", lw=0.8, ls=":")
     ax.text(tau + 1, 0.55, labels["trained_up_to"].format(tau=tau), fontsize=7, color="0.3")
-    ax.axhline(0.5, color="0.6", lw=0.8, ls="--")
-    ax.text(1.0, 0.47, labels["chance"], fontsize=7, color="0.4", ha="right", va="top",
-            transform=ax.get_yaxis_transform())
+    chance_line(ax, 0.5, labels["chance"])
     ax.set_ylim(0.4, 1.04)
     ax.set_xlabel(labels["step"])
     ax.set_ylabel(labels["accuracy"])

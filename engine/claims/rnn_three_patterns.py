@@ -25,7 +25,8 @@ import numpy as np
 
 from engine.claims.base import Analysis, Claim, mean_sd
 from engine.claims.verdict import Estimate
-from engine.report.figures import OKABE_ITO, figure_to_svg, localize_decimals, new_figure, optimizer_label
+from engine.report.figures import (OKABE_ITO, chance_line, figure_to_svg, localize_decimals, new_figure,
+                                   optimizer_label)
 from engine.tuning import best_run
 
 QUANTITIES = {
@@ -115,9 +116,7 @@ def _figure_recall(pairs, text) -> dict:
     _curves(left, hh, "val_accuracy", COLORS["rnn_hh"], labels["pattern1"])
     _curves(left, oh, "val_accuracy", COLORS["rnn_oh"], labels["pattern2_free"])
     _curves(left, oh, "val_teacher_forced_accuracy", COLORS["rnn_oh"], labels["pattern2_forced"], ls=":")
-    left.axhline(0.5, color="0.6", lw=0.8, ls="--")
-    left.text(1.0, 0.47, labels["chance"], fontsize=7, color="0.4", ha="right", va="top",
-              transform=left.get_yaxis_transform())
+    chance_line(left, 0.5, labels["chance"])
     left.set_ylim(0.4, 1.04)
     left.set_xlabel(labels["epoch"])
     left.set_ylabel(labels["val_accuracy"])
@@ -150,9 +149,7 @@ def _figure_last(runs: dict, text) -> dict:
     fig, ax = new_figure()
     for kind, (recs, _) in runs.items():
         _curves(ax, recs, "val_accuracy", COLORS[kind], labels[kind])
-    ax.axhline(0.1, color="0.6", lw=0.8, ls="--")
-    ax.text(1.0, 0.08, labels["chance"], fontsize=7, color="0.4", ha="right", va="top",
-            transform=ax.get_yaxis_transform())
+    chance_line(ax, 0.1, labels["chance"])
     ax.set_ylim(0, 1.02)
     ax.set_xlabel(labels["epoch"])
     ax.set_ylabel(labels["val_accuracy"])

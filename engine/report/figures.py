@@ -66,6 +66,7 @@ __all__ = [
     "SVG_HASH_SALT",
     "annotate_heatmap",
     "apply_house_style",
+    "chance_line",
     "clean_svg",
     "current_language",
     "display_text",
@@ -620,3 +621,10 @@ def scope_svg_ids(svg: str, prefix: str) -> str:
     svg = re.sub(r'((?:xlink:)?href="#)([^"]+)(")', fix_ref, svg)
     svg = re.sub(r"(url\(#)([^)]+)(\))", fix_ref, svg)
     return svg
+
+
+def chance_line(ax, level: float, label: str) -> None:
+    """A dashed horizontal line at the chance level, labelled at the right edge of the axes."""
+    ax.axhline(level, color="0.6", lw=0.8, ls="--")
+    ax.text(1.0, level - 0.03, label, fontsize=7, color="0.4", ha="right", va="top",
+            transform=ax.get_yaxis_transform())
