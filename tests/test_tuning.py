@@ -63,3 +63,18 @@ def test_the_planner_runs_the_other_seeds_at_the_validation_choice():
     finals = [r for r in expand(exp, FakeStore(by_opt_lr)) if r.spec["seed"] == 1]
     chosen = {r.spec["optimizer"]["name"]: r.spec["optimizer"]["hp"]["lr"] for r in finals}
     assert chosen == {"sgd": 0.3, "adam": 0.01}
+
+
+def test_single_example_sgd_trains_every_seed_of_its_grid_at_once():
+    """Its steps are overhead: the whole grid × seeds is one group from the start, so its other
+    seeds never wait for the grid; other optimizers still wait for their tuning choice."""
+    from engine.plan import expand_with_waiting
+
+    exp = load_experiments(Path(__file__).resolve().parent.parent / "experiments.yaml", "full")
+    study = exp.data["studies"]["matrix-mlp-digits"]
+    runs, waiting = expand_with_waiting(exp)
+    sgd1 = [r for r in runs if r.spec["study"] == "matrix-mlp-digits" and r.spec["optimizer"]["name"] == "sgd-1"]
+    lrs = {r.spec["optimizer"]["hp"]["lr"] for r in sgd1}
+    assert len(sgd1) == len(lrs) * len(study["seeds"]) and len(lrs) > 1
+    cells = {(c.study, c.optimizer) for c in waiting}
+    assert ("matrix-mlp-digits", "sgd-1") not in cells and ("matrix-mlp-digits", "adam") in cells
