@@ -22,7 +22,7 @@ from collections import defaultdict
 import numpy as np
 
 from engine.claims.base import Analysis, Claim
-from engine.claims.verdict import Estimate
+from engine.claims.verdict import Estimate, estimates
 from engine.report.figures import figure_to_svg, new_figure
 
 # Okabe-Ito: one colour and marker per measurement point (initialisation, part-way).
@@ -69,8 +69,7 @@ def analyze(records: list[dict], text: dict, _studies: dict) -> Analysis:
     if not cases:
         return analysis
     per_seed = per_seed_quantities(cases)
-    for q in names:
-        analysis.quantities[q] = Estimate.from_samples([v[q] for v in per_seed.values()])
+    analysis.quantities.update(estimates(per_seed.values(), names))
     labels = text["labels"]
     models = sorted(cases)
 

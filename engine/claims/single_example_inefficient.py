@@ -23,7 +23,7 @@ from collections import defaultdict
 import numpy as np
 
 from engine.claims.base import Analysis, Claim
-from engine.claims.verdict import Estimate
+from engine.claims.verdict import estimates
 from engine.report.figures import figure_to_svg, new_figure
 
 # Okabe-Ito, one per data-set size (smallest first) and one per batch size.
@@ -92,8 +92,7 @@ def analyze(records: list[dict], text: dict, _studies: dict) -> Analysis:
     if not runs:
         return analysis
     per_seed = per_seed_quantities(runs)
-    for q in names:
-        analysis.quantities[q] = Estimate.from_samples([v[q] for v in per_seed.values()])
+    analysis.quantities.update(estimates(per_seed.values(), names))
     labels = text["labels"]
     sizes = sorted({n for n, _, _ in runs})
     regimes = sorted({g for _, g, _ in runs}, key=_regime_order)

@@ -42,6 +42,12 @@ class Estimate:
         return f"{self.mean:.3g}, 95 % [{self.low:.3g}, {self.high:.3g}] (n = {self.n})"
 
 
+def estimates(samples, names) -> dict[str, "Estimate | None"]:
+    """One Estimate per quantity in `names`, from per-sample dicts (each seed's quantities)."""
+    samples = list(samples)
+    return {q: Estimate.from_samples([s.get(q) for s in samples]) for q in names}
+
+
 def _range(criterion: dict) -> tuple[float, float]:
     if "between" in criterion:
         return tuple(criterion["between"])
