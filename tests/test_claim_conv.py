@@ -107,13 +107,13 @@ def test_cnn_artifacts_are_kernels_and_feature_maps():
     model = build_model("cnn", data.info, conv=[[4, 5, 2, 1], [3, 3, 2, 1]])
     params = model.init([np.random.default_rng(i) for i in range(2)])
     art = model.artifacts(params, data, None)
-    np.testing.assert_array_equal(art["kernels"], params["0.w"])
+    np.testing.assert_array_equal(art["kernels"], params["1.w"])
     assert art["example"].shape == (2, 1, 40) and art["example_label"].tolist() == [data.y_test[0]] * 2
     assert art["maps_0"].shape == (2, 4, 19) and art["maps_1"].shape == (2, 3, 10)
     # The first map, recomputed with SciPy: ReLU of the strided correlation over the padded input.
     for k in range(2):
         for o in range(4):
-            ref = correlate(np.pad(data.x_test[0, 0], 1), params["0.w"][k, o, 0], mode="valid")[::2] + params["0.b"][k, o]
+            ref = correlate(np.pad(data.x_test[0, 0], 1), params["1.w"][k, o, 0], mode="valid")[::2] + params["1.b"][k, o]
             np.testing.assert_allclose(art["maps_0"][k, o], np.maximum(ref, 0), atol=1e-12)
     assert build_model("mlp", data.info).artifacts is None
 

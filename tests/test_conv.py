@@ -10,7 +10,7 @@ import pytest
 from autograd.test_util import check_grads
 from scipy.signal import convolve, correlate
 
-from engine.models.conv import AvgPool, Conv, MaxPool, col2im, conv, conv_output_size, im2col
+from engine.models.conv import AvgPool, ChannelsLast, Conv, MaxPool, col2im, conv, conv_output_size, im2col
 from engine.models.layers import Dense, Flatten, Relu, init_members, serial
 
 
@@ -72,9 +72,9 @@ def test_rectangular_kernel_and_input():
 def test_output_size_formula(n, k, s, p, expected):
     """⌊(n + 2p − k)/s⌋ + 1, and the layer's shape inference agrees with the computed output."""
     assert conv_output_size(n, k, s, p) == expected == (n + 2 * p - k) // s + 1
-    out_shape, params = Conv(4, k, s, p).init(np.random.default_rng(0), (1, n))
-    assert out_shape == (4, expected)
-    x = np.zeros((1, 1, 1, n))
+    out_shape, params = Conv(4, k, s, p).init(np.random.default_rng(0), (n, 1))   # channels last
+    assert out_shape == (expected, 4)
+    x = np.zeros((1, 1, n, 1))
     assert Conv(4, k, s, p).apply({k_: v[None] for k_, v in params.items()}, x).shape[2:] == out_shape
 
 
@@ -107,20 +107,20 @@ def test_im2col_second_order():
 @pytest.mark.parametrize("pool", [MaxPool, AvgPool])
 def test_pooling(pool):
     rng = np.random.default_rng(5)
-    x = rng.normal(size=(2, 3, 2, 6, 6))
-    out_shape, _ = pool(2).init(None, (2, 6, 6))
+    x = rng.normal(size=(2, 3, 6, 6, 2))   # channels last
+    out_shape, _ = pool(2).init(None, (6, 6, 2))
     y = pool(2).apply({}, x)
-    assert y.shape == (2, 3) + out_shape == (2, 3, 2, 3, 3)
+    assert y.shape == (2, 3) + out_shape == (2, 3, 3, 3, 2)
     reduce = np.max if pool is MaxPool else np.mean
-    np.testing.assert_allclose(y, reduce(x.reshape(2, 3, 2, 3, 2, 3, 2), axis=(4, 6)))
+    np.testing.assert_allclose(y, reduce(x.reshape(2, 3, 3, 2, 3, 2, 2), axis=(3, 5)))
     check(lambda x: pool(2).apply({}, x), x)
-    signal = rng.normal(size=(1, 2, 3, 10))
-    assert pool(3, 2).apply({}, signal).shape == (1, 2, 3, conv_output_size(10, 3, 2))
+    signal = rng.normal(size=(1, 2, 10, 3))
+    assert pool(3, 2).apply({}, signal).shape == (1, 2, conv_output_size(10, 3, 2), 3)
 
 
 def test_tiny_cnn_gradients():
     """A whole CNN (2-D conv, pooling, dense) differentiates correctly with two members."""
-    net = serial(Conv(3, 3, 1, 1), Relu, MaxPool(2), Flatten, Dense(4))
+    net = serial(ChannelsLast, Conv(3, 3, 1, 1), Relu, MaxPool(2), Flatten, Dense(4))
     rngs = [np.random.default_rng(s) for s in (6, 7)]
     _, params = init_members(net.init, rngs, (2, 4, 4))
     x = np.random.default_rng(8).normal(size=(2, 3, 2, 4, 4))

@@ -10,7 +10,7 @@ from functools import partial
 import numpy as np
 
 from .base import Model, ModelFactory
-from .conv import POOLS, Conv
+from .conv import POOLS, ChannelsLast, Conv
 from .layers import Dense, Flatten, activation_layer, activations, dense_stack, init_members, layer_table, serial
 from .losses import accuracy, softmax_cross_entropy
 
@@ -59,9 +59,10 @@ def mlp(info, *, hidden=(128,), activation="relu"):
 def cnn(info, *, conv=((16, 3, 1, 1),), pool=None, pool_size=2, hidden=(), activation="relu"):
     """``conv``: one (channels, kernel, stride, padding) per convolution layer; ``pool``: None,
     'max' or 'avg' after every convolution; then flatten, ``hidden`` dense layers and the output."""
-    layers = []
+    layers = [ChannelsLast]
+    activation_layer(activation)  # a clear error for an unknown name
     for channels, kernel, stride, padding in conv:
-        layers += [Conv(channels, kernel, stride, padding), activation_layer(activation)]
+        layers.append(Conv(channels, kernel, stride, padding, activation))
         if pool is not None:
             if pool not in POOLS:
                 raise ValueError(f"pool must be None or one of {sorted(POOLS)}, not {pool!r}")
@@ -76,15 +77,16 @@ EXAMPLE = 0  # the test example whose feature maps the CNN stores
 def cnn_artifacts(layers, params, data, _rngs):
     """For the report (conv-features): the first layer's kernels (K, O, C, *k), one test example
     (K, C, *n) and, for every convolution, its feature maps on that example after the layer's
-    nonlinearity (before pooling, if any): ``maps_<i>`` of shape (K, O_i, *out_i)."""
-    k = params["0.w"].shape[0]
+    nonlinearity (before pooling, if any): ``maps_<i>`` of shape (K, O_i, *out_i), channels first."""
+    conv_at = [i for i, layer in enumerate(layers) if layer.name.startswith("Conv(")]
+    kernels = params[f"{conv_at[0]}.w"]
+    k = kernels.shape[0]
     x = np.broadcast_to(data.x_test[EXAMPLE], (k, 1) + data.x_test.shape[1:])
-    out = {"kernels": params["0.w"], "example": x[:, 0],
+    out = {"kernels": kernels, "example": x[:, 0],
            "example_label": np.full(k, -1 if data.y_test is None else int(data.y_test[EXAMPLE]))}
     outputs = activations(layers, params, x)
-    conv_at = [i for i, layer in enumerate(layers) if layer.name.startswith("Conv(")]
     for n, i in enumerate(conv_at):
-        out[f"maps_{n}"] = outputs[i + 1][1][:, 0]   # the nonlinearity that follows the convolution
+        out[f"maps_{n}"] = np.moveaxis(outputs[i][1][:, 0], -1, 1)   # a Conv layer includes its nonlinearity
     return out
 
 

@@ -6,10 +6,16 @@ the flip w(a) ↔ w(−a) of a learned kernel, so they define the same model fam
 with ``scipy.signal.correlate`` directly and with ``scipy.signal.convolve`` on a flipped kernel.
 
 Every window of the (padded) input becomes a row of a matrix (im2col), and the convolution is one
-matmul of those rows with the kernels. ``im2col`` is an autograd primitive: the windows are cut
-from the untraced array with NumPy stride tricks, and its VJP (col2im) scatters the gradient of
-each window back onto the input. That is about 5× faster forward+backward than
-``autograd.scipy.signal.convolve`` (measured here).
+matmul of those rows with the kernels (``windows_times_kernels``, which also adds the bias and
+applies the activation, with a hand-written backward pass). ``im2col`` is an autograd primitive:
+the windows are cut from the untraced array with NumPy stride tricks, and its VJP (col2im)
+scatters the gradient of each window back onto the input.
+
+Inside a CNN the feature maps are channels-last, (K, B, *n, C) like TensorFlow's default and
+unlike torch's (C, *n): a window's channels are then contiguous in memory, so cutting windows
+and scattering them back copies whole runs, and the matmul's output is already the next layer's
+input, with no transpose.  ``conv`` offers the lecture's and SciPy's layout (K, B, C, *n) on top;
+kernels are (O, C, *k) either way.
 
 Output length along each axis: ⌊(n + 2p − k)/s⌋ + 1.
 """
@@ -17,10 +23,10 @@ from math import prod
 
 import autograd.numpy as np
 import numpy as onp
-from autograd.extend import defvjp, primitive
+from autograd.extend import defvjp, defvjp_argnums, primitive
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .layers import Layer, glorot
+from .layers import ACTIVATION_NAMES, FUSED_ACTIVATIONS, Layer, activation_derivative, glorot
 
 
 def conv_output_size(n, kernel, stride=1, padding=0):
@@ -40,20 +46,16 @@ def _per_axis(value, d):
 
 @primitive
 def im2col(x, kernel, stride, padding):
-    """Windows of x (..., C, *n) as rows: (..., *out, C·∏kernel), ordered like w.reshape(O, -1)."""
+    """Windows of a channels-last x (..., *n, C) as rows: (..., *out, ∏kernel·C), each row ordered
+    (kernel offsets, then channels)."""
     d = len(kernel)
     lead = x.ndim - d - 1
-    xp = onp.pad(x, [(0, 0)] * (lead + 1) + [(p, p) for p in padding])
-    spatial_axes = tuple(range(lead + 1, x.ndim))
-    windows = sliding_window_view(xp, kernel, axis=spatial_axes)  # (..., C, *full, *kernel)
-    windows = windows[(slice(None),) * (lead + 1) + tuple(slice(None, None, s) for s in stride)]
-    out = windows.shape[lead + 1 : lead + 1 + d]
-    order = (
-        list(range(lead))
-        + [lead + 1 + i for i in range(d)]
-        + [lead]
-        + [lead + 1 + d + i for i in range(d)]
-    )
+    xp = onp.pad(x, [(0, 0)] * lead + [(p, p) for p in padding] + [(0, 0)])
+    spatial_axes = tuple(range(lead, lead + d))
+    windows = sliding_window_view(xp, kernel, axis=spatial_axes)  # (..., *full, C, *kernel)
+    windows = windows[(slice(None),) * lead + tuple(slice(None, None, s) for s in stride)]
+    out = windows.shape[lead : lead + d]
+    order = list(range(lead + d)) + [lead + d + 1 + i for i in range(d)] + [lead + d]
     return windows.transpose(order).reshape(x.shape[:lead] + out + (-1,))
 
 
@@ -62,24 +64,17 @@ def col2im(cols, x_shape, kernel, stride, padding):
     """Adjoint of im2col: add each window's row back onto the input position it was cut from."""
     d = len(kernel)
     lead = len(x_shape) - d - 1
-    channels, spatial = x_shape[lead], x_shape[lead + 1 :]
+    spatial, channels = x_shape[lead : lead + d], x_shape[-1]
     out = cols.shape[lead : lead + d]
-    g = cols.reshape(x_shape[:lead] + out + (channels,) + tuple(kernel))
-    order = (
-        list(range(lead))
-        + [lead + d]
-        + [lead + d + 1 + i for i in range(d)]
-        + [lead + i for i in range(d)]
-    )
-    g = g.transpose(order)  # (..., C, *kernel, *out)
+    g = cols.reshape(x_shape[:lead] + out + tuple(kernel) + (channels,))
     padded = tuple(n + 2 * p for n, p in zip(spatial, padding))
-    xp = onp.zeros(x_shape[: lead + 1] + padded, dtype=cols.dtype)
+    xp = onp.zeros(x_shape[:lead] + padded + (channels,), dtype=cols.dtype)
     # One strided slice-add per kernel offset (∏kernel of them) rather than np.add.at per element:
     # the same scatter, with the loop over the few offsets instead of the many windows.
     for offset in onp.ndindex(*kernel):
         target = tuple(slice(o, o + s * (m - 1) + 1, s) for o, s, m in zip(offset, stride, out))
-        xp[(Ellipsis,) + target] += g[(slice(None),) * (lead + 1) + offset]
-    return xp[(Ellipsis,) + tuple(slice(p, p + n) for p, n in zip(padding, spatial))]
+        xp[(Ellipsis,) + target + (slice(None),)] += g[(Ellipsis,) + offset + (slice(None),)]
+    return xp[(Ellipsis,) + tuple(slice(p, p + n) for p, n in zip(padding, spatial)) + (slice(None),)]
 
 
 defvjp(im2col, lambda ans, x, kernel, stride, padding: lambda g: col2im(g, x.shape, kernel, stride, padding))
@@ -87,35 +82,96 @@ defvjp(im2col, lambda ans, x, kernel, stride, padding: lambda g: col2im(g, x.sha
 defvjp(col2im, lambda ans, cols, x_shape, kernel, stride, padding: lambda g: im2col(g, kernel, stride, padding))
 
 
-def conv(x, w, b, stride=1, padding=0):
-    """Cross-correlation of x (K, B, C, *n) with kernels w (K, O, C, *k), plus bias b (K, O).
+def _kernel_matrix(w):
+    """w (K, O, C, *k) as the (K, ∏k·C, O) matrix that multiplies im2col's rows."""
+    K, O, C = w.shape[:3]
+    d = w.ndim - 3
+    return w.transpose((0,) + tuple(range(3, 3 + d)) + (2, 1)).reshape(K, -1, O)
 
-    Returns (K, B, O, *out). Member k uses only w[k], b[k] and x[k].
+
+@primitive
+def windows_times_kernels(cols, w, b, activation=None):
+    """f(cols · W + b): every window row of ``cols`` (K, B, *out, ∏k·C) against the kernels
+    w (K, O, C, *k), plus bias b (K, O), then the activation; returns (K, B, *out, O).
+
+    One primitive with a hand-written backward pass instead of the reshapes, transposes, matmul,
+    bias and activation it replaces: a CNN step costs per recorded operation at small batches.
     """
     K, O = w.shape[:2]
+    z = onp.matmul(cols.reshape(K, -1, cols.shape[-1]), _kernel_matrix(w))
+    z += b[:, None, :]
+    return FUSED_ACTIVATIONS[activation][0](z).reshape(cols.shape[:-1] + (O,))
+
+
+def _windows_times_kernels_vjp(argnums, ans, args, kwargs):
+    """dL/dz = g·f'(z) as rows (K, M, O); dL/dcols = dL/dz Wᵀ; dL/dW = colsᵀ dL/dz;
+    dL/db = Σ_rows dL/dz.  First order only (NumPy inside)."""
+    cols, w = args[0], args[1]
+    activation = args[3] if len(args) > 3 else kwargs.get("activation")
+    K, O, C = w.shape[:3]
+    kernel = w.shape[3:]
+
+    def vjp(g):
+        gz = activation_derivative(g, ans, activation).reshape(K, -1, O)
+        out = []
+        for argnum in argnums:
+            if argnum == 0:
+                out.append(onp.matmul(gz, _kernel_matrix(w).transpose(0, 2, 1)).reshape(cols.shape))
+            elif argnum == 1:
+                gw = onp.matmul(cols.reshape(K, -1, cols.shape[-1]).transpose(0, 2, 1), gz)  # (K, ∏k·C, O)
+                gw = gw.reshape((K,) + kernel + (C, O))
+                out.append(gw.transpose((0, len(kernel) + 2, len(kernel) + 1) + tuple(range(1, len(kernel) + 1))))
+            else:
+                out.append(gz.sum(axis=1))
+        return tuple(out)
+
+    return vjp
+
+
+defvjp_argnums(windows_times_kernels, _windows_times_kernels_vjp)
+
+
+def conv_channels_last(x, w, b, stride=1, padding=0, activation=None):
+    """f(cross-correlation of x (K, B, *n, C) with kernels w (K, O, C, *k) + bias b (K, O)):
+    (K, B, *out, O).  Member k uses only w[k], b[k] and x[k]."""
     d = w.ndim - 3
     cols = im2col(x, tuple(w.shape[3:]), _per_axis(stride, d), _per_axis(padding, d))
-    rows = np.reshape(cols, (K, -1, cols.shape[-1]))
-    y = np.matmul(rows, np.swapaxes(np.reshape(w, (K, O, -1)), 1, 2)) + b[:, None, :]
-    return np.moveaxis(np.reshape(y, cols.shape[:-1] + (O,)), -1, 2)
+    return windows_times_kernels(cols, w, b, activation)
 
 
-def Conv(out_channels, kernel_size, stride=1, padding=0):
-    """Convolution layer; 1-D for inputs (C, n), 2-D for inputs (C, h, w)."""
+def conv(x, w, b, stride=1, padding=0, activation=None):
+    """The same in the lecture's (and SciPy's) layout: x (K, B, C, *n) → (K, B, O, *out)."""
+    y = conv_channels_last(np.moveaxis(x, 2, -1), w, b, stride, padding, activation)
+    return np.moveaxis(y, -1, 2)
+
+
+ChannelsLast = Layer(
+    lambda rng, shape: (tuple(shape[1:]) + (shape[0],), {}),
+    lambda params, x: np.moveaxis(x, 2, -1),
+    "channels last",
+)
+
+
+def Conv(out_channels, kernel_size, stride=1, padding=0, activation=None):
+    """Convolution layer, followed by ``activation`` (None, 'relu', 'tanh') in the same primitive;
+    channels-last inputs: (n, C) in 1-D, (h, w, C) in 2-D (see ``ChannelsLast``)."""
+    if activation not in FUSED_ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; choose from {sorted(ACTIVATION_NAMES)}")
 
     def init(rng, input_shape):
-        channels, *spatial = input_shape
+        *spatial, channels = input_shape
         d = len(spatial)
         kernel, strides, pads = (_per_axis(v, d) for v in (kernel_size, stride, padding))
         out = _output_shape(spatial, kernel, strides, pads, "convolution")
         fan_in, fan_out = channels * prod(kernel), out_channels * prod(kernel)
         w = glorot(rng, (out_channels, channels) + kernel, fan_in, fan_out)
-        return (out_channels,) + out, {"w": w, "b": onp.zeros(out_channels)}
+        return out + (out_channels,), {"w": w, "b": onp.zeros(out_channels)}
 
     def apply(params, x):
-        return conv(x, params["w"], params["b"], stride, padding)
+        return conv_channels_last(x, params["w"], params["b"], stride, padding, activation)
 
-    return Layer(init, apply, f"Conv({out_channels}, k={kernel_size}, s={stride}, p={padding})")
+    name = f"Conv({out_channels}, k={kernel_size}, s={stride}, p={padding})"
+    return Layer(init, apply, name + ("" if activation is None else f" + {ACTIVATION_NAMES[activation]}"))
 
 
 def _pool(reduce, label):
@@ -123,16 +179,15 @@ def _pool(reduce, label):
         stride = window if stride is None else stride
 
         def init(rng, input_shape):
-            channels, *spatial = input_shape
+            *spatial, channels = input_shape
             d = len(spatial)
             out = _output_shape(spatial, _per_axis(window, d), _per_axis(stride, d), (0,) * d, label)
-            return (channels,) + out, {}
+            return out + (channels,), {}
 
         def apply(params, x):
             d = x.ndim - 3
             cols = im2col(x, _per_axis(window, d), _per_axis(stride, d), (0,) * d)
-            cols = np.reshape(cols, cols.shape[:-1] + (x.shape[2], -1))
-            return np.moveaxis(reduce(cols, axis=-1), -1, 2)
+            return reduce(np.reshape(cols, cols.shape[:-1] + (-1, x.shape[-1])), axis=-2)
 
         return Layer(init, apply, f"{label}({window}, s={stride})")
 

@@ -136,14 +136,17 @@ class Members:
             old_theta, state = theta[r.rows], r.states[block]
             new_theta, new_state = r.rule.update(old_theta, grads[r.rows], state, r.hp)
             keep = self.active[r.rows][:, None]
-            n = keep.shape[0]
-            r.states[block] = {
-                key: (np.where(keep, new, state[key]) if isinstance(new, np.ndarray) and new.shape[:1] == (n,)
-                      else new) for key, new in new_state.items()}
+            if not keep.all():  # frozen rows keep their values (all rows active: nothing to select)
+                n = keep.shape[0]
+                new_theta = np.where(keep, new_theta, old_theta)
+                new_state = {key: (np.where(keep, new, state[key])
+                                   if isinstance(new, np.ndarray) and new.shape[:1] == (n,) else new)
+                             for key, new in new_state.items()}
+            r.states[block] = new_state
             if len(self.rules) == 1:
-                updated = np.where(keep, new_theta, old_theta)
+                updated = new_theta
             else:
-                updated[r.rows] = np.where(keep, new_theta, old_theta)
+                updated[r.rows] = new_theta
         self.thetas[block] = updated
 
 

@@ -155,7 +155,7 @@ def train_network_group(specs: list[dict]) -> list[dict]:
     history: list[dict] = [dict() for _ in range(k)]
     snapshots: list[dict] = [dict() for _ in range(k)]
     ones = np.ones(k)
-    order = [None] * k
+    order = None
     trained_seconds = 0.0
 
     def examples(step: int) -> int:
@@ -196,11 +196,11 @@ def train_network_group(specs: list[dict]) -> list[dict]:
         started = time.perf_counter()
         position = step % steps_per_epoch
         if position == 0:
-            order = [rng.permutation(n_train) for rng in batch_rngs]
+            order = np.stack([rng.permutation(n_train) for rng in batch_rngs])
         if batch_size == n_train:
             batch = _examples(data.x_train, data.y_train, k)
         else:
-            idx = np.stack([o[position * batch_size:(position + 1) * batch_size] for o in order])
+            idx = order[:, position * batch_size:(position + 1) * batch_size]
             batch = {"x": data.x_train[idx]}
             if data.y_train is not None:
                 batch["y"] = data.y_train[idx]
