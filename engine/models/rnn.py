@@ -30,7 +30,7 @@ import autograd.numpy as np
 import numpy as onp
 
 from .base import Model, ModelFactory
-from .layers import affine, count_params, glorot, stack_members
+from .layers import affine, count_params, dense, glorot, stack_members
 from .losses import accuracy, one_hot, softmax, softmax_cross_entropy
 
 
@@ -79,7 +79,7 @@ def hidden_states(params, x):
     h = np.zeros(x.shape[:2] + (params["W"].shape[-1],))
     states = []
     for t in range(x.shape[2]):
-        h = np.tanh(np.matmul(np.concatenate([h, x[:, :, t]], axis=-1), theta))
+        h = dense(np.concatenate([h, x[:, :, t]], axis=-1), theta, None, "tanh")
         states.append(h)
     return states
 
@@ -101,7 +101,7 @@ def unshared_logits(params, x):
     h = np.zeros(x.shape[:2] + (params["W"].shape[-1],))
     outputs = []
     for t in range(steps):
-        h = np.tanh(np.matmul(np.concatenate([h, x[:, :, t]], axis=-1), theta[:, t]))
+        h = dense(np.concatenate([h, x[:, :, t]], axis=-1), theta[:, t], None, "tanh")
         outputs.append(affine(h, params["V"][:, t], params["c"][:, t]))
     return np.stack(outputs, axis=2)
 
@@ -117,7 +117,7 @@ def teacher_forced_logits(params, x, y):
     y = onp.asarray(y)
     previous = onp.concatenate([onp.full(y.shape[:-1] + (1,), -1), y[..., :-1]], axis=-1)
     fed_back = one_hot(previous, params["c"].shape[-1])
-    h = np.tanh(affine(np.concatenate([fed_back, _with_ones(x)], axis=-1), _fused(params)))
+    h = dense(np.concatenate([fed_back, _with_ones(x)], axis=-1), _fused(params), None, "tanh")
     return affine(h, params["V"], params["c"])
 
 
@@ -127,7 +127,7 @@ def free_running_logits(params, x):
     fed_back = np.zeros(x.shape[:2] + (params["c"].shape[-1],))
     outputs = []
     for t in range(x.shape[2]):
-        h = np.tanh(np.matmul(np.concatenate([fed_back, x[:, :, t]], axis=-1), theta))
+        h = dense(np.concatenate([fed_back, x[:, :, t]], axis=-1), theta, None, "tanh")
         o = affine(h, params["V"], params["c"])
         fed_back = softmax(o)
         outputs.append(o)
