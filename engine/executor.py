@@ -4,12 +4,17 @@ all behind `concurrent.futures.Executor`.
 The unit of work is a *group*: runs that train together along the member axis.  Workers only
 compute and return records; the client process writes each finished record to the store, so a
 killed matrix keeps every group that completed and cluster workers need no shared disk.  On Dask,
-a group whose worker is lost is resubmitted (``retries``): it is a pure function of its specs, so
-a retry gives the same bits, and groups already stored are never redone.
+a group whose worker is lost is rescheduled on another worker by the scheduler (up to
+``distributed.scheduler.allowed-failures`` losses, 3 by default), and a task that raises is
+retried ``DASK_RETRIES`` times: a group is a pure function of its specs, so a retry gives the same
+bits.  Each group's result is released from the cluster as soon as it reaches the client, so a
+worker lost later holds nothing that would be computed again: groups already stored are never
+redone (tests/test_dask.py kills a worker mid-run).
 """
 from __future__ import annotations
 
 import math
+import threading
 import time
 import traceback
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -82,14 +87,60 @@ class DaskExecutor(Executor):
         self._cluster = None if scheduler else LocalCluster(
             n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None)
         self._client = Client(scheduler or self._cluster)
-        self._client.run(tune_process)
-        self._executor = self._client.get_executor(retries=DASK_RETRIES, pure=False)
+        # Every worker, also one that joins or is restarted after a loss, is tuned like this process.
+        self._client.register_worker_callbacks(setup=tune_process)
+        self._remote: set = set()   # Dask futures whose result has not reached this process yet
+        self._lock = threading.Lock()   # _remote is also changed on Dask's callback thread
+        self._closed = False
+
+    @property
+    def client(self):
+        """The Dask client (its scheduler's view of the workers, for tests and diagnostics)."""
+        return self._client
 
     def submit(self, fn, /, *args, **kwargs):
-        return self._executor.submit(fn, *args, **kwargs)
+        """A concurrent.futures Future of `fn(*args, **kwargs)` on the cluster.  Once the result is
+        here, the Dask future is released: the cluster forgets it, and a worker lost afterwards
+        cannot make the scheduler compute it again for a client that no longer needs it."""
+        if self._closed:
+            raise RuntimeError("cannot submit to a DaskExecutor after shutdown")
+        local = Future()
+        remote = self._client.submit(fn, *args, retries=DASK_RETRIES, pure=False, **kwargs)
+        with self._lock:
+            self._remote.add(remote)
+
+        def deliver(done):  # on Dask's callback thread
+            try:
+                if done.status == "finished":
+                    result = done.result()
+                    done.release()   # before this process can store it
+                    local.set_result(result)
+                elif done.status == "cancelled":
+                    local.cancel()
+                    local.set_running_or_notify_cancel()
+                else:
+                    local.set_exception(done.exception())
+            except BaseException as exc:  # e.g. the result could not be fetched
+                if not local.done():
+                    local.set_exception(exc)
+            finally:
+                with self._lock:
+                    self._remote.discard(done)
+                done.release()
+
+        remote.add_done_callback(deliver)
+        return local
 
     def shutdown(self, wait=True, *, cancel_futures=False):
-        self._executor.shutdown(wait=wait)
+        if self._closed:
+            return
+        self._closed = True
+        with self._lock:
+            remote = list(self._remote)
+        if wait and not cancel_futures and remote:
+            from distributed import wait as dask_wait
+
+            dask_wait(remote)
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()

@@ -1,13 +1,18 @@
 """The matrix on a Dask cluster: a LocalCluster gives the same records, bit for bit, as the
-process pool, and the client alone writes the store."""
+process pool, the client alone writes the store, and losing a worker mid-run loses no run and
+redoes no stored one."""
 from __future__ import annotations
 
+import os
+import signal
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from engine.cli import main
 from engine.config.validate import load_experiments
-from engine.plan import expand, parse_filter, select
+from engine.plan import expand, group_runs, parse_filter, select
 from engine.store import ResultStore
 
 pytest.importorskip("distributed", reason="the 'cluster' extra is not installed (make test installs it)")
@@ -15,19 +20,86 @@ pytest.importorskip("distributed", reason="the 'cluster' extra is not installed 
 TINY = Path(__file__).resolve().parent / "data" / "tiny.yaml"
 FIELDS = ("status", "diverged_at_step", "history", "final")
 ONLY = "study=scaling,seed=0"
+RUNS = select(expand(load_experiments(TINY, "full")), parse_filter(ONLY))
 
 
-def test_dask_local_cluster_gives_the_same_bits_as_the_process_pool(tmp_path, cli):
-    for name, extra in (("pool", []), ("dask", ["--executor", "dask"])):
-        code, _, err = cli("run", TINY, "--store", tmp_path / name, "--jobs", "2", "--only", ONLY, *extra)
-        assert code == 0, err
-    pool, dask = ResultStore(tmp_path / "pool"), ResultStore(tmp_path / "dask")
-    runs = select(expand(load_experiments(TINY, "full")), parse_filter(ONLY))
-    assert runs
-    for run in runs:
+@pytest.fixture(scope="module")
+def pool_store(tmp_path_factory) -> ResultStore:
+    """The subset trained by the process pool: the reference the Dask runs must match."""
+    root = tmp_path_factory.mktemp("pool")
+    assert main(["run", str(TINY), "--store", str(root), "--jobs", "2", "--only", ONLY]) == 0
+    return ResultStore(root)
+
+
+def _same_as_pool(pool: ResultStore, dask: ResultStore) -> None:
+    assert len(RUNS) > 100
+    for run in RUNS:
         a, b = pool.get(run.key), dask.get(run.key)
         assert a is not None and b is not None, run.label
         assert all(a[f] == b[f] for f in FIELDS), run.label
+
+
+def test_dask_local_cluster_gives_the_same_bits_as_the_process_pool(tmp_path, cli, pool_store):
+    code, _, err = cli("run", TINY, "--store", tmp_path, "--jobs", "2", "--only", ONLY, "--executor", "dask")
+    assert code == 0, err
+    _same_as_pool(pool_store, ResultStore(tmp_path))
+
+
+def test_a_lost_worker_loses_no_run_and_redoes_no_stored_one(tmp_path, cli, pool_store, monkeypatch):
+    """As soon as the first record is stored, SIGKILL the worker that computed it, now busy with
+    another group.  The run still ends with every run of the subset stored once and the same bits
+    as the process pool; the records stored before the loss are untouched; and the scheduler's
+    log shows that no group whose result had reached the client was sent to a worker again (the
+    lost worker's group in flight was)."""
+    import engine.executor
+
+    executors, runs_of, puts, lost, started = [], {}, Counter(), {}, Counter()
+    make, shutdown, put = (engine.executor.DaskExecutor.__init__, engine.executor.DaskExecutor.shutdown,
+                           ResultStore.put)
+
+    def capture(self, *args, **kwargs):
+        make(self, *args, **kwargs)
+        executors.append(self)
+        self.client.get_task_stream()   # start the scheduler's record of which worker ran what
+        submit = self.client.submit
+
+        def submit_group(fn, items, **options):  # remember which runs each Dask task trains
+            future = submit(fn, items, **options)
+            runs_of[future.key] = [key for key, _, _ in items]
+            return future
+        monkeypatch.setattr(self.client, "submit", submit_group)
+
+    def count_then_shutdown(self, *args, **kwargs):
+        started.update(self.client.run_on_scheduler(lambda dask_scheduler: [
+            t.key for t in dask_scheduler.transition_log if t.finish == "processing"]))
+        shutdown(self, *args, **kwargs)
+
+    def put_then_kill(self, record):
+        path = put(self, record)
+        puts[record["key"]] += 1
+        if not lost:
+            client = executors[0].client
+            lost["delivered"] = {task for task, keys in runs_of.items() if any(puts[k] for k in keys)}
+            lost["files"] = {p: (p.stat().st_mtime_ns, p.stat().st_ino) for p in self.root.glob("*/*.json")}
+            computed = {t["worker"] for t in client.get_task_stream() if t["key"] in lost["delivered"]}
+            victims = [w for w, tasks in client.processing().items() if tasks and w in computed]
+            assert victims, "the worker that computed the first group is not training another one"
+            pid = client.run(os.getpid, workers=victims)[victims[0]]
+            os.kill(pid, signal.SIGKILL)
+        return path
+
+    monkeypatch.setattr(engine.executor.DaskExecutor, "__init__", capture)
+    monkeypatch.setattr(engine.executor.DaskExecutor, "shutdown", count_then_shutdown)
+    monkeypatch.setattr(ResultStore, "put", put_then_kill)
+    code, _, err = cli("run", TINY, "--store", tmp_path, "--jobs", "2", "--only", ONLY, "--executor", "dask")
+    assert code == 0, err
+    assert lost["delivered"] and lost["files"]
+    assert puts == Counter({run.key: 1 for run in RUNS})     # every run stored exactly once
+    assert {p: (p.stat().st_mtime_ns, p.stat().st_ino) for p in lost["files"]} == lost["files"]
+    assert set(started) == set(runs_of) and len(runs_of) == len(group_runs(RUNS))
+    assert all(started[task] == 1 for task in lost["delivered"]), started
+    assert max(started.values()) == 2, started     # the group the lost worker was training
+    _same_as_pool(pool_store, ResultStore(tmp_path))
 
 
 def test_scheduler_needs_the_dask_executor(tmp_path, cli):
