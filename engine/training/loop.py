@@ -169,11 +169,13 @@ def run_members(loss, theta0: np.ndarray, specs: list[dict], max_steps: int,
         was_active = members.active.copy()
         bad = members.check_finite(values, step)
         reached = members.active & (done(values, step) if done else False)
-        for i in np.flatnonzero(was_active):
+        at_checkpoint = step in checkpoints
+        # Most steps log nothing: visit the members only when one of them has something to log.
+        for i in np.flatnonzero(was_active) if record_path or at_checkpoint or (bad | reached).any() else ():
             log = logs[i]
             if record_path:
                 log.path.append(theta[i].tolist())
-            if step in checkpoints or bad[i] or reached[i]:
+            if at_checkpoint or bad[i] or reached[i]:
                 log.steps.append(step)
                 log.values.append(float(values[i]) if np.isfinite(values[i]) else None)
             if reached[i]:
