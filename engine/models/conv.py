@@ -44,13 +44,24 @@ def _per_axis(value, d):
     return tuple(value) if isinstance(value, (tuple, list)) else (value,) * d
 
 
+def _zero_padded(x, lead, padding):
+    """x with `padding` zeros on both sides of each spatial axis (np.pad's result, at a fraction
+    of its cost on the small arrays of single-example steps)."""
+    if not any(padding):
+        return x
+    spatial = x.shape[lead:lead + len(padding)]
+    xp = onp.zeros(x.shape[:lead] + tuple(n + 2 * p for n, p in zip(spatial, padding)) + x.shape[-1:], dtype=x.dtype)
+    xp[(Ellipsis,) + tuple(slice(p, p + n) for p, n in zip(padding, spatial)) + (slice(None),)] = x
+    return xp
+
+
 @primitive
 def im2col(x, kernel, stride, padding):
     """Windows of a channels-last x (..., *n, C) as rows: (..., *out, ∏kernel·C), each row ordered
     (kernel offsets, then channels)."""
     d = len(kernel)
     lead = x.ndim - d - 1
-    xp = onp.pad(x, [(0, 0)] * lead + [(p, p) for p in padding] + [(0, 0)])
+    xp = _zero_padded(x, lead, padding)
     spatial_axes = tuple(range(lead, lead + d))
     windows = sliding_window_view(xp, kernel, axis=spatial_axes)  # (..., *full, C, *kernel)
     windows = windows[(slice(None),) * lead + tuple(slice(None, None, s) for s in stride)]
