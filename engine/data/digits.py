@@ -5,7 +5,6 @@ train / validation / test is stratified: each class is shuffled with the seed's 
 in the same proportions, so every split has the classes in the proportions of the whole set.
 """
 import numpy as np
-from sklearn.datasets import load_digits
 
 from .base import DatasetFactory, make_dataset
 
@@ -26,6 +25,8 @@ def stratified_split(y, fractions, rng):
 
 
 def make_digits(seed, *, val_fraction=0.2, test_fraction=0.2):
+    from sklearn.datasets import load_digits  # here: sklearn takes ≈ 0.2 s to import
+
     bunch = load_digits()
     x = (bunch.images / 16.0)[:, None, :, :]
     y = bunch.target

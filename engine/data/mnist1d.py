@@ -20,7 +20,6 @@ import random
 from contextlib import contextmanager
 
 import numpy as np
-from mnist1d.data import get_dataset_args, make_dataset as generate
 
 from .base import DatasetFactory, make_dataset
 
@@ -40,6 +39,10 @@ def _global_rng_untouched():
 def make_mnist1d(seed, *, num_samples=5000, val_fraction=0.2, permute_seed=None):
     if num_samples % 10 or num_samples < 10:
         raise ValueError(f"num_samples={num_samples} must be a positive multiple of 10 (one share per class)")
+    # Imported here: the mnist1d package pulls in matplotlib (≈ 0.5 s), which commands that only
+    # read the store never need.
+    from mnist1d.data import get_dataset_args, make_dataset as generate
+
     args = get_dataset_args()
     args.num_samples, args.seed = num_samples, seed
     with _global_rng_untouched():
