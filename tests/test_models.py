@@ -149,7 +149,7 @@ def test_calibrated_cnns_have_the_documented_shapes():
     digits = build_model("cnn", info("image", (1, 8, 8), 10))
     # Feature maps are channels-last inside the CNN, and the convolution's ReLU is part of its
     # layer (one fused primitive): one row.
-    assert [row["output_shape"] for row in digits.layers] == [(1, 8, 8), (8, 8, 1), (8, 8, 16), (1024,), (10,)]
+    assert [row["output_shape"] for row in digits.layers] == [(1, 8, 8), (8, 8, 1), (8, 8, 16), (16, 8, 8), (1024,), (10,)]
     assert digits.layers[2]["name"] == "Conv(16, k=3, s=1, p=1) + ReLU"
     mnist1d = build_model(
         "cnn", info("signal", (1, 40), 10), conv=((25, 5, 2, 1), (25, 3, 2, 1), (25, 3, 2, 1))

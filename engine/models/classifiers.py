@@ -10,7 +10,7 @@ from functools import partial
 import numpy as np
 
 from .base import Model, ModelFactory
-from .conv import POOLS, ChannelsLast, Conv
+from .conv import POOLS, ChannelsFirst, ChannelsLast, Conv
 from .layers import Dense, Flatten, activation_layer, activations, dense_stack, init_members, layer_table, serial
 from .losses import accuracy, softmax_cross_entropy
 
@@ -67,7 +67,7 @@ def cnn(info, *, conv=((16, 3, 1, 1),), pool=None, pool_size=2, hidden=(), activ
             if pool not in POOLS:
                 raise ValueError(f"pool must be None or one of {sorted(POOLS)}, not {pool!r}")
             layers.append(POOLS[pool](pool_size))
-    layers += [Flatten, *dense_stack(hidden, activation), Dense(info["n_classes"])]
+    layers += [ChannelsFirst, Flatten, *dense_stack(hidden, activation), Dense(info["n_classes"])]
     return classifier("cnn", layers, info, artifacts=cnn_artifacts)
 
 

@@ -161,6 +161,13 @@ ChannelsLast = Layer(
     lambda params, x: np.moveaxis(x, 2, -1),
     "channels last",
 )
+# Back to (C, *n) before flattening: the dense layers then see the features in torch's order
+# (channel, then position), so a CNN computes exactly what it did with channels-first maps.
+ChannelsFirst = Layer(
+    lambda rng, shape: (tuple(shape[-1:]) + tuple(shape[:-1]), {}),
+    lambda params, x: np.moveaxis(x, -1, 2),
+    "channels first",
+)
 
 
 def Conv(out_channels, kernel_size, stride=1, padding=0, activation=None):
