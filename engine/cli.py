@@ -14,6 +14,7 @@ from engine.config.validate import DEFAULT_FILE, DEFAULT_PROFILE, load_experimen
 from engine.config.errors import ConfigProblem
 from engine.plan import (FILTER_FIELDS, awaiting_tuning, count_runs, expand, expand_with_waiting, group_runs,
                          parse_filter, select)
+from engine.record import Record
 from engine.store import DEFAULT_STORE, ResultStore, StoreBusy, StoreUnwritable
 
 EXIT_BAD_INPUT = 2
@@ -126,7 +127,7 @@ def cmd_status(args) -> int:
     for run in runs:
         rec = store.get(run.key)
         state = ("corrupt" if run.key in store.corrupt else "missing") if rec is None else (
-            "done" if rec["status"] == "ok" else rec["status"])
+            "done" if rec.status == "ok" else rec.status)
         counts.setdefault(run.spec["study"], Counter())[state] += 1
     width = max([len(s) for s in counts] + [5])
     cols = ("done", "diverged", "failed", "corrupt", "missing")
@@ -230,10 +231,10 @@ class _Tally:
         self.statuses: Counter = Counter()
         self.failures: list[str] = []
 
-    def add(self, record: dict) -> None:
-        self.statuses[record["status"]] += 1
-        if record["status"] == "failed":
-            self.failures.append(f"{record['label']}: {record['error']}")
+    def add(self, record: Record) -> None:
+        self.statuses[record.status] += 1
+        if record.status == "failed":
+            self.failures.append(f"{record.label}: {record.error}")
 
 
 def _train(executor, todo, args, exp, store, tally) -> None:
@@ -273,7 +274,7 @@ def _train(executor, todo, args, exp, store, tally) -> None:
                     store.put(record)
                     tally.add(record)
                 bar.update(weight)
-                study = records[0]["spec"]["study"]
+                study = records[0].spec.study
                 if exp.data["studies"][study].get("tune"):
                     now = select(expand(exp, store, {study}), parse_filter(args.only))
                     new = [r for r in now if r.key not in known and not store.is_finished(r.key)]

@@ -2,18 +2,17 @@
 all behind `concurrent.futures.Executor`.
 
 The unit of work is a *group*: runs that train together along the member axis.  Workers only
-compute and return records; the client process writes each finished record to the store, so a
-killed matrix keeps every group that completed and cluster workers need no shared disk.  On Dask,
-a group whose worker is lost is rescheduled on another worker by the scheduler (up to
-``distributed.scheduler.allowed-failures`` losses, 3 by default), and a task that raises is
-retried ``DASK_RETRIES`` times: a group is a pure function of its specs, so a retry gives the same
-bits.  Each group's result is released from the cluster as soon as it reaches the client, so a
-worker lost later holds nothing that would be computed again: groups already stored are never
-redone (tests/test_dask.py kills a worker mid-run).
+compute and return records (engine.record.Record); the client process writes each finished record
+to the store, so a killed matrix keeps every group that completed and cluster workers need no
+shared disk.  On Dask, a group whose worker is lost is rescheduled on another worker by the
+scheduler (up to ``distributed.scheduler.allowed-failures`` losses, 3 by default), and a task that
+raises is retried ``DASK_RETRIES`` times: a group is a pure function of its specs, so a retry
+gives the same bits.  Each group's result is released from the cluster as soon as it reaches the
+client, so a worker lost later holds nothing that would be computed again: groups already stored
+are never redone (tests/test_dask.py kills a worker mid-run).
 """
 from __future__ import annotations
 
-import math
 import threading
 import time
 import traceback
@@ -25,23 +24,13 @@ from threadpoolctl import threadpool_limits
 
 from engine.environment import environment
 from engine.procedures import runner
+from engine.record import Record, RecordError, finite
 from engine.runtime import tune_process
 
 
-def _finite(obj):
-    """JSON has no NaN/inf: store them as null (the status field says why)."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    return obj
-
-
-def execute_group(items: list[tuple[str, str, dict]]) -> list[dict]:
-    """Train one group; return one complete store record per run. Never raises: an error becomes
-    a `failed` record for every member of the group."""
+def execute_group(items: list[tuple[str, str, dict]]) -> list[Record]:
+    """Train one group; return one complete Record per run. Never raises: an error becomes a
+    `failed` record for every member of the group (as does an outcome that is not a record's)."""
     specs = [spec for _, _, spec in items]
     started = time.perf_counter()
     try:
@@ -49,15 +38,25 @@ def execute_group(items: list[tuple[str, str, dict]]) -> list[dict]:
         with threadpool_limits(limits=1), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             outcomes = runner(specs[0])(specs)
     except Exception as exc:  # a run that raises is data, not a crash of the matrix
-        error = f"{type(exc).__name__}: {exc}"
-        outcomes = [{"status": "failed", "error": error, "traceback": traceback.format_exc(),
-                     "history": {}, "final": {}} for _ in specs]
+        outcomes = [_failure(exc, traceback.format_exc()) for _ in specs]
     wall = time.perf_counter() - started
-    env = environment()
-    return [_finite({"key": key, "label": label, "spec": spec, **outcome,
-                     "wall_time_s": wall / len(items), "group_wall_time_s": wall,
-                     "group_size": len(items), "environment": env})
-            for (key, label, spec), outcome in zip(items, outcomes)]
+    timing = {"wall_time_s": wall / len(items), "group_wall_time_s": wall, "group_size": len(items),
+              "environment": environment()}
+    records = []
+    for (key, label, spec), outcome in zip(items, outcomes):
+        data = {"key": key, "label": label, "spec": spec, **outcome, **timing}
+        try:
+            records.append(Record.from_json(finite(data)))
+        except RecordError as exc:   # a trainer's bug, kept as a failed run rather than a crash
+            problem = RuntimeError(f"the trainer returned an outcome that is not a record's: {exc}")
+            records.append(Record.from_json(finite({"key": key, "label": label, "spec": spec,
+                                                    **_failure(problem, ""), **timing})))
+    return records
+
+
+def _failure(exc: BaseException, trace: str) -> dict:
+    return {"status": "failed", "error": f"{type(exc).__name__}: {exc}", "traceback": trace,
+            "diverged_at_step": None, "history": {}, "final": {}, "artifacts": {}}
 
 
 class InlineExecutor(Executor):

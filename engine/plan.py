@@ -15,11 +15,13 @@ import json
 import math
 from dataclasses import dataclass
 
+from engine.config.errors import ConfigError, ConfigProblem
 from engine.config.validate import Experiments, expand_values
 from engine.data import DATASETS
 from engine.optim import OPTIMIZERS
 from engine.codehash import fingerprint
 from engine.procedures import PROCEDURES, code_roots
+from engine.record import NoSuchField
 from engine.spec import Named, OptimizerSpec, ProcedureSpec, RunSpec, canonical
 from engine.tuning import choose
 from engine.training import MODEL_KINDS
@@ -182,9 +184,13 @@ def _expand(exp: Experiments, store, studies=None) -> tuple[list[Run], list[Cell
         if any(r is None for r in records):
             waiting.append(cell)
             continue
-        best = choose(records, tune)
+        try:
+            best = choose(records, tune)
+        except NoSuchField as exc:   # a tuning metric the study's runs do not measure
+            raise ConfigError(str(exp.file), [ConfigProblem(f"studies.{cell.study}.tune", (
+                f"its runs cannot be tuned on what they do not measure: {exc}"))]) from None
         if best is not None:
-            runs.extend(_run(make(best["spec"]["optimizer"]["hp"], seed)) for seed in study["seeds"][1:])
+            runs.extend(_run(make(best.spec.optimizer.hp, seed)) for seed in study["seeds"][1:])
     return runs, waiting
 
 

@@ -3,19 +3,22 @@
 Layout: <root>/<key[:2]>/<key>.json.  A record is written to a temporary file in the same
 folder and renamed into place, so a killed process leaves either the whole record or none.
 
-A record that does not parse, or lacks what every record has (its key, a known status, a valid
-run spec (engine.spec), history and final metrics), is *corrupt*: reading it gives None, as if it were missing, and the
-store remembers its key in ``corrupt`` so that `status`, `report` and `run` can say so; the next
-`run` trains it again and replaces it.  A *failed* record (the run raised) is kept, with its
-error, until the next `run` retries it.
+Records go in and come out as :class:`engine.record.Record`: ``put`` writes ``Record.to_json()``,
+``get`` checks what it reads with ``Record.from_json`` once.  A record that does not parse, or is
+not a record of its key (a missing or unknown field, an unknown status, a spec that is not a run
+spec, a value of the wrong type), is *corrupt*: reading it gives None, as if it were missing, and
+the store remembers its key and what is wrong in ``corrupt`` so that `status`, `report` and `run`
+can say so; the next `run` trains it again and replaces it.  A *failed* record (the run raised)
+is kept, with its error, until the next `run` retries it.
 
 One `run` at a time writes to a store: ``lock()`` takes an exclusive, non-blocking lock on
 <root>/.lock (released by the operating system if the process dies).  Readers need no lock:
 renames make every record they see whole.  A ResultStore keeps the records it has read or
 written, so it sees each record as it was when it first met it: one instance per command.
-``save_index()`` writes what it read to <root>/index.pickle, which later commands read instead of
-parsing every JSON record again; an entry is used only while its file's size and modification
-time are unchanged.
+``save_index()`` writes the Records it read to <root>/index.pickle, which later commands read
+instead of parsing and checking every JSON record again; an entry is used only while its file's
+size and modification time are unchanged, and the whole index only if it was written for the
+present layout of a Record (``engine.record.LAYOUT``).
 """
 from __future__ import annotations
 
@@ -28,10 +31,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from engine.atomic import write_atomic
-from engine.spec import RunSpec, SpecError
+from engine.record import LAYOUT, Record, RecordError
 
 DEFAULT_STORE = Path(".store")
-STATUSES = ("ok", "diverged", "failed")
 
 
 class StoreBusy(Exception):
@@ -42,44 +44,29 @@ class StoreUnwritable(Exception):
     """The store cannot be written (disk full, read-only, no permission)."""
 
 
-def record_problem(record, key: str) -> str | None:
-    """None if `record` is a well-formed record of `key`, else what is wrong with it."""
-    if not isinstance(record, dict):
-        return "not a JSON object"
-    if record.get("key") != key:
-        return f"its key is {record.get('key')!r}, not {key!r}"
-    if record.get("status") not in STATUSES:
-        return f"unknown status {record.get('status')!r}"
-    for field in ("history", "final"):
-        if not isinstance(record.get(field), dict):
-            return f"no {field}"
-    try:
-        RunSpec.from_json(record.get("spec"))
-    except SpecError as exc:
-        return f"its spec is not a run spec ({exc})"
-    return None
-
-
 class ResultStore:
     def __init__(self, root: Path = DEFAULT_STORE):
         self.root = Path(root)
         self.corrupt: dict[str, str] = {}   # key → what is wrong, for keys read so far
         # Records read or written by this process: planning, tuning and the report read each
         # record several times, and only this process writes while it holds the lock.
-        self._seen: dict[str, dict] = {}
-        self._index: dict | None = None     # key → ((mtime_ns, size) of its file, record)
+        self._seen: dict[str, Record] = {}
+        self._index: dict | None = None     # key → ((mtime_ns, size) of its file, Record)
         self._index_changed = False
 
     @property
     def index_path(self) -> Path:
         return self.root / "index.pickle"
 
-    def _indexed(self, key: str, path: Path) -> dict | None:
+    def _indexed(self, key: str, path: Path) -> Record | None:
         """The record kept in the index for `key`, if its file is the one that was indexed."""
         if self._index is None:
             try:
-                self._index = pickle.loads(self.index_path.read_bytes())
-            except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError):
+                layout, self._index = pickle.loads(self.index_path.read_bytes())
+                if layout != LAYOUT or not isinstance(self._index, dict):
+                    self._index = {}
+            except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError,
+                    TypeError):
                 self._index = {}
         entry = self._index.get(key)
         if entry is None:
@@ -97,7 +84,7 @@ class ResultStore:
         if not self._index_changed:
             return
         try:
-            write_atomic(self.index_path, pickle.dumps(self._index, protocol=pickle.HIGHEST_PROTOCOL))
+            write_atomic(self.index_path, pickle.dumps((LAYOUT, self._index), protocol=pickle.HIGHEST_PROTOCOL))
             self._index_changed = False
         except OSError:  # a read-only store: the next command reads the JSON files again
             pass
@@ -105,7 +92,7 @@ class ResultStore:
     def path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
 
-    def get(self, key: str) -> dict | None:
+    def get(self, key: str) -> Record | None:
         """The record of `key`; None when it is missing or corrupt."""
         if key in self._seen:
             return self._seen[key]
@@ -122,13 +109,12 @@ class ResultStore:
             self.corrupt[key] = f"unreadable ({exc})"
             return None
         try:
-            record = json.loads(text)
+            record = Record.from_json(json.loads(text), key)
         except json.JSONDecodeError as exc:
             self.corrupt[key] = f"not valid JSON ({exc.msg} at character {exc.pos})"
             return None
-        problem = record_problem(record, key)
-        if problem:
-            self.corrupt[key] = problem
+        except RecordError as exc:
+            self.corrupt[key] = str(exc)
             return None
         self.corrupt.pop(key, None)
         self._seen[key] = record
@@ -138,21 +124,22 @@ class ResultStore:
     def is_finished(self, key: str) -> bool:
         """Stored whole, and not failed: what `run` need not train again."""
         record = self.get(key)
-        return record is not None and record["status"] != "failed"
+        return record is not None and record.status != "failed"
 
-    def put(self, record: dict) -> Path:
-        text = json.dumps(record, allow_nan=False, separators=(",", ":"))
+    def put(self, record: Record) -> Path:
+        text = json.dumps(record.to_json(), allow_nan=False, separators=(",", ":"))
         try:
-            path = write_atomic(self.path(record["key"]), text)
+            path = write_atomic(self.path(record.key), text)
         except OSError as exc:
             raise StoreUnwritable(f"cannot write to the result store {self.root}: "
                                   f"{exc.strerror or exc}") from exc
-        self._seen[record["key"]] = json.loads(text)   # what a later reader will see, to the letter
-        self.corrupt.pop(record["key"], None)
-        self._remember(record["key"], path, self._seen[record["key"]])
+        # What a later reader will see, to the letter (tuples as lists, NaN as None).
+        self._seen[record.key] = Record.from_json(json.loads(text), record.key)
+        self.corrupt.pop(record.key, None)
+        self._remember(record.key, path, self._seen[record.key])
         return path
 
-    def _remember(self, key: str, path: Path, record: dict) -> None:
+    def _remember(self, key: str, path: Path, record: Record) -> None:
         if self._index is None:
             self._indexed(key, path)   # loads the index
         try:

@@ -9,24 +9,27 @@ ties goes to the first in plan order.
 """
 from __future__ import annotations
 
+from engine.record import Record
 
-def _score(record: dict, metric: str, mode: str) -> float:
-    value = record["final"].get(metric)
+
+def _score(record: Record, metric: str, mode: str) -> float:
+    value = record.metric(metric)
     if value is None:
         return float("inf")
     return value if mode == "min" else -value
 
 
-def best_run(records: list[dict], metric: str, mode: str, tie_break: dict | None = None) -> dict | None:
+def best_run(records: list[Record], metric: str, mode: str, tie_break: dict | None = None) -> Record | None:
     """The record with the best final `metric` (then the best `tie_break` metric); diverged and
-    failed runs are never chosen."""
-    scored = [r for r in records if r["status"] == "ok" and r["final"].get(metric) is not None]
+    failed runs, and runs whose metric is not finite, are never chosen.  A run that ended ok
+    without the metric is an error (a metric its trainer does not measure), not a silent skip."""
+    scored = [r for r in records if r.status == "ok" and r.metric(metric) is not None]
     if not scored:
         return None
     second = (lambda r: _score(r, tie_break["metric"], tie_break["mode"])) if tie_break else (lambda r: 0.0)
     return min(scored, key=lambda r: (_score(r, metric, mode), second(r)))
 
 
-def choose(records: list[dict], tune: dict) -> dict | None:
+def choose(records: list[Record], tune: dict) -> Record | None:
     """`best_run` with a study's `tune:` entry."""
     return best_run(records, tune["metric"], tune["mode"], tune.get("tie_break"))

@@ -14,6 +14,7 @@ from engine.claims.heuristics_no_theory import best_set, family_scores, seed_ran
 from engine.optim.adam import ADAM
 from engine.optim.rmsprop import RMSPROP
 from engine.procedures import PROCEDURES
+from tests.test_record import make_record
 
 
 def _gradients(steps=50, k=3, p=5, seed=0):
@@ -111,11 +112,10 @@ def test_good_range_known_answers():
     assert r["width"] == pytest.approx(0.01 / 0.96 + 1 + (0.97 - 0.95) / (0.97 - 0.9), rel=1e-9)
 
 
-def _network_record(study, model, oname, lr, seed, final, status="ok"):
-    return {"spec": {"study": study, "claim": "x", "model": {"name": model, "kind": "mlp"},
-                     "optimizer": {"name": oname, "kind": oname, "hp": {"lr": lr}}, "seed": seed,
-                     "dataset": {"name": "d"}},
-            "status": status, "final": final if status == "ok" else {}}
+def _network_record(study, model, oname, lr, seed, final, status="ok", claim="x"):
+    return make_record({"study": study, "claim": claim, "model": {"name": model, "kind": "mlp"},
+                        "optimizer": {"name": oname, "hp": {"lr": lr}}, "seed": seed, "dataset": {"name": "d"}},
+                       status=status, final=final if status == "ok" else {})
 
 
 def _text(claim_id):
@@ -133,9 +133,8 @@ def test_adam_sensitivity_analysis_on_synthetic_curves():
             for oname, half, slope in (("adam", 1.0, 0.2 / (1 + 0.1 * seed)), ("minibatch-sgd", 0.5, 0.2),
                                        ("momentum", 0.5, 0.1)):
                 for lr, acc in zip(lrs, tent(-2.0, half, slope)):
-                    records.append(_network_record(study, "m", oname, float(lr), seed, {"val_accuracy": float(acc)}))
-    for r in records:
-        r["spec"]["claim"] = "adam-combines"
+                    records.append(_network_record(study, "m", oname, float(lr), seed, {"val_accuracy": float(acc)},
+                                                   claim="adam-combines"))
     studies = {"s1": {"claim": "adam-combines"}, "s2": {"claim": "adam-combines"}}
     a = CLAIMS["adam-combines"].analyze(records, _text("adam-combines"), studies)
     # good range = 2·half + 2·(0.02/slope) decades

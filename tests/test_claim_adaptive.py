@@ -18,6 +18,7 @@ from engine.claims.rmsprop_improves_adagrad import step_change
 from engine.executor import execute_group
 from engine.objectives import OBJECTIVES
 from engine.optim import OPTIMIZERS
+from tests.test_record import make_record
 
 RESULT_FIELDS = ("status", "diverged_at_step", "history", "final")
 HP = {"sgd": {"lr": 0.1}, "adagrad": {"lr": 0.5, "eps": 1e-8, "eps_placement": "inside"},
@@ -102,8 +103,8 @@ def test_minibatch_sgd_matches_a_hand_written_loop():
             order = rng.permutation(64)
         idx = order[(step % 16) * 4:(step % 16 + 1) * 4]
         x = x - 0.2 * (x ** 3 - x + 0.25 + slopes[idx].mean())
-    assert rec["final"]["x"][0] == pytest.approx(x, rel=1e-12)
-    assert rec["final"]["examples"] == 160
+    assert rec.final["x"][0] == pytest.approx(x, rel=1e-12)
+    assert rec.final["examples"] == 160
 
 
 def test_full_batch_gd_settles_when_the_closed_form_says():
@@ -113,23 +114,23 @@ def test_full_batch_gd_settles_when_the_closed_form_says():
     rec = train(spec("scaled_quadratic", lr=lr, steps=4000))[0]
     a = np.asarray(OBJECTIVES["scaled_quadratic"].build().scales)
     expected = [int(math.ceil(math.log(tol) / math.log(abs(1 - lr * ai)))) for ai in a]
-    got = rec["final"]["coordinate_steps"]
+    got = rec.final["coordinate_steps"]
     assert all(abs(g - e) <= 1 for g, e in zip(got, expected)), (got, expected)
     # Effective step of SGD is λ everywhere; Adagrad's first logged step after t = 1 is α/√(g₀² + ε).
-    assert set(rec["history"]["effective_step"][-1]) == {lr}
+    assert set(rec.history["effective_step"][-1]) == {lr}
     ada = train(spec("scaled_quadratic", opt="adagrad", lr=0.5, steps=5))[0]
     q = OBJECTIVES["scaled_quadratic"].build()
     x0 = q.initial_point(np.random.default_rng(0))
     g0 = np.asarray(q.scales) * (x0 - q.minimizer)
-    assert ada["history"]["step"][1] == 1
-    assert np.allclose(ada["history"]["effective_step"][1], 0.5 / np.sqrt(g0 ** 2 + 1e-8), rtol=1e-12)
+    assert ada.history["step"][1] == 1
+    assert np.allclose(ada.history["effective_step"][1], 0.5 / np.sqrt(g0 ** 2 + 1e-8), rtol=1e-12)
 
 
 def test_moving_target_gap_phases():
     rec = train(spec("moving_target", opt="rmsprop", batch=8, steps=200))[0]
-    before, after = rec["final"]["mean_gap_phases"]
-    steps = np.asarray(rec["history"]["step"])
-    gaps = np.asarray(rec["history"]["gap"])
+    before, after = rec.final["mean_gap_phases"]
+    steps = np.asarray(rec.history["step"])
+    gaps = np.asarray(rec.history["gap"])
     jump = gaps[steps == 100][0]
     assert jump > 10 * gaps[steps < 100][-1]                    # the target moved at t = 0.5
     assert before > 0 and after > 0
@@ -149,12 +150,12 @@ def test_grouped_equals_alone_bit_for_bit(kind, batch, opts):
     for i, s in enumerate(specs):
         alone = train(s)[0]
         for field in RESULT_FIELDS:
-            assert together[i][field] == alone[field], (kind, i, field)
+            assert getattr(together[i], field) == getattr(alone, field), (kind, i, field)
 
 
 def test_divergence_in_the_extended_trainer_is_recorded():
     rec = train(spec("tilted_wells", lr=5.0, batch=4, steps=50))[0]
-    assert rec["status"] == "diverged" and rec["diverged_at_step"] is not None
+    assert rec.status == "diverged" and rec.diverged_at_step is not None
 
 
 # --------------------------------------------------------------------------- analysis helpers
@@ -166,10 +167,10 @@ def test_wilson_matches_scipy():
 
 
 def _rec(study, oname, lr, seed, final, history=None, status="ok", kind="tilted_wells", budget=None):
-    return {"spec": {"study": study, "claim": "c", "seed": seed, "budget": budget or {"max_steps": 100},
-                     "model": {"name": kind, "kind": kind, "params": dict(OBJECTIVES[kind].params)},
-                     "optimizer": {"name": oname, "kind": "sgd", "hp": {"lr": lr}}},
-            "status": status, "final": final, "history": history or {}}
+    return make_record({"study": study, "seed": seed, "budget": budget or {"max_steps": 100},
+                        "model": {"name": kind, "params": dict(OBJECTIVES[kind].params)},
+                        "optimizer": {"name": oname, "kind": "sgd", "hp": {"lr": lr}}},
+                       status=status, final=final, history=history)
 
 
 def test_tuning_skips_grid_points_with_a_diverged_start():
@@ -225,7 +226,7 @@ def test_adagrad_analysis_on_a_known_answer():
 
 def test_rmsprop_analysis_on_a_known_answer():
     # (i) the effective step change reads the first evaluation after the start and the last one.
-    rec = {"status": "ok", "history": {"effective_step": [1e4, 0.1, 0.05, 0.01]}}
+    rec = make_record(history={"effective_step": [1e4, 0.1, 0.05, 0.01]})
     assert step_change(rec) == pytest.approx(-1.0)
     # (ii) Adagrad's error after the move is 10 × RMSprop's at every start.
     recs = []

@@ -13,6 +13,7 @@ from engine.data import DATASETS
 from engine.data.base import make_dataset
 from engine.models import MODELS
 from engine.models.autoencoder import N_SAMPLES, N_SHOWN, linear_probe
+from tests.test_record import make_record
 
 DIGITS_SPEC = {"name": "digits", "kind": "digits", "params": dict(DATASETS["digits"].params)}
 
@@ -96,7 +97,7 @@ def test_linear_probe_against_known_answers():
 
 
 def test_pca_error_matches_an_svd_by_hand():
-    data = load_data({"dataset": DIGITS_SPEC})
+    data = _digits()
     train = data.x_train.reshape(len(data.x_train), -1)
     test = data.x_test.reshape(len(data.x_test), -1)
     mean = train.mean(axis=0)
@@ -112,7 +113,7 @@ def test_pca_error_matches_an_svd_by_hand():
 
 def test_linear_autoencoder_set_to_pca_reaches_pca_error():
     """The linear autoencoder's optimum is PCA: with PCA's basis as weights it gives PCA's error."""
-    data = load_data({"dataset": DIGITS_SPEC})
+    data = _digits()
     model = MODELS["linear_autoencoder"].build(data.info, code=8)
     p = model.init(_rngs(1))
     train = data.x_train.reshape(len(data.x_train), -1)
@@ -148,13 +149,17 @@ TEXT = {cid: CLAIMS[cid].text("en") for cid in ("ae-undercomplete", "ae-useful-f
 
 
 def _record(study, claim, kind, code, seed, final, artifacts=None, history=None):
-    return {"spec": {"study": study, "claim": claim, "model": {"name": kind, "kind": kind, "params": {"code": code}},
-                     "dataset": DIGITS_SPEC, "seed": seed},
-            "status": "ok", "final": final, "history": history or {}, "artifacts": artifacts or {}}
+    return make_record({"study": study, "claim": claim, "model": {"name": kind, "params": {"code": code}},
+                        "dataset": DIGITS_SPEC, "seed": seed},
+                       final=final, history=history, artifacts=artifacts or {})
+
+
+def _digits():
+    return load_data(make_record({"dataset": DIGITS_SPEC}).spec)
 
 
 def _ae_records(ratios_linear, ratios_ae, probes=None):
-    data = load_data({"dataset": DIGITS_SPEC})
+    data = _digits()
     records = []
     for (kind, ratios) in (("linear_autoencoder", ratios_linear), ("autoencoder", ratios_ae)):
         for code, per_seed in ratios.items():
@@ -208,7 +213,7 @@ def test_useful_features_analysis_without_probes_is_missing():
 
 
 def test_stochastic_analysis_against_the_baseline():
-    data = load_data({"dataset": DIGITS_SPEC})
+    data = _digits()
     baseline = independent_pixels_nll(data)
     history = {"epoch": [0, 1, 2], "val_loss": [40.0, 30.0, 25.0], "val_reconstruction": [39.0, 28.0, 22.0],
                "val_kl": [1.0, 2.0, 3.0]}

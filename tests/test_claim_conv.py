@@ -10,6 +10,7 @@ from engine.claims.conv_operation import analyze as analyze_operation
 from engine.data import DATASETS, load_dataset
 from engine.models import build_model
 from engine.procedures import PROCEDURES
+from tests.test_record import make_record
 
 SMALL = {"num_samples": 300}
 
@@ -72,7 +73,7 @@ def test_demo_slides_the_kernel_over_a_real_signal(conv_outcomes):
 
 
 def test_conv_operation_analysis(conv_outcomes):
-    records = [{"spec": spec, **out} for spec, out in zip(conv_specs([0, 1, 2]), conv_outcomes)]
+    records = [make_record(spec, **out) for spec, out in zip(conv_specs([0, 1, 2]), conv_outcomes)]
     analysis = analyze_operation(records, CLAIMS["conv-operation"].text("en"), {})
     assert analysis.quantities["max_abs_diff"].n == 3 and analysis.quantities["max_abs_diff"].high < 1e-12
     assert analysis.quantities["sizes_match"].mean == 1.0
@@ -129,11 +130,11 @@ def feature_record(cond, kind, seed, acc):
             params["permute_seed"] = 0
     model = {"cnn": {"conv": [[4, 5, 2, 1]]}, "mlp": {"hidden": [64]}}[kind] if cond != "digits" else \
         {"cnn": {"conv": [[4, 3, 1, 1]]}, "mlp": {"hidden": [64]}}[kind]
-    return {"status": "ok", "final": {"test_accuracy": acc, "seconds": 1.0},
-            "spec": {"seed": seed, "batch": 100, "budget": {"epochs": 3},
-                     "optimizer": {"name": "adam", "kind": "adam", "hp": {"lr": 0.01}},
-                     "dataset": {"name": cond, "kind": "digits" if cond == "digits" else "mnist1d", "params": params},
-                     "model": {"name": f"{kind}-{cond}", "kind": kind, "params": model}}}
+    return make_record({"seed": seed, "batch": 100, "budget": {"epochs": 3},
+                        "optimizer": {"name": "adam", "hp": {"lr": 0.01}},
+                        "dataset": {"name": cond, "kind": "digits" if cond == "digits" else "mnist1d", "params": params},
+                        "model": {"name": f"{kind}-{cond}", "kind": kind, "params": model}},
+                       final={"test_accuracy": acc, "seconds": 1.0})
 
 
 def test_conv_features_analysis_on_known_answers():

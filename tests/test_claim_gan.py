@@ -16,7 +16,9 @@ from engine.executor import execute_group
 from engine.models import MODELS, Player
 from engine.models.gan import c2st_accuracy, mmd2, mmd_permutation_test, real_bandwidth
 from engine.training import network
+from engine.spec import Named
 from engine.tuning import best_run
+from tests.test_record import make_record
 
 # --- two-sample tests --------------------------------------------------------------------------
 
@@ -106,7 +108,7 @@ def test_players_alternate_each_moving_only_its_own_parameters(monkeypatch):
     monkeypatch.setitem(network.MODELS, "gan", Recording())
     lr = 0.003
     rec = execute_group(items(gan_spec(lr=lr, steps=3)))[0]
-    assert rec["status"] == "ok", rec.get("error")
+    assert rec.status == "ok", rec.error
     assert [name for name, _ in seen] == ["d", "g"] * 3
     part = lambda p, prefix: np.concatenate([v.ravel() for k, v in sorted(p.items()) if k.startswith(prefix)])
     for step in range(3):
@@ -132,12 +134,12 @@ def test_gan_run_logs_the_game_and_stores_the_two_sample_tests():
     specs = [gan_spec(seed=0, steps=30), gan_spec(seed=1, steps=30, lr=0.001)]
     together = execute_group(items(*specs))
     for rec in together:
-        assert rec["status"] == "ok", rec.get("error")
-        h = rec["history"]
+        assert rec.status == "ok", rec.error
+        h = rec.history
         assert {"val_value", "val_d_real", "val_d_fake", "val_mmd", "val_modes", "val_coverage"} <= set(h)
         np.testing.assert_allclose(h["val_value"], -np.asarray(h["val_loss"]))
         np.testing.assert_allclose(h["val_coverage"], np.asarray(h["val_modes"]) + np.asarray(h["val_high_quality"]))
-        arts = rec["artifacts"]
+        arts = rec.artifacts
         assert 0 < arts["mmd_pvalue"] <= 1 and 0 <= arts["c2st_accuracy"] <= 1
         assert arts["test_samples"] == 512 and arts["mmd_bandwidth"] > 0
         assert np.asarray(arts["samples"]).shape == (512, 2)
@@ -146,25 +148,25 @@ def test_gan_run_logs_the_game_and_stores_the_two_sample_tests():
         assert np.asarray(snaps["samples"]).shape == (len(snaps["step"]), 256, 2)
     # The tests are a function of the run alone, not of its group.
     alone = execute_group(items(specs[1]))[0]
-    assert alone["artifacts"] == together[1]["artifacts"]
+    assert alone.artifacts == together[1].artifacts
 
 
 def test_gan_on_digits_stores_images():
     rec = execute_group(items(gan_spec(dataset="digits", steps=4, hidden=(16,))))[0]
-    assert rec["status"] == "ok", rec.get("error")
-    assert np.asarray(rec["artifacts"]["samples"]).shape == (16, 1, 8, 8)
-    assert rec["artifacts"]["test_samples"] == len(DATASETS["digits"].load(None).x_test)
-    assert "val_modes" not in rec["history"] and "val_coverage" not in rec["history"]
+    assert rec.status == "ok", rec.error
+    assert np.asarray(rec.artifacts["samples"]).shape == (16, 1, 8, 8)
+    assert rec.artifacts["test_samples"] == len(DATASETS["digits"].load(None).x_test)
+    assert "val_modes" not in rec.history and "val_coverage" not in rec.history
 
 
 def test_coverage_score_breaks_ties_in_modes_by_quality_not_by_the_smallest_rate():
     def rec(lr, modes, hq):
-        return {"status": "ok", "spec": {"lr": lr}, "final": {"val_modes": modes, "val_high_quality": hq,
-                                                               "val_coverage": modes + hq}}
+        return make_record({"optimizer": {"name": "adam", "hp": {"lr": lr}}},
+                           final={"val_modes": modes, "val_high_quality": hq, "val_coverage": modes + hq})
     grid = [rec(1e-3, 8, 0.4), rec(2e-3, 8, 0.9), rec(4e-3, 7, 1.0)]
-    assert best_run(grid, "val_coverage", "max")["spec"]["lr"] == 2e-3
+    assert best_run(grid, "val_coverage", "max").spec.optimizer.hp["lr"] == 2e-3
     # A mode more always outranks any sample quality: covering a mode needs quality ≥ 1 %.
-    assert best_run([rec(1e-3, 7, 0.99), rec(2e-3, 8, 0.08)], "val_coverage", "max")["spec"]["lr"] == 2e-3
+    assert best_run([rec(1e-3, 7, 0.99), rec(2e-3, 8, 0.08)], "val_coverage", "max").spec.optimizer.hp["lr"] == 2e-3
 
 
 # --- the analyses on synthetic records ---------------------------------------------------------
@@ -188,8 +190,8 @@ def synthetic(study, oname, lr, seed, modes, status="ok", tests=None, dataset="g
     arts = {**(tests or {"mmd2": 0.001, "mmd_pvalue": 0.3, "c2st_accuracy": 0.51}),
             "mmd_bandwidth": 2.5, "test_samples": 512, "samples": rng.uniform(size=(16,) + shape[1:]).tolist(),
             "snapshots": {"step": steps, "samples": rng.uniform(size=(3,) + shape).tolist()}}
-    return {"spec": spec, "status": status, "history": history if status == "ok" else {},
-            "final": final if status == "ok" else {}, "artifacts": arts if status == "ok" else None}
+    return make_record(spec, status=status, history=history if status == "ok" else {},
+                       final=final if status == "ok" else {}, artifacts=arts if status == "ok" else {})
 
 
 def text(claim) -> dict:
@@ -239,7 +241,7 @@ def test_indistinguishable_analysis_reads_the_tests_per_seed():
     assert control["mmd_pvalue"] > 0.01 and abs(control["c2st_accuracy"] - 0.5) < 0.1
     assert control["mmd_bandwidth"] == 2.5  # the bandwidth the runs used
     real = DATASETS["gaussian_ring"].load(None, **RING).x_test[:512]
-    default = gan_indistinguishable.real_control({"kind": "gaussian_ring", "params": RING})
+    default = gan_indistinguishable.real_control(Named("ring", "gaussian_ring", RING))
     assert math.isclose(default["mmd_bandwidth"], float(np.median(pdist(real))))
     ids = {f["id"] for f in analysis.figures}
     assert {"gan-indistinguishable-samples-ring", "gan-indistinguishable-samples-digits",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from engine.claims import CLAIMS
 from engine.report.figures import report_language
+from tests.test_record import make_record
 
 STUDY = {"claim": "optimizer-matrix", "models": ["mlp"], "optimizers": ["steady", "lucky"],
          "seeds": [0, 1, 2], "tune": {"metric": "val_accuracy", "mode": "max"}, "budget": {"epochs": 1}}
@@ -17,8 +18,7 @@ def record(optimizer, seed, accuracy, status="ok"):
     ok = status == "ok"
     history = {"examples": [0, 100], "step": [0, 2], "val_loss": [2.0, 0.5], "val_accuracy": [0.1, accuracy]}
     final = {"val_accuracy": accuracy, "test_accuracy": accuracy, "val_loss": 0.5} if ok else {}
-    return {"key": f"{optimizer}{seed}", "status": status, "spec": spec, "history": history if ok else {},
-            "final": final, "wall_time_s": 1.0}
+    return make_record(spec, status=status, history=history if ok else {}, final=final)
 
 
 def test_an_optimizer_that_lost_seeds_is_flagged_and_not_ranked_best():

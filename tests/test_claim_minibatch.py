@@ -16,7 +16,9 @@ from engine.models import MODELS
 from engine.optim import OPTIMIZERS
 from engine.procedures import PROCEDURES
 from engine.procedures.gradient_noise import draw_indicators, noise_statistics, per_example_gradients
+from engine.record import Record
 from engine.training.network import FlatBlock
+from tests.test_record import make_record
 
 
 @pytest.fixture(scope="module")
@@ -126,12 +128,11 @@ def test_mnist1d_subset_is_a_prefix_of_the_training_split():
         DATASETS["mnist1d_subset"].load(None, num_samples=200, n_train=10_000)
 
 
-def _noise_record(model: str, seed: int, rng) -> dict:
+def _noise_record(model: str, seed: int, rng) -> Record:
     G = rng.standard_normal((30, 4))
     points = [noise_statistics(G * scale, [1, 2, 4, 8], 500, rng) for scale in (1.0, 0.3)]
-    return {"status": "ok", "spec": {"model": {"name": model}, "seed": seed,
-                                     "procedure": {"kind": "gradient_noise", "params": {}}},
-            "history": {"train_steps": [0, 10], "train_loss": [2.3, 0.5], "points": points}, "final": {}}
+    return make_record({"model": {"name": model}, "seed": seed, "procedure": {"kind": "gradient_noise"}},
+                       history={"train_steps": [0, 10], "train_loss": [2.3, 0.5], "points": points})
 
 
 def test_minibatch_analysis_on_synthetic_records():
@@ -139,9 +140,9 @@ def test_minibatch_analysis_on_synthetic_records():
     records = [_noise_record(m, s, rng) for m in ("a", "b") for s in (0, 1, 2)]
     claim = CLAIMS["minibatch-unbiased"]
     analysis = claim.analyze(records, claim.text("es"), {})
-    per_seed = per_seed_quantities({m: {r["spec"]["seed"]: dict(zip(r["history"]["train_steps"], r["history"]["points"]))
-                                        for r in records if r["spec"]["model"]["name"] == m} for m in ("a", "b")})
-    slopes0 = [p["slope"] for r in records if r["spec"]["seed"] == 0 for p in r["history"]["points"]]
+    per_seed = per_seed_quantities({m: {r.spec.seed: dict(zip(r.history["train_steps"], r.history["points"]))
+                                        for r in records if r.spec.model.name == m} for m in ("a", "b")})
+    slopes0 = [p["slope"] for r in records if r.spec.seed == 0 for p in r.history["points"]]
     assert per_seed[0]["slope_min"] == pytest.approx(min(slopes0))
     assert per_seed[0]["slope_max"] == pytest.approx(max(slopes0))
     q = analysis.quantities
@@ -151,15 +152,14 @@ def test_minibatch_analysis_on_synthetic_records():
     assert len(analysis.tables[0]["rows"]) == 4
 
 
-def _timing_record(n: int, batch, seed: int, seconds: float, reached: bool = True) -> dict:
+def _timing_record(n: int, batch, seed: int, seconds: float, reached: bool = True) -> Record:
     size = n if batch == "full" else batch
-    return {"status": "ok",
-            "spec": {"dataset": {"params": {"n_train": n}}, "batch": batch, "seed": seed,
-                     "optimizer": {"hp": {"lr": 0.1}}, "budget": {"target_loss": 1.6}},
-            "final": {"reached_target": reached, "seconds_to_target": seconds if reached else None,
-                      "seconds": seconds, "examples_to_target": 100 * size if reached else None,
-                      "examples": 100 * size, "batch_size": size},
-            "history": {"seconds": [0.0, seconds], "train_loss": [2.3, 1.5]}}
+    return make_record({"dataset": {"name": "mnist1d_subset", "params": {"n_train": n}}, "batch": batch,
+                        "seed": seed, "optimizer": {"name": "sgd", "hp": {"lr": 0.1}}, "budget": {"target_loss": 1.6}},
+                       final={"reached_target": reached, "seconds_to_target": seconds if reached else None,
+                              "seconds": seconds, "examples_to_target": 100 * size if reached else None,
+                              "examples": 100 * size, "batch_size": size},
+                       history={"seconds": [0.0, seconds], "train_loss": [2.3, 1.5]})
 
 
 def test_single_example_analysis_known_ratio_and_slope():

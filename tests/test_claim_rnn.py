@@ -16,6 +16,7 @@ from engine.models import build_model
 from engine.models.rnn import hh_logits, step_accuracy, unshared_logits
 from engine.training.network import train_network_group
 from engine.optim import OPTIMIZERS
+from tests.test_record import make_record
 
 K, B = 2, 3
 
@@ -157,14 +158,12 @@ def _text(claim_id, language="es"):
 
 def _record(kind, seed, final, params=None, dataset=None, study="s", optimizer="adam", hp=None,
             budget=None, history=None, artifacts=None):
-    return {"key": f"{kind}{seed}{study}{optimizer}", "status": "ok", "wall_time_s": 1.0,
-            "spec": {"study": study, "claim": "c", "seed": seed, "batch": 32,
-                     "model": {"name": kind, "kind": kind, "params": params or {"hidden": 4}},
-                     "dataset": dataset, "optimizer": {"name": optimizer, "kind": "adam", "hp": hp or {"lr": 0.01}},
-                     "budget": budget or {"epochs": 2}},
-            "final": final,
-            "history": history or {"epoch": [0.0, 1.0, 2.0], "val_accuracy": [0.5, 0.8, 0.9]},
-            **({"artifacts": artifacts} if artifacts else {})}
+    return make_record({"study": study, "seed": seed, "batch": 32,
+                        "model": {"name": kind, "params": params or {"hidden": 4}}, "dataset": dataset,
+                        "optimizer": {"name": optimizer, "kind": "adam", "hp": hp or {"lr": 0.01}},
+                        "budget": budget or {"epochs": 2}},
+                       final=final, history=history or {"epoch": [0.0, 1.0, 2.0], "val_accuracy": [0.5, 0.8, 0.9]},
+                       artifacts=artifacts or {})
 
 
 RECALL = {"name": "recall", "kind": "delayed_recall",
@@ -243,7 +242,7 @@ def test_classification_runs_follow_the_tuning_choice():
                             dataset=digits, study="m", optimizer=opt, hp={"lr": best}))
     runs, opt = classification_runs(recs, {"m": study}, "digits_rows")
     assert opt == "adam"
-    assert [(r["spec"]["seed"], r["spec"]["optimizer"]["hp"]["lr"]) for r in runs] == [(0, 0.01), (1, 0.01)]
+    assert [(r.spec.seed, r.spec.optimizer.hp["lr"]) for r in runs] == [(0, 0.01), (1, 0.01)]
     assert classification_runs(recs, {"m": study}, "mnist1d_seq") == ([], None)
 
 

@@ -36,7 +36,7 @@ def _same_as_pool(pool: ResultStore, dask: ResultStore) -> None:
     for run in RUNS:
         a, b = pool.get(run.key), dask.get(run.key)
         assert a is not None and b is not None, run.label
-        assert all(a[f] == b[f] for f in FIELDS), run.label
+        assert all(getattr(a, f) == getattr(b, f) for f in FIELDS), run.label
 
 
 def test_dask_local_cluster_gives_the_same_bits_as_the_process_pool(tmp_path, cli, pool_store):
@@ -76,7 +76,7 @@ def test_a_lost_worker_loses_no_run_and_redoes_no_stored_one(tmp_path, cli, pool
 
     def put_then_kill(self, record):
         path = put(self, record)
-        puts[record["key"]] += 1
+        puts[record.key] += 1
         if not lost:
             client = executors[0].client
             lost["delivered"] = {task for task, keys in runs_of.items() if any(puts[k] for k in keys)}

@@ -16,6 +16,7 @@ import pytest
 from engine.config.validate import load_experiments
 from engine.executor import execute_group
 from engine.plan import expand, group_runs, parse_filter, select
+from engine.record import Record
 from engine.store import ResultStore, StoreUnwritable
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,7 +63,7 @@ def test_grouped_equals_alone_bit_for_bit():
         for run, rec in list(zip(group, together))[:: max(1, len(group) // 6)]:
             alone = execute_group(_items([run]))[0]
             for field in RESULT_FIELDS:
-                assert rec[field] == alone[field], (run.label, field)
+                assert getattr(rec, field) == getattr(alone, field), (run.label, field)
 
 
 def test_divergence_is_recorded_not_raised():
@@ -70,9 +71,9 @@ def test_divergence_is_recorded_not_raised():
     spec = json.loads(json.dumps(run.spec))
     spec["optimizer"]["hp"]["lr"] = 10.0  # > 2/L: GD diverges on any quadratic with L = 1
     rec = execute_group([("k", "diverging", spec)])[0]
-    assert rec["status"] == "diverged"
-    assert isinstance(rec["diverged_at_step"], int) and rec["diverged_at_step"] > 0
-    json.dumps(rec, allow_nan=False)
+    assert rec.status == "diverged"
+    assert isinstance(rec.diverged_at_step, int) and rec.diverged_at_step > 0
+    json.dumps(rec.to_json(), allow_nan=False)
 
 
 def test_failure_is_recorded_for_the_group():
@@ -80,14 +81,27 @@ def test_failure_is_recorded_for_the_group():
     spec = json.loads(json.dumps(run.spec))
     spec["model"]["params"]["kappa"] = 0.5  # the quadratic refuses κ < 1
     rec = execute_group([("k", "failing", spec)])[0]
-    assert rec["status"] == "failed" and "kappa" in rec["error"]
+    assert rec.status == "failed" and "kappa" in rec.error and "Traceback" in rec.traceback
+
+
+def test_an_outcome_that_is_not_a_records_becomes_a_failed_run(monkeypatch):
+    import engine.executor
+
+    run = next(r for r in _runs() if r.spec["study"] == "paths")
+    monkeypatch.setattr(engine.executor, "runner", lambda spec: lambda specs: [
+        {"status": "done", "history": {}, "final": {}} for _ in specs])
+    rec = execute_group([("k", "odd", run.spec)])[0]
+    assert rec.status == "failed" and "unknown status 'done'" in rec.error
 
 
 def record(key="abc123", status="ok"):
     spec = {"study": "s", "claim": "c", "model": {"name": "q", "kind": "quadratic", "params": {}}, "vary": {},
             "dataset": None, "optimizer": {"name": "gd", "kind": "sgd", "hp": {"lr": 0.1}}, "batch": "full",
             "seed": 0, "budget": {"max_steps": 1}}
-    return {"key": key, "status": status, "spec": spec, "history": {}, "final": {}}
+    return Record.from_json({"key": key, "label": "s/q/gd/seed=0", "status": status, "spec": spec,
+                             "history": {}, "final": {}, "wall_time_s": 0.5, "group_wall_time_s": 0.5,
+                             "group_size": 1, "environment": {"python": "3"},
+                             **({"error": "RuntimeError: boom", "traceback": ""} if status == "failed" else {})})
 
 
 def test_store_writes_atomically(tmp_path):
@@ -146,7 +160,7 @@ def test_jobs_do_not_change_results(tmp_path):
     runs = select(_runs(), parse_filter(only))
     for run in runs:
         ra, rb = a.get(run.key), b.get(run.key)
-        assert all(ra[f] == rb[f] for f in RESULT_FIELDS), run.label
+        assert all(getattr(ra, f) == getattr(rb, f) for f in RESULT_FIELDS), run.label
 
 
 def test_quadratic_start_spreads_energy_over_eigendirections():

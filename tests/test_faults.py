@@ -2,6 +2,7 @@
 message and a defined exit code, never a traceback, and loses no finished run."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -66,10 +67,10 @@ def test_a_failed_run_is_retried_by_the_next_run(tmp_path, cli):
     key = _keys()[0]
     rs = ResultStore(store)
     rec = rs.get(key)
-    rs.put({**rec, "status": "failed", "error": "RuntimeError: boom"})
+    rs.put(dataclasses.replace(rec, status="failed", error="RuntimeError: boom", traceback=""))
     code, _, err = cli("run", TINY, "--store", store, "--jobs", "1", "--only", ONLY)
     assert code == 0 and "1 to train" in err and "failed before and are retried" in err
-    assert ResultStore(store).get(key)["status"] == "ok"
+    assert ResultStore(store).get(key).status == "ok"
 
 
 def test_a_second_run_on_the_same_store_is_refused_clearly(tmp_path, cli):
@@ -199,6 +200,6 @@ def test_the_consolidated_index_serves_unchanged_records_only(tmp_path, cli):
     record = json.loads(path.read_text())
     record["final"]["marker"] = 1.0          # the file changes behind the index's back
     path.write_text(json.dumps(record))
-    assert ResultStore(store).get(key)["final"]["marker"] == 1.0
+    assert ResultStore(store).get(key).final["marker"] == 1.0
     (store / "index.pickle").write_bytes(b"not a pickle")   # a broken index costs time, not results
-    assert ResultStore(store).get(key)["final"]["marker"] == 1.0
+    assert ResultStore(store).get(key).final["marker"] == 1.0

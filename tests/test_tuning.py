@@ -5,15 +5,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from engine.config.errors import ConfigError
 from engine.config.validate import load_experiments
 from engine.plan import expand
 from engine.tuning import best_run, choose
+from tests.test_record import make_record
 
 NN = Path(__file__).parent / "data" / "tiny_nn.yaml"
 
 
 def rec(lr, status="ok", **final):
-    return {"status": status, "spec": {"optimizer": {"hp": {"lr": lr}}}, "final": final}
+    return make_record({"optimizer": {"name": "sgd", "hp": {"lr": lr}}}, status=status, final=final)
 
 
 GRID = [rec(0.001, val_loss=0.9, test_loss=0.1),
@@ -23,13 +27,19 @@ GRID = [rec(0.001, val_loss=0.9, test_loss=0.1),
 
 
 def lr(record):
-    return record["spec"]["optimizer"]["hp"]["lr"]
+    return record.spec.optimizer.hp["lr"]
 
 
 def test_choice_follows_validation_not_test():
     assert lr(best_run(GRID, "val_loss", "min")) == 0.01
     assert lr(best_run(GRID, "test_loss", "min")) == 0.001   # the metric matters
     assert best_run([rec(1.0, status="diverged")], "val_loss", "min") is None
+
+
+def test_a_metric_no_finished_run_measured_is_an_error_not_a_silent_skip():
+    with pytest.raises(KeyError, match="no final metric 'val_los'"):
+        best_run(GRID, "val_los", "min")
+    assert lr(best_run(GRID + [rec(0.5, val_loss=None)], "val_loss", "min")) == 0.01   # not finite: never chosen
 
 
 def test_ties_are_broken_by_the_declared_second_metric():
@@ -58,11 +68,19 @@ def test_the_planner_runs_the_other_seeds_at_the_validation_choice():
         rates = sorted(g.spec["optimizer"]["hp"]["lr"] for g in grid
                        if g.spec["optimizer"]["name"] == r.spec["optimizer"]["name"])
         big = r.spec["optimizer"]["hp"]["lr"] == rates[-1]
-        by_opt_lr[r.key] = {"key": r.key, "status": "ok", "spec": r.spec, "history": {},
-                            "final": {"val_loss": 0.1 if big else 0.9, "test_loss": 0.9 if big else 0.1}}
+        by_opt_lr[r.key] = make_record(r.spec, key=r.key, final={"val_loss": 0.1 if big else 0.9,
+                                                                 "test_loss": 0.9 if big else 0.1})
     finals = [r for r in expand(exp, FakeStore(by_opt_lr)) if r.spec["seed"] == 1]
     chosen = {r.spec["optimizer"]["name"]: r.spec["optimizer"]["hp"]["lr"] for r in finals}
     assert chosen == {"sgd": 0.3, "adam": 0.01}
+
+
+def test_a_tuning_metric_the_runs_do_not_measure_is_a_clear_error_not_a_silent_gap():
+    exp = load_experiments(NN)
+    grid = {r.key: make_record(r.spec, key=r.key, final={"val_los": 0.5}) for r in expand(exp) if r.spec["seed"] == 0}
+    with pytest.raises(ConfigError) as error:
+        expand(exp, FakeStore(grid))
+    assert "studies.tuned.tune" in str(error.value) and "no final metric 'val_loss'" in str(error.value)
 
 
 def test_single_example_sgd_trains_every_seed_of_its_grid_at_once():

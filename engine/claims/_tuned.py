@@ -17,6 +17,8 @@ from collections import defaultdict
 
 import numpy as np
 
+from engine.record import Record
+
 TUNING_SUFFIX = "-tuning"
 
 
@@ -24,30 +26,30 @@ def hp_key(hp: dict) -> str:
     return json.dumps(hp, sort_keys=True)
 
 
-def split_studies(records: list[dict], base: str) -> tuple[list[dict], list[dict]]:
+def split_studies(records: list[Record], base: str) -> tuple[list[Record], list[Record]]:
     """(tuning records, reported records) of the studies named ``base`` or ``base-…`` (a pair per
     optimizer when their budgets differ, e.g. ``base-gd`` and ``base-gd-tuning``)."""
-    mine = [r for r in records if r["spec"]["study"] == base or r["spec"]["study"].startswith(base + "-")]
-    tuning = [r for r in mine if r["spec"]["study"].endswith(TUNING_SUFFIX)]
-    reported = [r for r in mine if not r["spec"]["study"].endswith(TUNING_SUFFIX)]
+    mine = [r for r in records if r.spec.study == base or r.spec.study.startswith(base + "-")]
+    tuning = [r for r in mine if r.spec.study.endswith(TUNING_SUFFIX)]
+    reported = [r for r in mine if not r.spec.study.endswith(TUNING_SUFFIX)]
     return tuning, reported
 
 
-def mean_gap(rec: dict) -> float:
-    return rec["final"]["mean_gap"]
+def mean_gap(rec: Record) -> float:
+    return rec.final["mean_gap"]
 
 
-def tuned_choice(tuning: list[dict], score=mean_gap) -> dict:
+def tuned_choice(tuning: list[Record], score=mean_gap) -> dict:
     """optimizer name → {'hp', 'score', 'grid': [(hp, mean score or None if any start diverged)]}."""
     cells: dict = defaultdict(lambda: defaultdict(list))
     for rec in tuning:
-        o = rec["spec"]["optimizer"]
-        cells[o["name"]][hp_key(o["hp"])].append(rec)
+        o = rec.spec.optimizer
+        cells[o.name][hp_key(o.hp)].append(rec)
     out = {}
     for oname, by_hp in cells.items():
         grid = []
         for key, recs in by_hp.items():
-            ok = all(r["status"] == "ok" for r in recs)
+            ok = all(r.status == "ok" for r in recs)
             value = float(np.mean([score(r) for r in recs])) if ok else None
             grid.append((json.loads(key), value))
         grid.sort(key=lambda g: g[0].get("lr", 0.0))
@@ -58,13 +60,13 @@ def tuned_choice(tuning: list[dict], score=mean_gap) -> dict:
     return out
 
 
-def at_hp(records: list[dict], oname: str, hp: dict | None) -> list[dict]:
+def at_hp(records: list[Record], oname: str, hp: dict | None) -> list[Record]:
     """The records of optimizer ``oname`` at hyperparameters ``hp``, by seed."""
     if hp is None:
         return []
     key = hp_key(hp)
-    return sorted((r for r in records if r["spec"]["optimizer"]["name"] == oname
-                   and hp_key(r["spec"]["optimizer"]["hp"]) == key), key=lambda r: r["spec"]["seed"])
+    return sorted((r for r in records if r.spec.optimizer.name == oname
+                   and hp_key(r.spec.optimizer.hp) == key), key=lambda r: r.spec.seed)
 
 
 def at_edge(choice: dict) -> bool:

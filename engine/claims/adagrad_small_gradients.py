@@ -26,34 +26,35 @@ from engine.claims._tuned import at_edge, at_hp, fmt, split_studies, tuned_choic
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate
 from engine.objectives import OBJECTIVES
+from engine.record import Record
 from engine.report.figures import figure_to_svg, new_figure, optimizer_label
 
 PROBLEMS = {"adagrad-quadratic": "quadratic", "adagrad-logistic": "logistic"}
 SGD, ADAGRAD = "gd", "adagrad"
 
 
-def settle_steps(rec: dict, coordinates) -> int:
+def settle_steps(rec: Record, coordinates) -> int:
     """Steps until every listed coordinate stays within tolerance (budget + 1 if one never does)."""
-    total = rec["spec"]["budget"]["max_steps"]
-    steps = [rec["final"]["coordinate_steps"][i] for i in coordinates]
+    total = rec.spec.budget["max_steps"]
+    steps = [rec.final["coordinate_steps"][i] for i in coordinates]
     return max(total + 1 if s is None else s for s in steps)
 
 
-def _problem(sname: str, records: list[dict], text: dict, analysis: Analysis) -> None:
+def _problem(sname: str, records: list[Record], text: dict, analysis: Analysis) -> None:
     tuning, reported = split_studies(records, sname)
     if not tuning or not reported:
         return
     short = PROBLEMS[sname]
     labels = text["labels"]
-    spec = reported[0]["spec"]
-    problem = OBJECTIVES[spec["model"]["kind"]].build(**spec["model"]["params"])
+    spec = reported[0].spec
+    problem = OBJECTIVES[spec.model.kind].build(**spec.model.params)
     small = list(problem.small_coordinates)
     large = [i for i in range(problem.dim) if i not in small]
     choice = tuned_choice(tuning)
-    finals = {o: [r for r in at_hp(reported, o, choice[o]["hp"]) if r["status"] == "ok"]
+    finals = {o: [r for r in at_hp(reported, o, choice[o]["hp"]) if r.status == "ok"]
               for o in (SGD, ADAGRAD) if o in choice}
-    steps = {o: {r["spec"]["seed"]: settle_steps(r, small) for r in recs} for o, recs in finals.items()}
-    steps_large = {o: {r["spec"]["seed"]: settle_steps(r, large) for r in recs} for o, recs in finals.items()}
+    steps = {o: {r.spec.seed: settle_steps(r, small) for r in recs} for o, recs in finals.items()}
+    steps_large = {o: {r.spec.seed: settle_steps(r, large) for r in recs} for o, recs in finals.items()}
     numbers = {"small_coordinates": small, "tolerance": problem.coordinate_tol}
     if SGD in steps and ADAGRAD in steps:
         seeds = sorted(set(steps[SGD]) & set(steps[ADAGRAD]))
@@ -63,9 +64,9 @@ def _problem(sname: str, records: list[dict], text: dict, analysis: Analysis) ->
     rows = []
     for o, recs in finals.items():
         c = choice[o]
-        eff_end = np.asarray([r["history"]["effective_step"][-1] for r in recs])
+        eff_end = np.asarray([r.history["effective_step"][-1] for r in recs])
         eff_small, eff_large = np.median(eff_end[:, small]), np.median(eff_end[:, large])
-        total = recs[0]["spec"]["budget"]["max_steps"] if recs else 0
+        total = recs[0].spec.budget["max_steps"] if recs else 0
         unsettled = sum(s > total for s in steps[o].values())
         rows.append([optimizer_label(o), fmt(c["hp"]["lr"]) + (" *" if at_edge(c) else ""),
                      fmt(float(np.median(list(steps_large[o].values())))),
@@ -85,7 +86,7 @@ def _problem(sname: str, records: list[dict], text: dict, analysis: Analysis) ->
     if short == "quadratic":
         values, norm_label = np.asarray(problem.scales), labels["curvature"]
     else:
-        params = spec["model"]["params"]
+        params = spec.model.params
         from engine.data.rare_features import rare_probabilities
         freq = rare_probabilities(params["rare"], params["rare_low"], params["rare_high"])
         values, norm_label = np.concatenate([np.ones(params["common"]), freq]), labels["frequency"]
@@ -97,27 +98,27 @@ def _problem(sname: str, records: list[dict], text: dict, analysis: Analysis) ->
             ax.set_visible(False)
             continue
         rec = finals[o][0]
-        st = np.asarray(rec["history"]["step"], dtype=float)
-        err = np.asarray(rec["history"]["coordinate_error"], dtype=float)
+        st = np.asarray(rec.history["step"], dtype=float)
+        err = np.asarray(rec.history["coordinate_error"], dtype=float)
         for i in range(problem.dim):
             ax.loglog(np.maximum(st, 1), np.maximum(err[:, i], 1e-12), color=cmap(norm(values[i])),
                       lw=1.4 if i in small else 0.8, ls="-" if i in small else "--")
         ax.axhline(problem.coordinate_tol, color="0.4", lw=0.8, ls=":")
         ax.set_ylim(1e-6, 3)
-        symbol = "λ" if rec["spec"]["optimizer"]["kind"] == "sgd" else "α"
-        ax.set_title(f"{optimizer_label(o)} ({symbol} = {rec['spec']['optimizer']['hp']['lr']:.3g})", fontsize=8)
+        symbol = "λ" if rec.spec.optimizer.kind == "sgd" else "α"
+        ax.set_title(f"{optimizer_label(o)} ({symbol} = {rec.spec.optimizer.hp['lr']:.3g})", fontsize=8)
         ax.set_xlabel(labels["steps"])
     axes[0].set_ylabel(labels["error"])
     ada = finals.get(ADAGRAD)
     if ada:
         rec = ada[0]
-        st = np.asarray(rec["history"]["step"], dtype=float)
-        eff = np.asarray(rec["history"]["effective_step"], dtype=float)
+        st = np.asarray(rec.history["step"], dtype=float)
+        eff = np.asarray(rec.history["effective_step"], dtype=float)
         for i in range(problem.dim):
             axes[2].loglog(np.maximum(st[1:], 1), eff[1:, i], color=cmap(norm(values[i])),
                            lw=1.4 if i in small else 0.8, ls="-" if i in small else "--")
         if SGD in finals and finals[SGD]:
-            axes[2].axhline(finals[SGD][0]["spec"]["optimizer"]["hp"]["lr"], color="black", lw=1, ls=":",
+            axes[2].axhline(finals[SGD][0].spec.optimizer.hp["lr"], color="black", lw=1, ls=":",
                             label=labels["sgd_step"])
             axes[2].legend(fontsize=6)
         axes[2].set_xlabel(labels["steps"])
@@ -132,7 +133,7 @@ def _problem(sname: str, records: list[dict], text: dict, analysis: Analysis) ->
                              "caption": text["captions"][short].format(tol=problem.coordinate_tol)})
 
 
-def analyze(records: list[dict], text: dict, _studies: dict) -> Analysis:
+def analyze(records: list[Record], text: dict, _studies: dict) -> Analysis:
     analysis = Analysis(quantities={q: None for q in QUANTITIES})
     for sname in PROBLEMS:
         _problem(sname, records, text, analysis)

@@ -36,6 +36,7 @@ from engine.claims.heuristics_no_theory import (family_scores, metric_label, opt
                                                seed_ranks)
 from engine.claims.verdict import Estimate
 from engine.objectives import OBJECTIVES
+from engine.record import Record
 from engine.report.figures import figure_to_svg, new_figure
 
 MARGIN = 0.02
@@ -76,15 +77,15 @@ def good_range(lrs, scores, margin: float = MARGIN) -> dict:
             "censored": bool(y[0] >= tau or y[-1] >= tau)}
 
 
-def sensitivity(records: list[dict]) -> dict:
+def sensitivity(records: list[Record]) -> dict:
     """study → optimizer → seed → good_range(...) plus the curve, for untuned grid studies."""
     cells: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     for rec in records:
-        spec = rec["spec"]
-        value = rec["final"].get(SCORE) if rec["status"] == "ok" else None
-        cells[spec["study"]][spec["optimizer"]["name"]][spec["seed"]].append(
-            (spec["optimizer"]["hp"]["lr"], 0.0 if value is None or not math.isfinite(value) else float(value),
-             rec["status"] != "ok"))
+        spec = rec.spec
+        value = rec.metric(SCORE)
+        cells[spec.study][spec.optimizer.name][spec.seed].append(
+            (spec.optimizer.hp["lr"], 0.0 if value is None or not math.isfinite(value) else float(value),
+             rec.status != "ok"))
     out: dict = {}
     order = [ADAM, *SENSITIVITY_OPTIMIZERS.values()]
     for sname in sorted(cells):
@@ -170,21 +171,21 @@ def _sensitivity_table(sens: dict, families: dict, text: dict) -> list[list[str]
 
 # ----------------------------------------------------------------------------- reduction
 
-def _reduction(records: list[dict], text: dict, analysis: Analysis) -> None:
+def _reduction(records: list[Record], text: dict, analysis: Analysis) -> None:
     labels = text["labels"]
     analysis.quantities["max_rel_diff_bias_corrected"] = Estimate.from_samples(
-        [r["final"]["max_rel_diff_bias_corrected"] for r in records if r["status"] == "ok"])
+        [r.final["max_rel_diff_bias_corrected"] for r in records if r.status == "ok"])
     analysis.quantities["max_rel_diff_uncorrected"] = Estimate.from_samples(
-        [r["final"]["max_rel_diff_uncorrected"] for r in records if r["status"] == "ok"])
-    paths = [r for r in records if "path_adam" in r["history"]]
-    noisy = [r for r in records if "path_adam" not in r["history"]]
+        [r.final["max_rel_diff_uncorrected"] for r in records if r.status == "ok"])
+    paths = [r for r in records if "path_adam" in r.history]
+    noisy = [r for r in records if "path_adam" not in r.history]
     fig, axes = new_figure(ncols=2)
     names = {"adam": labels["adam0"], "rmsprop_bc": labels["rmsprop_bc"], "rmsprop": labels["rmsprop"]}
     if paths:
         rec, ax = paths[0], axes[0]
-        model = rec["spec"]["model"]
-        problem = OBJECTIVES[model["kind"]].build(**model["params"])
-        pts = np.concatenate([np.asarray(rec["history"][f"path_{k}"]) for k in names] + [problem.minimizer[None, :]])
+        model = rec.spec.model
+        problem = OBJECTIVES[model.kind].build(**model.params)
+        pts = np.concatenate([np.asarray(rec.history[f"path_{k}"]) for k in names] + [problem.minimizer[None, :]])
         lo, hi = pts.min(0), pts.max(0)
         pad = 0.15 * (hi - lo) + 1e-9
         gx, gy = np.meshgrid(np.linspace(lo[0] - pad[0], hi[0] + pad[0], 160),
@@ -192,7 +193,7 @@ def _reduction(records: list[dict], text: dict, analysis: Analysis) -> None:
         fz = np.asarray(problem.value(np.stack([gx.ravel(), gy.ravel()], axis=1))).reshape(gx.shape)
         ax.contour(gx, gy, fz, levels=np.unique(np.quantile(fz, np.linspace(0.01, 0.95, 12) ** 2)),
                    colors="0.8", linewidths=0.6)
-        p = {k: np.asarray(rec["history"][f"path_{k}"]) for k in names}
+        p = {k: np.asarray(rec.history[f"path_{k}"]) for k in names}
         ax.plot(p["adam"][:, 0], p["adam"][:, 1], "-", color=optimizer_style("adam")["color"], lw=2.2,
                 label=names["adam"])
         every = max(len(p["rmsprop_bc"]) // 25, 1)
@@ -201,16 +202,16 @@ def _reduction(records: list[dict], text: dict, analysis: Analysis) -> None:
         ax.plot(p["rmsprop"][:, 0], p["rmsprop"][:, 1], "--", color=optimizer_style("rmsprop")["color"],
                 lw=1.2, label=names["rmsprop"])
         ax.plot(*problem.minimizer, "*", color="black", ms=8)
-        ax.set_title(model["name"], fontsize=8)
+        ax.set_title(model.name, fontsize=8)
         ax.legend(fontsize=6, loc="best")
     else:
         axes[0].set_visible(False)
     ax = axes[1]
     for i, rec in enumerate(noisy or records):
-        step = np.asarray(rec["history"]["step"])
-        ax.plot(step, np.maximum(rec["history"]["diff_uncorrected"], TINY), "--",
+        step = np.asarray(rec.history["step"])
+        ax.plot(step, np.maximum(rec.history["diff_uncorrected"], TINY), "--",
                 color=optimizer_style("rmsprop")["color"], lw=1, label=labels["diff_uncorrected"] if i == 0 else None)
-        ax.plot(step, np.maximum(rec["history"]["diff_bias_corrected"], TINY), "-", color="#000000", lw=1,
+        ax.plot(step, np.maximum(rec.history["diff_bias_corrected"], TINY), "-", color="#000000", lw=1,
                 label=labels["diff_bias_corrected"] if i == 0 else None)
     ax.set_yscale("log")
     ax.set_xlabel(labels["steps"])
@@ -220,15 +221,15 @@ def _reduction(records: list[dict], text: dict, analysis: Analysis) -> None:
                              "caption": text["captions"]["reduction"].format(n=len(noisy or records))})
     rows = []
     for rec in records:
-        f, pp = rec["final"], rec["spec"]["procedure"]["params"]
-        rows.append([rec["spec"]["model"]["name"], str(rec["spec"]["seed"]),
+        f, pp = rec.final, rec.spec.procedure.params
+        rows.append([rec.spec.model.name, str(rec.spec.seed),
                      f"{pp['lr']:g}, {pp['beta2']:g}, {pp['eps']:g}, {pp['noise']:g}", str(pp["steps"]),
                      f"{f['max_abs_diff_bias_corrected']:.2e}", f"{f['max_rel_diff_bias_corrected']:.2e}",
                      f"{f['max_rel_diff_uncorrected']:.2e}"])
     analysis.tables.append({"caption": text["captions"]["reduction_table"], "columns": text["columns"]["reduction"],
                             "rows": rows, "after": "adam-reduction"})
-    analysis.numbers["reduction"] = [{"study": r["spec"]["study"], "seed": r["spec"]["seed"],
-                                      **{k: r["final"][k] for k in ("max_abs_diff_bias_corrected",
+    analysis.numbers["reduction"] = [{"study": r.spec.study, "seed": r.spec.seed,
+                                      **{k: r.final[k] for k in ("max_abs_diff_bias_corrected",
                                                                     "max_rel_diff_bias_corrected",
                                                                     "max_abs_diff_uncorrected",
                                                                     "max_rel_diff_uncorrected")}}
@@ -237,7 +238,7 @@ def _reduction(records: list[dict], text: dict, analysis: Analysis) -> None:
 
 # ----------------------------------------------------------------------------- rank
 
-def _rank(records: list[dict], studies: dict, text: dict, analysis: Analysis) -> None:
+def _rank(records: list[Record], studies: dict, text: dict, analysis: Analysis) -> None:
     families = family_scores(records, studies)
     per_seed: dict = defaultdict(list)
     table = {}
@@ -261,18 +262,18 @@ def _rank(records: list[dict], studies: dict, text: dict, analysis: Analysis) ->
                       f"{np.mean(t['ranks']):.2f}", str(t["n_optimizers"])] for t in table.values()]})
 
 
-def analyze(records: list[dict], text: dict, studies: dict) -> Analysis:
+def analyze(records: list[Record], text: dict, studies: dict) -> Analysis:
     analysis = Analysis(quantities={q: None for q in CLAIM_QUANTITIES})
-    procedure = [r for r in records if (r["spec"].get("procedure") or {}).get("kind") == "adam-rmsprop"]
-    grid = [r for r in records if r["spec"]["claim"] == "adam-combines" and not r["spec"].get("procedure")
-            and r["spec"].get("optimizer") and not studies.get(r["spec"]["study"], {}).get("tune")]
-    matrix = [r for r in records if studies.get(r["spec"]["study"], {}).get("tune")]
+    procedure = [r for r in records if r.spec.procedure is not None and r.spec.procedure.kind == "adam-rmsprop"]
+    grid = [r for r in records if r.spec.claim == "adam-combines" and not r.spec.procedure
+            and r.spec.optimizer and not studies.get(r.spec.study, {}).get("tune")]
+    matrix = [r for r in records if studies.get(r.spec.study, {}).get("tune")]
     if procedure:
-        procedure.sort(key=lambda r: (r["spec"]["study"], r["spec"]["model"]["name"], r["spec"]["seed"]))
+        procedure.sort(key=lambda r: (r.spec.study, r.spec.model.name, r.spec.seed))
         _reduction(procedure, text, analysis)
     if grid:
         sens = sensitivity(grid)
-        families = {s: next(r["spec"]["model"]["name"] for r in grid if r["spec"]["study"] == s) for s in sens}
+        families = {s: next(r.spec.model.name for r in grid if r.spec.study == s) for s in sens}
         analysis.quantities.update(_sensitivity_quantities(sens))
         analysis.figures.append({"id": "adam-lr-sensitivity", "svg": figure_to_svg(_sensitivity_figure(sens, families, text)),
                                  "caption": text["captions"]["sensitivity"].format(margin=MARGIN)})

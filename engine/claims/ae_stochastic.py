@@ -26,6 +26,7 @@ import numpy as np
 from engine.claims.ae_undercomplete import COLORS, image_grid, load_data, mean_sd
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate
+from engine.record import Record
 from engine.report.figures import OKABE_ITO, figure_to_svg, new_figure
 
 
@@ -50,19 +51,19 @@ def entropy_floor(data) -> float:
     return float(np.mean(_cross_entropy(x, x)))
 
 
-def analyze(records: list[dict], text: dict, studies: dict) -> Analysis:
+def analyze(records: list[Record], text: dict, studies: dict) -> Analysis:
     labels, captions = text["labels"], text["captions"]
     analysis = Analysis(quantities={q: None for q in CLAIM.quantities})
-    runs = sorted((r for r in records if r["status"] == "ok" and r["spec"]["model"]["kind"] == "vae"),
-                  key=lambda r: r["spec"]["seed"])
-    runs = [r for r in runs if r["final"].get("test_loss") is not None]
+    runs = sorted((r for r in records if r.status == "ok" and r.spec.model.kind == "vae"),
+                  key=lambda r: r.spec.seed)
+    runs = [r for r in runs if r.metric("test_loss") is not None]
     if not runs:
         return analysis
-    data = load_data(runs[0]["spec"])
+    data = load_data(runs[0].spec)
     baseline, floor = independent_pixels_nll(data), entropy_floor(data)
-    neg_elbo = [r["final"]["test_loss"] for r in runs]
-    kl = [r["final"].get("test_kl") for r in runs]
-    recon = [r["final"].get("test_reconstruction") for r in runs]
+    neg_elbo = [r.final["test_loss"] for r in runs]
+    kl = [r.metric("test_kl") for r in runs]
+    recon = [r.metric("test_reconstruction") for r in runs]
     analysis.quantities.update({
         "elbo_gain_nats": Estimate.from_samples([baseline - v for v in neg_elbo]),
         "neg_elbo_nats": Estimate.from_samples(neg_elbo),
@@ -74,11 +75,11 @@ def analyze(records: list[dict], text: dict, studies: dict) -> Analysis:
     ax = axes[0]
     for metric, color, name in (("val_loss", COLORS["autoencoder"], labels["neg_elbo"]),
                                 ("val_reconstruction", OKABE_ITO["blue"], labels["reconstruction"])):
-        curves = [r["history"].get(metric) for r in runs if r["history"].get(metric)]
+        curves = [r.history.get(metric) for r in runs if r.history.get(metric)]
         if not curves:
             continue
         n = min(len(c) for c in curves)
-        x = np.asarray(runs[0]["history"]["epoch"][:n], dtype=float)
+        x = np.asarray(runs[0].history["epoch"][:n], dtype=float)
         ys = np.asarray([c[:n] for c in curves], dtype=float)
         ax.plot(x, ys.mean(0), color=color, label=name)
         ax.fill_between(x, ys.min(0), ys.max(0), color=color, alpha=0.2, lw=0)
@@ -89,10 +90,10 @@ def analyze(records: list[dict], text: dict, studies: dict) -> Analysis:
     ax.set_xlabel(labels["epoch"])
     ax.set_ylabel(labels["nats"])
     ax.legend(fontsize=7)
-    kl_curves = [r["history"].get("val_kl") for r in runs if r["history"].get("val_kl")]
+    kl_curves = [r.history.get("val_kl") for r in runs if r.history.get("val_kl")]
     if kl_curves:
         n = min(len(c) for c in kl_curves)
-        x = np.asarray(runs[0]["history"]["epoch"][:n], dtype=float)
+        x = np.asarray(runs[0].history["epoch"][:n], dtype=float)
         ys = np.asarray([c[:n] for c in kl_curves], dtype=float)
         axes[1].plot(x, ys.mean(0), color=OKABE_ITO["bluish_green"], label=labels["kl"])
         axes[1].fill_between(x, ys.min(0), ys.max(0), color=OKABE_ITO["bluish_green"], alpha=0.2, lw=0)
@@ -103,7 +104,7 @@ def analyze(records: list[dict], text: dict, studies: dict) -> Analysis:
     analysis.figures.append({"id": "ae-stochastic-elbo", "svg": figure_to_svg(fig), "caption": captions["elbo"]})
 
     # Test digits, reconstructions and samples from the prior (first seed).
-    art = runs[0].get("artifacts") or {}
+    art = runs[0].artifacts
     if art.get("reconstructions") and art.get("samples"):
         samples = np.asarray(art["samples"], dtype=float)
         half = len(samples) // 2
@@ -124,7 +125,7 @@ def analyze(records: list[dict], text: dict, studies: dict) -> Analysis:
                         "independent_pixels_nll": baseline, "entropy_floor": floor,
                         # Of the baseline's excess over the floor, the share the VAE's bound removes.
                         "share_of_excess_removed": [(baseline - v) / (baseline - floor) for v in neg_elbo],
-                        "seeds": [r["spec"]["seed"] for r in runs]}
+                        "seeds": [r.spec.seed for r in runs]}
     return analysis
 
 

@@ -25,7 +25,9 @@ import numpy as np
 
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate
+from engine.record import Record
 from engine.report.figures import OKABE_ITO, figure_to_svg, new_figure
+from engine.spec import RunSpec
 
 FOCUS_CODE = 8        # the code size of the headline comparisons
 AE_KINDS = ("autoencoder", "linear_autoencoder")
@@ -35,10 +37,10 @@ COLORS = {"autoencoder": OKABE_ITO["vermillion"], "linear_autoencoder": OKABE_IT
 
 # --- helpers shared by the autoencoder claims ---------------------------------------------------
 
-def load_data(spec: dict):
+def load_data(spec: RunSpec):
     from engine.data import DATASETS
 
-    return DATASETS[spec["dataset"]["kind"]].load(None, **spec["dataset"]["params"])
+    return DATASETS[spec.dataset.kind].load(None, **spec.dataset.params)
 
 
 def _flat(x):
@@ -63,23 +65,23 @@ def pca_reconstructions(data, code: int, n: int) -> np.ndarray:
     return pca.inverse_transform(pca.transform(_flat(data.x_test[:n]))).reshape(data.x_test[:n].shape)
 
 
-def by_kind_and_code(records: list[dict]) -> dict:
+def by_kind_and_code(records: list[Record]) -> dict:
     """(model kind, code size) → the ok records, sorted by seed."""
     cells: dict = defaultdict(list)
     for rec in records:
-        kind = rec["spec"]["model"]["kind"]
-        if rec["status"] == "ok" and kind in AE_KINDS:
-            cells[(kind, int(rec["spec"]["model"]["params"]["code"]))].append(rec)
-    return {key: sorted(recs, key=lambda r: r["spec"]["seed"]) for key, recs in cells.items()}
+        kind = rec.spec.model.kind
+        if rec.status == "ok" and kind in AE_KINDS:
+            cells[(kind, int(rec.spec.model.params["code"]))].append(rec)
+    return {key: sorted(recs, key=lambda r: r.spec.seed) for key, recs in cells.items()}
 
 
-def per_seed(recs: list[dict], value) -> dict:
+def per_seed(recs: list[Record], value) -> dict:
     """seed → value(record), leaving out missing values."""
     out = {}
     for rec in recs:
         v = value(rec)
         if v is not None and math.isfinite(v):
-            out[rec["spec"]["seed"]] = float(v)
+            out[rec.spec.seed] = float(v)
     return out
 
 
@@ -111,16 +113,16 @@ def mean_sd(values) -> str:
 
 # --- the analysis ---------------------------------------------------------------------------------
 
-def analyze(records: list[dict], text: dict, studies: dict) -> Analysis:
+def analyze(records: list[Record], text: dict, studies: dict) -> Analysis:
     labels, captions = text["labels"], text["captions"]
     cells = by_kind_and_code(records)
     analysis = Analysis(quantities={q: None for q in CLAIM.quantities})
     if not cells:
         return analysis
-    data = load_data(next(iter(cells.values()))[0]["spec"])
+    data = load_data(next(iter(cells.values()))[0].spec)
     codes = sorted({code for _, code in cells})
     pca = {code: pca_test_mse(data, code) for code in codes}
-    mse = {key: per_seed(recs, lambda r: r["final"].get("test_mse")) for key, recs in cells.items()}
+    mse = {key: per_seed(recs, lambda r: r.metric("test_mse")) for key, recs in cells.items()}
 
     # Linear autoencoder against PCA, every size: per seed, the worst ratio either way.
     linear = {code: {s: v / pca[code] for s, v in mse.get(("linear_autoencoder", code), {}).items()}
@@ -166,12 +168,12 @@ def analyze(records: list[dict], text: dict, studies: dict) -> Analysis:
     rows, names = [np.asarray(data.x_test[:8])], [labels["original"]]
     for code in codes:
         recs = cells.get(("autoencoder", code))
-        if recs and recs[0].get("artifacts", {}).get("reconstructions"):
-            rows.append(np.asarray(recs[0]["artifacts"]["reconstructions"], dtype=float))
+        if recs and recs[0].artifacts.get("reconstructions"):
+            rows.append(np.asarray(recs[0].artifacts["reconstructions"], dtype=float))
             names.append(labels["row_ae"].format(code=code))
     focus = cells.get(("linear_autoencoder", FOCUS_CODE))
-    if focus and focus[0].get("artifacts", {}).get("reconstructions"):
-        rows.append(np.asarray(focus[0]["artifacts"]["reconstructions"], dtype=float))
+    if focus and focus[0].artifacts.get("reconstructions"):
+        rows.append(np.asarray(focus[0].artifacts["reconstructions"], dtype=float))
         names.append(labels["row_linear"].format(code=FOCUS_CODE))
     if FOCUS_CODE in codes:
         rows.append(pca_reconstructions(data, FOCUS_CODE, 8))

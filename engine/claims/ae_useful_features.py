@@ -19,6 +19,7 @@ import numpy as np
 from engine.claims.ae_undercomplete import AE_KINDS, COLORS, FOCUS_CODE, by_kind_and_code, load_data, mean_sd
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate
+from engine.record import Record
 from engine.report.figures import figure_to_svg, new_figure
 
 PROBES = ("probe_code", "probe_pca", "probe_random")
@@ -27,16 +28,16 @@ CLASS_COLORS = ("#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77"
                 "#882255", "#AA4499", "#000000")
 
 
-def _probe(rec: dict, name: str):
-    value = (rec.get("artifacts") or {}).get(name)
+def _probe(rec: Record, name: str):
+    value = rec.artifacts.get(name)
     return None if value is None else float(value)
 
 
-def _by_seed(recs: list[dict], name: str) -> dict:
-    return {r["spec"]["seed"]: v for r in recs if (v := _probe(r, name)) is not None}
+def _by_seed(recs: list[Record], name: str) -> dict:
+    return {r.spec.seed: v for r in recs if (v := _probe(r, name)) is not None}
 
 
-def analyze(records: list[dict], text: dict, studies: dict) -> Analysis:
+def analyze(records: list[Record], text: dict, studies: dict) -> Analysis:
     labels, captions = text["labels"], text["captions"]
     cells = by_kind_and_code(records)
     analysis = Analysis(quantities={q: None for q in CLAIM.quantities})
@@ -85,13 +86,13 @@ def analyze(records: list[dict], text: dict, studies: dict) -> Analysis:
 
     # The 2-D codes of the test split (first seed), coloured by class.
     panels = [(kind, cells[(kind, 2)][0]) for kind in AE_KINDS
-              if (kind, 2) in cells and (cells[(kind, 2)][0].get("artifacts") or {}).get("codes")]
+              if (kind, 2) in cells and cells[(kind, 2)][0].artifacts.get("codes")]
     if panels:
-        data = load_data(panels[0][1]["spec"])
+        data = load_data(panels[0][1].spec)
         fig, axes = new_figure(ncols=len(panels))
         axes = np.atleast_1d(axes)
         for ax, (kind, rec) in zip(axes, panels):
-            h = np.asarray(rec["artifacts"]["codes"], dtype=float)
+            h = np.asarray(rec.artifacts["codes"], dtype=float)
             y = np.asarray(data.y_test)[:len(h)]
             for label in range(10):
                 pts = h[y == label]

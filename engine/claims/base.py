@@ -11,6 +11,7 @@ import numpy as np
 import yaml
 
 from engine.claims.verdict import Estimate
+from engine.record import Record
 
 TEXTS = Path(__file__).resolve().parent.parent.parent / "templates" / "claims"
 
@@ -34,7 +35,7 @@ class Claim:
     id: str
     section: str
     quantities: dict[str, str]         # name → what it measures (the criterion may name these)
-    analyze: Callable[[list[dict], dict, dict], Analysis]   # (records, prose, its studies) → Analysis
+    analyze: Callable[[list[Record], dict, dict], Analysis]   # (records, prose, its studies) → Analysis
     # For claims whose quantities depend on the studies (the matrix): (name, its studies) → known?
     is_quantity: Callable[[str, dict], bool] | None = None
     order: int = 0                     # position within its lecture section (the lecture's order)

@@ -20,6 +20,7 @@ from engine.claims.base import Analysis, Claim
 from engine.claims.optimizer_matrix import final_records
 from engine.claims.verdict import Estimate
 from engine.objectives import OBJECTIVES
+from engine.record import Record
 from engine.report.figures import figure_to_svg, new_figure, optimizer_label, optimizer_style
 
 WELLS = "local-optima-wells"
@@ -28,14 +29,14 @@ MLP_STEPS = "local-optima-mlp-steps"
 FULL, MINI = "gd", "minibatch-sgd"
 
 
-def _wells(records: list[dict], text: dict, analysis: Analysis) -> None:
+def _wells(records: list[Record], text: dict, analysis: Analysis) -> None:
     tuning, reported = split_studies(records, WELLS)
     if not tuning or not reported:
         return
     choice = tuned_choice(tuning)
     labels = text["labels"]
     finals = {o: at_hp(reported, o, choice[o]["hp"]) for o in (FULL, MINI) if o in choice}
-    in_global = {o: {r["spec"]["seed"]: (r["status"] == "ok" and r["final"].get("basin") == 0) for r in recs}
+    in_global = {o: {r.spec.seed: (r.status == "ok" and r.metric("basin") == 0) for r in recs}
                  for o, recs in finals.items()}
     rows, numbers = [], {}
     for o, recs in finals.items():
@@ -43,8 +44,8 @@ def _wells(records: list[dict], text: dict, analysis: Analysis) -> None:
         lo, hi = wilson(k, n)
         c = choice[o]
         rows.append([optimizer_label(o), fmt(c["hp"]["lr"]) + (" *" if at_edge(c) else ""),
-                     str(recs[0]["final"]["steps"]) if recs else "—",
-                     str(recs[0]["final"]["examples"]) if recs else "—",
+                     str(recs[0].final["steps"]) if recs else "—",
+                     str(recs[0].final["examples"]) if recs else "—",
                      f"{k}/{n}", f"{k / n:.2f} [{lo:.2f}, {hi:.2f}]" if n else "—",
                      f"{sum(g[1] is None for g in c['grid'])}/{len(c['grid'])}"])
         numbers[o] = {"lr": c["hp"]["lr"], "tuning_score": c["score"], "starts": n, "in_global": k,
@@ -62,12 +63,12 @@ def _wells(records: list[dict], text: dict, analysis: Analysis) -> None:
                             "rows": rows})
     analysis.numbers["wells"] = numbers
 
-    spec = reported[0]["spec"]
-    problem = OBJECTIVES[spec["model"]["kind"]].build(**spec["model"]["params"])
+    spec = reported[0].spec
+    problem = OBJECTIVES[spec.model.kind].build(**spec.model.params)
     g, b, l = problem.critical_points
     fig, axes = new_figure(ncols=2)
     xs = np.linspace(-2.2, 2.2, 400)[:, None]
-    slopes = np.linspace(-1, 1, 7) * spec["model"]["params"]["spread"]
+    slopes = np.linspace(-1, 1, 7) * spec.model.params["spread"]
     for s in slopes:
         axes[0].plot(xs[:, 0], np.asarray(problem.value(xs)) + s * xs[:, 0], color="0.8", lw=0.6)
     axes[0].plot(xs[:, 0], np.asarray(problem.value(xs)), color="black", lw=1.5, label=labels["mean"])
@@ -81,8 +82,8 @@ def _wells(records: list[dict], text: dict, analysis: Analysis) -> None:
     axes[0].legend(fontsize=6, loc="upper center")
     for o, recs in finals.items():
         style = optimizer_style(o)
-        starts = [problem.initial_point(np.random.default_rng(r["spec"]["seed"]))[0] for r in recs]
-        ends = [r["final"]["x"][0] if r["status"] == "ok" else math.nan for r in recs]
+        starts = [problem.initial_point(np.random.default_rng(r.spec.seed))[0] for r in recs]
+        ends = [r.final["x"][0] if r.status == "ok" else math.nan for r in recs]
         axes[1].plot(starts, ends, ls="none", marker=style["marker"], color=style["color"], ms=3.5,
                      alpha=0.8, label=optimizer_label(o))
     for y, ls in ((g, "-"), (l, "--")):
@@ -95,21 +96,21 @@ def _wells(records: list[dict], text: dict, analysis: Analysis) -> None:
                              "caption": text["captions"]["wells"]})
 
 
-def _mlp(records: list[dict], text: dict, studies: dict, analysis: Analysis) -> None:
+def _mlp(records: list[Record], text: dict, studies: dict, analysis: Analysis) -> None:
     labels = text["labels"]
     groups = {}
     if MLP in studies:
-        cells = final_records([r for r in records if r["spec"]["study"] == MLP], studies[MLP])
+        cells = final_records([r for r in records if r.spec.study == MLP], studies[MLP])
         for o in (FULL, MINI):
             if o in cells:
                 groups[o] = cells[o]
     if MLP_STEPS in studies:
-        cells = final_records([r for r in records if r["spec"]["study"] == MLP_STEPS], studies[MLP_STEPS])
+        cells = final_records([r for r in records if r.spec.study == MLP_STEPS], studies[MLP_STEPS])
         if FULL in cells:
             groups["gd-steps"] = cells[FULL]
     if not groups:
         return
-    loss = {name: {r["spec"]["seed"]: r["final"].get("train_loss") for r in cell["finals"] if r["status"] == "ok"}
+    loss = {name: {r.spec.seed: r.metric("train_loss") for r in cell["finals"] if r.status == "ok"}
             for name, cell in groups.items()}
     groups = {name: cell for name, cell in groups.items() if loss[name]}
     if not groups:
@@ -135,9 +136,9 @@ def _mlp(records: list[dict], text: dict, studies: dict, analysis: Analysis) -> 
             ax.plot([j - 0.25, j + 0.25], [np.median(values)] * 2, color="black", lw=1)
         best = cell["best"]
         first = cell["finals"][0] if cell["finals"] else None
-        rows.append([names[name], fmt(best["spec"]["optimizer"]["hp"]["lr"]) if best else "—",
-                     str(first["final"]["steps"]) if first else "—",
-                     str(first["final"]["examples"]) if first else "—",
+        rows.append([names[name], fmt(best.spec.optimizer.hp["lr"]) if best else "—",
+                     str(first.final["steps"]) if first else "—",
+                     str(first.final["examples"]) if first else "—",
                      f"{np.mean(values):.3g} ± {np.std(values, ddof=1):.2g}" if len(values) > 1 else fmt(
                          values[0] if values else None),
                      f"{min(values):.3g} – {max(values):.3g}" if values else "—", str(len(values))])
@@ -151,11 +152,11 @@ def _mlp(records: list[dict], text: dict, studies: dict, analysis: Analysis) -> 
                             "rows": rows})
     analysis.numbers["mlp"] = {"train_loss": {n: {str(s): v for s, v in d.items()} for n, d in loss.items()},
                                "log10_ratios": ratios,
-                               "lr": {n: c["best"]["spec"]["optimizer"]["hp"]["lr"] if c["best"] else None
+                               "lr": {n: c["best"].spec.optimizer.hp["lr"] if c["best"] else None
                                       for n, c in groups.items()}}
 
 
-def analyze(records: list[dict], text: dict, studies: dict) -> Analysis:
+def analyze(records: list[Record], text: dict, studies: dict) -> Analysis:
     analysis = Analysis(quantities={q: None for q in CLAIM_QUANTITIES})
     _wells(records, text, analysis)
     _mlp(records, text, studies, analysis)

@@ -28,7 +28,9 @@ from matplotlib.ticker import MaxNLocator
 
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate
+from engine.record import Record
 from engine.report.figures import OKABE_ITO, figure_to_svg, format_number, new_figure
+from engine.spec import RunSpec
 
 CONDITIONS = ("digits", "mnist1d", "shuffled")
 MODELS = ("cnn", "mlp")
@@ -43,34 +45,34 @@ QUANTITIES = {
 }
 
 
-def condition(spec: dict) -> str | None:
-    data = spec.get("dataset") or {}
-    if data.get("kind") == "digits":
+def condition(spec: RunSpec) -> str | None:
+    data = spec.dataset
+    if data is not None and data.kind == "digits":
         return "digits"
-    if data.get("kind") == "mnist1d":
-        return "mnist1d" if data.get("params", {}).get("permute_seed") is None else "shuffled"
+    if data is not None and data.kind == "mnist1d":
+        return "mnist1d" if data.params.get("permute_seed") is None else "shuffled"
     return None
 
 
-def _cells(records: list[dict]) -> dict:
+def _cells(records: list[Record]) -> dict:
     """(condition, model kind) → {seed: record}, finished runs only."""
     cells: dict = defaultdict(dict)
     for rec in records:
-        c, kind = condition(rec["spec"]), rec["spec"]["model"]["kind"]
-        if c is None or kind not in MODELS or rec["status"] != "ok" or "test_accuracy" not in rec["final"]:
+        c, kind = condition(rec.spec), rec.spec.model.kind
+        if c is None or kind not in MODELS or rec.status != "ok" or rec.metric("test_accuracy") is None:
             continue
-        cells[(c, kind)][rec["spec"]["seed"]] = rec
+        cells[(c, kind)][rec.spec.seed] = rec
     return cells
 
 
-def _model(rec: dict):
+def _model(rec: Record):
     """The model of a record, rebuilt (shapes and parameter counts only)."""
     from engine.data import DATASETS
     from engine.models import build_model
 
-    spec = rec["spec"]
-    data = DATASETS[spec["dataset"]["kind"]].load(None, **spec["dataset"]["params"])
-    return build_model(spec["model"]["kind"], data.info, **spec["model"]["params"])
+    spec = rec.spec
+    data = DATASETS[spec.dataset.kind].load(None, **spec.dataset.params)
+    return build_model(spec.model.kind, data.info, **spec.model.params)
 
 
 def _accuracy_figure(cells: dict, text: dict) -> dict:
@@ -83,7 +85,7 @@ def _accuracy_figure(cells: dict, text: dict) -> dict:
             recs = cells.get((c, m), {})
             if not recs:
                 continue
-            acc = np.array([r["final"]["test_accuracy"] for r in recs.values()])
+            acc = np.array([r.final["test_accuracy"] for r in recs.values()])
             x = i + (j - 0.5) * width
             ax.bar(x, acc.mean(), width * 0.9, color=COLOURS[m], alpha=0.85,
                    label=labels[m] if i == 0 else None)
@@ -102,14 +104,14 @@ def _accuracy_figure(cells: dict, text: dict) -> dict:
 
 def _kernel_figure(cells: dict, text: dict) -> dict | None:
     shown = [(c, cells[(c, "cnn")]) for c in ("mnist1d", "digits") if (c, "cnn") in cells]
-    shown = [(c, recs[min(recs)]) for c, recs in shown if "kernels" in (recs[min(recs)].get("artifacts") or {})]
+    shown = [(c, recs[min(recs)]) for c, recs in shown if "kernels" in recs[min(recs)].artifacts]
     if not shown:
         return None
     labels = text["labels"]
     fig, axes = new_figure(ncols=len(shown))
     axes = np.atleast_1d(axes)
     for ax, (c, rec) in zip(axes, shown):
-        w = np.asarray(rec["artifacts"]["kernels"])[:, 0]   # first input channel: (O, *k)
+        w = np.asarray(rec.artifacts["kernels"])[:, 0]   # first input channel: (O, *k)
         ax.grid(False)
         if w.ndim == 2:   # 1-D kernels: one row per kernel
             lim = np.abs(w).max()
@@ -131,7 +133,7 @@ def _kernel_figure(cells: dict, text: dict) -> dict | None:
             ax.set_xticks([])
             ax.set_yticks([])
         fig.colorbar(image, ax=ax, shrink=0.8)
-        ax.set_title(labels[c] + f" ({labels['seed']} {rec['spec']['seed']})", fontsize=8)
+        ax.set_title(labels[c] + f" ({labels['seed']} {rec.spec.seed})", fontsize=8)
     return {"id": "conv-features-kernels", "svg": figure_to_svg(fig), "caption": text["captions"]["kernels"]}
 
 
@@ -140,7 +142,7 @@ def _maps_figure(cells: dict, c: str, text: dict) -> dict | None:
     if not recs:
         return None
     rec = recs[min(recs)]
-    art = rec.get("artifacts") or {}
+    art = rec.artifacts
     maps = [np.asarray(art[f"maps_{i}"]) for i in range(8) if f"maps_{i}" in art]
     if not maps:
         return None
@@ -178,21 +180,21 @@ def _maps_figure(cells: dict, c: str, text: dict) -> dict | None:
         for ax in axes[n + 1:]:
             ax.set_visible(False)
     return {"id": f"conv-features-maps-{c}", "svg": figure_to_svg(fig),
-            "caption": text["captions"][f"maps_{c}"].format(label=label, seed=rec["spec"]["seed"])}
+            "caption": text["captions"][f"maps_{c}"].format(label=label, seed=rec.spec.seed)}
 
 
 def _shape(shape) -> str:
     return " × ".join(str(s) for s in shape)
 
 
-def analyze(records: list[dict], text: dict, _studies: dict) -> Analysis:
+def analyze(records: list[Record], text: dict, _studies: dict) -> Analysis:
     analysis = Analysis(quantities={q: None for q in QUANTITIES})
     cells = _cells(records)
     if not cells:
         return analysis
     labels = text["labels"]
     models = {key: _model(next(iter(recs.values()))) for key, recs in cells.items()}
-    accuracy = {key: {s: r["final"]["test_accuracy"] for s, r in recs.items()} for key, recs in cells.items()}
+    accuracy = {key: {s: r.final["test_accuracy"] for s, r in recs.items()} for key, recs in cells.items()}
     ratios, numbers = [], {}
     for c in CONDITIONS:
         for m in MODELS:
@@ -210,11 +212,11 @@ def analyze(records: list[dict], text: dict, _studies: dict) -> Analysis:
         for m in MODELS:
             if (c, m) in accuracy:
                 numbers.setdefault(c, {})[m] = {
-                    "model": cells[(c, m)][min(cells[(c, m)])]["spec"]["model"]["name"],
+                    "model": cells[(c, m)][min(cells[(c, m)])].spec.model.name,
                     "n_params": models[(c, m)].n_params,
                     "test_accuracy": [accuracy[(c, m)][s] for s in sorted(accuracy[(c, m)])],
                     "mean_test_accuracy": float(np.mean(list(accuracy[(c, m)].values()))),
-                    "seconds": [r["final"].get("seconds") for r in cells[(c, m)].values()],
+                    "seconds": [r.metric("seconds") for r in cells[(c, m)].values()],
                     "paper": PAPER.get((c, m)),
                 }
     analysis.quantities["params_ratio"] = Estimate.from_samples(ratios)
@@ -228,12 +230,12 @@ def analyze(records: list[dict], text: dict, _studies: dict) -> Analysis:
                 continue
             rec = cells[(c, m)][min(cells[(c, m)])]
             acc = np.array(list(accuracy[(c, m)].values()))
-            spec = rec["spec"]
-            rows.append([labels[c], labels[m], spec["model"]["name"], f"{models[(c, m)].n_params:,}".replace(",", " "),
+            spec = rec.spec
+            rows.append([labels[c], labels[m], spec.model.name, f"{models[(c, m)].n_params:,}".replace(",", " "),
                          f"{acc.mean():.3f} ± {acc.std(ddof=1) if len(acc) > 1 else 0:.3f}",
                          "—" if (c, m) not in PAPER else f"{PAPER[(c, m)]:.2f}",
-                         f"{spec['optimizer']['name']} λ={spec['optimizer']['hp'].get('lr'):g}, "
-                         f"B={spec['batch']}, {spec['budget'].get('epochs')} ep.", str(len(acc))])
+                         f"{spec.optimizer.name} λ={spec.optimizer.hp.get('lr'):g}, "
+                         f"B={spec.batch}, {spec.budget.get('epochs')} ep.", str(len(acc))])
     analysis.tables.append({"caption": text["captions"]["results"], "columns": text["columns"]["results"],
                             "rows": rows, "after": "conv-features-accuracy"})
     kernels = _kernel_figure(cells, text)

@@ -18,6 +18,7 @@ import numpy as np
 
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate
+from engine.record import Record
 from engine.report.figures import OKABE_ITO, figure_to_svg, format_number, new_figure
 
 QUANTITIES = {
@@ -26,11 +27,11 @@ QUANTITIES = {
 }
 
 
-def _table(records: list[dict], text: dict) -> dict:
+def _table(records: list[Record], text: dict) -> dict:
     """One row per (dimension, stride, padding): kernels, output sizes, largest differences."""
     cells: dict = defaultdict(lambda: defaultdict(list))
     for rec in records:
-        h = rec["history"]
+        h = rec.history
         for i in range(len(h["dim"])):
             cell = cells[(h["dim"][i], h["stride"][i], h["padding"][i])]
             cell["kernel"].append(h["kernel"][i])
@@ -94,25 +95,25 @@ def _demo_figure(demo: dict, text: dict) -> dict:
     return {"id": "conv-operation-sliding", "svg": figure_to_svg(fig), "caption": caption}
 
 
-def analyze(records: list[dict], text: dict, _studies: dict) -> Analysis:
+def analyze(records: list[Record], text: dict, _studies: dict) -> Analysis:
     analysis = Analysis(quantities={q: None for q in QUANTITIES})
-    ok = sorted((r for r in records if r["status"] == "ok" and "max_abs_diff" in r["final"]),
-                key=lambda r: r["spec"]["seed"])
+    ok = sorted((r for r in records if r.status == "ok" and r.metric("max_abs_diff") is not None),
+                key=lambda r: r.spec.seed)
     if not ok:
         return analysis
-    analysis.quantities["max_abs_diff"] = Estimate.from_samples([r["final"]["max_abs_diff"] for r in ok])
-    analysis.quantities["sizes_match"] = Estimate.from_samples([r["final"]["sizes_match"] for r in ok])
-    demo = (ok[0].get("artifacts") or {}).get("demo")
+    analysis.quantities["max_abs_diff"] = Estimate.from_samples([r.final["max_abs_diff"] for r in ok])
+    analysis.quantities["sizes_match"] = Estimate.from_samples([r.final["sizes_match"] for r in ok])
+    demo = ok[0].artifacts.get("demo")
     if demo:
         analysis.figures.append(_demo_figure(demo, text))
     analysis.tables.append(_table(ok, text))
     analysis.numbers = {
-        "seeds": [r["spec"]["seed"] for r in ok],
-        "n_cases": ok[0]["final"]["n_cases"],
-        **{key: max(r["final"][key] for r in ok)
+        "seeds": [r.spec.seed for r in ok],
+        "n_cases": ok[0].final["n_cases"],
+        **{key: max(r.final[key] for r in ok)
            for key in ("max_abs_diff", "max_abs_diff_correlate", "max_abs_diff_convolve",
                        "max_abs_diff_1d", "max_abs_diff_2d")},
-        "sizes_match": min(r["final"]["sizes_match"] for r in ok),
+        "sizes_match": min(r.final["sizes_match"] for r in ok),
         "demo": None if not demo else {k: demo[k] for k in ("kernel", "stride", "padding", "output")},
     }
     return analysis

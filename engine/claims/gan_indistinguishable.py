@@ -27,18 +27,20 @@ from engine.claims.gan_minimax import band, best_optimizer, curves, final_cells,
 from engine.claims.verdict import Estimate
 from engine.data import DATASETS
 from engine.models.gan import MMD_SAMPLES, c2st_accuracy, mmd_permutation_test, real_bandwidth
+from engine.record import Record
 from engine.report.figures import figure_to_svg, new_figure, optimizer_label
+from engine.spec import Named
 
 # Which data sets the claim tests, by data set kind → the prefix of its quantities.
 DATA_SETS = {"gaussian_ring": "ring", "digits": "digits"}
 TESTS = ("mmd2", "mmd_pvalue", "c2st_accuracy")
 
 
-def real_control(dataset: dict, bandwidth: float | None = None, seed: int = 0) -> dict:
+def real_control(dataset: Named, bandwidth: float | None = None, seed: int = 0) -> dict:
     """The same two tests between two REAL samples (validation against test split), with the
     bandwidth the runs used (default: the median distance between real test samples): the
     reference for 'indistinguishable' at this sample size."""
-    data = DATASETS[dataset["kind"]].load(None, **dataset["params"])
+    data = DATASETS[dataset.kind].load(None, **dataset.params)
     test, val = np.asarray(data.x_test[:MMD_SAMPLES]), np.asarray(data.x_val[:MMD_SAMPLES])
     sigma = float(real_bandwidth(test[None])[0]) if bandwidth is None else float(bandwidth)
     rng = np.random.default_rng(seed)
@@ -47,12 +49,12 @@ def real_control(dataset: dict, bandwidth: float | None = None, seed: int = 0) -
             "mmd_bandwidth": sigma, "n": len(test)}
 
 
-def _tests(rec: dict) -> dict:
-    arts = rec.get("artifacts") or {}
-    return {t: (arts.get(t) if rec["status"] == "ok" else None) for t in TESTS}
+def _tests(rec: Record) -> dict:
+    arts = rec.artifacts
+    return {t: (arts.get(t) if rec.status == "ok" else None) for t in TESTS}
 
 
-def _chosen(records: list[dict], study: dict) -> tuple[str | None, list[dict]]:
+def _chosen(records: list[Record], study: dict) -> tuple[str | None, list[Record]]:
     """The optimizer the study's tuning protocol ranks best, and its final records."""
     cells = final_cells(records, study)
     tune = study.get("tune")
@@ -87,8 +89,8 @@ def _image_panel(ax, samples, title, columns=4):
     ax.set_title(title, fontsize=7)
 
 
-def _samples_figure(rec: dict, name: str, text: dict) -> dict | None:
-    snaps = (rec.get("artifacts") or {}).get("snapshots")
+def _samples_figure(rec: Record, name: str, text: dict) -> dict | None:
+    snaps = rec.artifacts.get("snapshots")
     if not snaps or "samples" not in snaps:
         return None
     steps, samples = snaps["step"], snaps["samples"]
@@ -96,7 +98,7 @@ def _samples_figure(rec: dict, name: str, text: dict) -> dict | None:
     if name == "ring":
         fig, axes = new_figure(ncols=len(steps))
         fig.set_figheight(1.45)
-        data = DATASETS[rec["spec"]["dataset"]["kind"]].load(None, **rec["spec"]["dataset"]["params"])
+        data = DATASETS[rec.spec.dataset.kind].load(None, **rec.spec.dataset.params)
         for ax, step, sample in zip(np.atleast_1d(axes), steps, samples):
             _ring_panel(ax, sample, data.info["centres"], data.info["std"], step_label.format(step=step))
     else:
@@ -110,21 +112,21 @@ def _samples_figure(rec: dict, name: str, text: dict) -> dict | None:
             _image_panel(ax, sample, step_label.format(step=step), columns=4)
     return {"id": f"gan-indistinguishable-samples-{name}", "svg": figure_to_svg(fig),
             "caption": text["captions"][f"samples_{name}"].format(
-                optimizer=optimizer_label(rec["spec"]["optimizer"]["name"]), seed=rec["spec"]["seed"])}
+                optimizer=optimizer_label(rec.spec.optimizer.name), seed=rec.spec.seed)}
 
 
 def _final_samples_figure(found: dict, text: dict) -> dict | None:
     """Real test samples beside the final generated ones, for each data set."""
     panels = [(name, rec) for name, (_, finals, _) in found.items() for rec in finals[:1]
-              if (rec.get("artifacts") or {}).get("samples") is not None]
+              if rec.artifacts.get("samples") is not None]
     if not panels:
         return None
     fig, axes = new_figure(ncols=2 * len(panels))
     axes = np.atleast_1d(axes)
     labels = text["labels"]
     for i, (name, rec) in enumerate(panels):
-        data = DATASETS[rec["spec"]["dataset"]["kind"]].load(None, **rec["spec"]["dataset"]["params"])
-        fake = np.asarray(rec["artifacts"]["samples"], dtype=float)
+        data = DATASETS[rec.spec.dataset.kind].load(None, **rec.spec.dataset.params)
+        fake = np.asarray(rec.artifacts["samples"], dtype=float)
         real = np.asarray(data.x_test[:len(fake)], dtype=float)
         for ax, sample, title in ((axes[2 * i], real, labels["real"]), (axes[2 * i + 1], fake, labels["generated"])):
             if name == "ring":
@@ -163,7 +165,7 @@ def _curves_figure(found: dict, text: dict) -> dict | None:
     return {"id": "gan-indistinguishable-curves", "svg": figure_to_svg(fig), "caption": text["captions"]["curves"]}
 
 
-def analyze(records: list[dict], text: dict, studies: dict) -> Analysis:
+def analyze(records: list[Record], text: dict, studies: dict) -> Analysis:
     analysis = Analysis(quantities={q: None for q in QUANTITIES})
     labels = text["labels"]
     found = {}
@@ -183,11 +185,11 @@ def analyze(records: list[dict], text: dict, studies: dict) -> Analysis:
         per_seed = [_tests(r) for r in finals]
         for t in ("mmd_pvalue", "c2st_accuracy"):
             analysis.quantities[f"{name}_{t}"] = Estimate.from_samples([s[t] for s in per_seed])
-        bandwidth = next(((r.get("artifacts") or {}).get("mmd_bandwidth") for r in finals
-                          if (r.get("artifacts") or {}).get("mmd_bandwidth") is not None), None)
-        control = real_control(finals[0]["spec"]["dataset"], bandwidth)
-        n = next(((r.get("artifacts") or {}).get("test_samples") for r in finals
-                  if (r.get("artifacts") or {}).get("test_samples") is not None), None)
+        bandwidth = next((r.artifacts.get("mmd_bandwidth") for r in finals
+                          if r.artifacts.get("mmd_bandwidth") is not None), None)
+        control = real_control(finals[0].spec.dataset, bandwidth)
+        n = next((r.artifacts.get("test_samples") for r in finals
+                  if r.artifacts.get("test_samples") is not None), None)
         fmt = lambda values: ", ".join("✕" if v is None else f"{v:.3g}" for v in values)
         rows.append([labels[name], optimizer_label(oname) if oname else "—", str(len(finals)),
                      "—" if n is None else f"{int(n)}", "—" if bandwidth is None else f"{bandwidth:.3g}",
@@ -196,11 +198,12 @@ def analyze(records: list[dict], text: dict, studies: dict) -> Analysis:
         rows.append([labels[name], labels["control"], "—", f"{control['n']}", f"{control['mmd_bandwidth']:.3g}",
                      f"{control['mmd2']:.3g}", f"{control['mmd_pvalue']:.3g}", f"{control['c2st_accuracy']:.3g}"])
         analysis.numbers[name] = {
-            "study": sname, "optimizer": oname, "seeds": [r["spec"]["seed"] for r in finals],
-            "lr": finals[0]["spec"]["optimizer"]["hp"]["lr"] if finals[0]["spec"]["optimizer"] else None,
+            "study": sname, "optimizer": oname, "seeds": [r.spec.seed for r in finals],
+            "lr": finals[0].spec.optimizer.hp["lr"] if finals[0].spec.optimizer else None,
             "mmd_bandwidth": bandwidth, "test_samples": n,
             **{t: [s[t] for s in per_seed] for t in TESTS},
-            "test_modes": [r["final"].get("test_modes") for r in finals if r["status"] == "ok"] or None,
+            # Modes exist on the ring only: the digits GAN measures none.
+            "test_modes": [r.final.get("test_modes") for r in finals if r.status == "ok"] or None,
             "real_control": control,
         }
     for name, (oname, finals, _) in found.items():

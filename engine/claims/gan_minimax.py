@@ -22,50 +22,51 @@ import numpy as np
 
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate
+from engine.record import Record
 from engine.report.figures import figure_to_svg, new_figure, optimizer_label, optimizer_style
 from engine.tuning import best_run
 
 IDEAL_VALUE = -math.log(4.0)  # v at p_g = p_data with the best discriminator d = ½
 
 
-def gan_studies(records: list[dict], studies: dict, dataset_kind: str | None = None) -> dict:
+def gan_studies(records: list[Record], studies: dict, dataset_kind: str | None = None) -> dict:
     """study name → its records, for the studies whose model is a GAN (on ``dataset_kind``)."""
     out: dict = defaultdict(list)
     for rec in records:
-        spec = rec["spec"]
-        if spec["model"]["kind"] != "gan" or spec["study"] not in studies:
+        spec = rec.spec
+        if spec.model.kind != "gan" or spec.study not in studies:
             continue
-        if dataset_kind is None or (spec["dataset"] or {}).get("kind") == dataset_kind:
-            out[spec["study"]].append(rec)
+        if dataset_kind is None or (spec.dataset is not None and spec.dataset.kind == dataset_kind):
+            out[spec.study].append(rec)
     return dict(out)
 
 
-def final_cells(records: list[dict], study: dict) -> dict:
+def final_cells(records: list[Record], study: dict) -> dict:
     """optimizer name → {'best': the tuning choice (or None), 'finals': its records, one per seed,
     sorted by seed}.  Without ``tune`` every record of the optimizer is final (one grid point)."""
     by_opt: dict = defaultdict(list)
     for rec in records:
-        by_opt[(rec["spec"]["optimizer"] or {}).get("name")].append(rec)
+        by_opt[rec.spec.optimizer.name if rec.spec.optimizer else None].append(rec)
     tune = study.get("tune")
     out = {}
     for oname in study.get("optimizers") or list(by_opt):
         recs = by_opt.get(oname, [])
         if tune:
-            grid = [r for r in recs if r["spec"]["seed"] == study["seeds"][0]]
+            grid = [r for r in recs if r.spec.seed == study["seeds"][0]]
             best = best_run(grid, tune["metric"], tune["mode"])
             finals = [] if best is None else [
-                r for r in recs if r["spec"]["optimizer"]["hp"] == best["spec"]["optimizer"]["hp"]]
+                r for r in recs if r.spec.optimizer.hp == best.spec.optimizer.hp]
         else:
             best, finals = (recs[0] if recs else None), recs
-        out[oname] = {"best": best, "grid": recs, "finals": sorted(finals, key=lambda r: r["spec"]["seed"])}
+        out[oname] = {"best": best, "grid": recs, "finals": sorted(finals, key=lambda r: r.spec.seed)}
     return out
 
 
-def final_value(rec: dict, metric: str, diverged=None):
+def final_value(rec: Record, metric: str, diverged=None):
     """A final metric; a run that did not finish gives ``diverged`` (e.g. 0 modes) or None."""
-    if rec["status"] != "ok":
+    if rec.status != "ok":
         return diverged
-    return rec["final"].get(metric)
+    return rec.metric(metric)
 
 
 def best_optimizer(cells: dict, metric: str, mode: str) -> str | None:
@@ -84,14 +85,14 @@ def best_optimizer(cells: dict, metric: str, mode: str) -> str | None:
     return (max if mode == "max" else min)(ranked, key=lambda t: t[1])[0]
 
 
-def curves(records: list[dict], metric: str):
+def curves(records: list[Record], metric: str):
     """(steps, values (n_seeds, n_points)) of the finished records that logged ``metric``."""
-    ok = [r for r in records if r["status"] == "ok" and metric in r["history"]]
+    ok = [r for r in records if r.status == "ok" and metric in r.history]
     if not ok:
         return None, None
-    n = min(len(r["history"][metric]) for r in ok)
-    steps = np.asarray(ok[0]["history"]["step"][:n], dtype=float)
-    values = np.asarray([[np.nan if v is None else v for v in r["history"][metric][:n]] for r in ok], dtype=float)
+    n = min(len(r.history[metric]) for r in ok)
+    steps = np.asarray(ok[0].history["step"][:n], dtype=float)
+    values = np.asarray([[np.nan if v is None else v for v in r.history[metric][:n]] for r in ok], dtype=float)
     return steps, values
 
 
@@ -132,10 +133,10 @@ def _game_figure(cell: dict, oname: str, text: dict) -> dict:
     axes[1].set_xlabel(labels["steps"])
     axes[1].set_ylabel(labels["d_axis"])
     axes[1].legend(fontsize=7)
-    seeds = len([r for r in finals if r["status"] == "ok"])
+    seeds = len([r for r in finals if r.status == "ok"])
     return {"id": "gan-minimax-game", "svg": figure_to_svg(fig),
             "caption": text["captions"]["game"].format(optimizer=optimizer_label(oname), seeds=seeds,
-                                                       lr=cell["best"]["spec"]["optimizer"]["hp"]["lr"])}
+                                                       lr=cell["best"].spec.optimizer.hp["lr"])}
 
 
 def _modes_figure(cells: dict, n_modes: int, text: dict) -> dict:
@@ -155,7 +156,7 @@ def _modes_figure(cells: dict, n_modes: int, text: dict) -> dict:
     return {"id": "gan-minimax-modes", "svg": figure_to_svg(fig), "caption": text["captions"]["modes"]}
 
 
-def analyze(records: list[dict], text: dict, studies: dict) -> Analysis:
+def analyze(records: list[Record], text: dict, studies: dict) -> Analysis:
     analysis = Analysis(quantities={q: None for q in QUANTITIES})
     ring = gan_studies(records, studies, "gaussian_ring")
     if not ring:
@@ -165,7 +166,7 @@ def analyze(records: list[dict], text: dict, studies: dict) -> Analysis:
     cells = final_cells(recs, study)
     tune = study.get("tune") or {"metric": "val_modes", "mode": "max"}
     best = best_optimizer(cells, tune["metric"], tune["mode"])
-    n_modes = int(recs[0]["spec"]["dataset"]["params"].get("n_modes", 8))
+    n_modes = int(recs[0].spec.dataset.params.get("n_modes", 8))
 
     rows, per_optimizer = [], {}
     for oname, cell in cells.items():
@@ -177,14 +178,14 @@ def analyze(records: list[dict], text: dict, studies: dict) -> Analysis:
         metrics = {m: [final_value(r, m) for r in finals]
                    for m in ("test_high_quality", "test_value", "test_d_real", "test_d_fake")}
         mean = lambda vs: float(np.mean([v for v in vs if v is not None])) if any(v is not None for v in vs) else math.nan
-        lr = cell["best"]["spec"]["optimizer"]["hp"]["lr"]
+        lr = cell["best"].spec.optimizer.hp["lr"]
         rows.append([optimizer_label(oname) + (" ★" if oname == best else ""), f"{lr:.3g}", _per_seed(modes),
                      _fmt(mean(metrics["test_high_quality"])), _fmt(mean(metrics["test_value"])),
                      _fmt(mean(metrics["test_d_real"])), _fmt(mean(metrics["test_d_fake"]))])
-        per_optimizer[oname] = {"lr": lr, "seeds": [r["spec"]["seed"] for r in finals], "test_modes": modes,
+        per_optimizer[oname] = {"lr": lr, "seeds": [r.spec.seed for r in finals], "test_modes": modes,
                                 **{m: vs for m, vs in metrics.items()},
-                                "grid": {f"{r['spec']['optimizer']['hp']['lr']:g}": final_value(r, tune["metric"])
-                                         for r in cell["grid"] if r["spec"]["seed"] == study["seeds"][0]}}
+                                "grid": {f"{r.spec.optimizer.hp['lr']:g}": final_value(r, tune["metric"])
+                                         for r in cell["grid"] if r.spec.seed == study["seeds"][0]}}
     analysis.numbers = {"study": sname, "best_optimizer": best, "tuned_on": tune["metric"],
                         "ideal_value": IDEAL_VALUE, "n_modes": n_modes, "optimizers": per_optimizer}
     if best is not None:

@@ -41,6 +41,7 @@ from scipy import stats
 
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate
+from engine.record import Record
 from engine.report.figures import figure_to_svg, new_figure, optimizer_color
 
 LEVEL = 0.05
@@ -74,14 +75,14 @@ def score_metric(study: dict) -> tuple[str, str]:
     return "test_" + tuned.removeprefix("val_"), mode
 
 
-def family_scores(records: list[dict], studies: dict) -> dict:
+def family_scores(records: list[Record], studies: dict) -> dict:
     """study → {metric, mode, model, optimizers: {name: {seed: score}}, diverged: {name: [seeds]},
     lr: {name: chosen rate}}, for every tuned (matrix) study that has records."""
     from engine.claims.optimizer_matrix import final_records
 
     by_study: dict = defaultdict(list)
     for rec in records:
-        by_study[rec["spec"]["study"]].append(rec)
+        by_study[rec.spec.study].append(rec)
     out = {}
     for sname, study in studies.items():
         if not study.get("tune") or not by_study.get(sname):
@@ -91,17 +92,21 @@ def family_scores(records: list[dict], studies: dict) -> dict:
         scores, diverged, lrs = {}, {}, {}
         for oname, cell in cells.items():
             scores[oname], diverged[oname] = {}, []
-            lrs[oname] = None if cell["best"] is None else cell["best"]["spec"]["optimizer"]["hp"].get("lr")
+            lrs[oname] = None if cell["best"] is None else cell["best"].spec.optimizer.hp.get("lr")
             for rec in cell["finals"]:
-                value = rec["final"].get(metric) if rec["status"] == "ok" else None
+                value = rec.metric(metric)
                 if value is None or not math.isfinite(value):
-                    diverged[oname].append(rec["spec"]["seed"])
+                    diverged[oname].append(rec.spec.seed)
                 else:
-                    scores[oname][rec["spec"]["seed"]] = float(value)
+                    scores[oname][rec.spec.seed] = float(value)
         out[sname] = {"metric": metric, "mode": mode, "optimizers": scores, "diverged": diverged,
-                      "lr": lrs, "model": by_study[sname][0]["spec"]["model"]["name"],
-                      "dataset": (by_study[sname][0]["spec"].get("dataset") or {}).get("name")}
+                      "lr": lrs, "model": by_study[sname][0].spec.model.name,
+                      "dataset": _dataset_name(by_study[sname][0])}
     return out
+
+
+def _dataset_name(rec: Record) -> str | None:
+    return None if rec.spec.dataset is None else rec.spec.dataset.name
 
 
 def _oriented(values, mode: str) -> np.ndarray:
@@ -244,7 +249,7 @@ def _rankmap(families: dict, sets: dict, ranks: dict, text: dict):
     return fig
 
 
-def analyze(records: list[dict], text: dict, studies: dict) -> Analysis:
+def analyze(records: list[Record], text: dict, studies: dict) -> Analysis:
     analysis = Analysis(quantities={"universal_winners": None})
     families = family_scores(records, studies)
     if not families:

@@ -23,20 +23,22 @@ import numpy as np
 
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate, estimates
+from engine.record import Record
 from engine.report.figures import figure_to_svg, new_figure
 
 # Okabe-Ito: one colour and marker per measurement point (initialisation, part-way).
 POINT_STYLES = [("#0072B2", "o"), ("#D55E00", "s"), ("#009E73", "^"), ("#CC79A7", "D")]
 
 
-def _cases(records: list[dict]) -> dict:
+def _cases(records: list[Record]) -> dict:
     """model name → seed → {train step → statistics of that point}."""
     cases: dict = defaultdict(dict)
     for rec in records:
-        if rec.get("status") != "ok" or (rec["spec"].get("procedure") or {}).get("kind") != "gradient_noise":
+        procedure = rec.spec.procedure
+        if rec.status != "ok" or procedure is None or procedure.kind != "gradient_noise":
             continue
-        h = rec["history"]
-        cases[rec["spec"]["model"]["name"]][rec["spec"]["seed"]] = {
+        h = rec.history
+        cases[rec.spec.model.name][rec.spec.seed] = {
             t: {**point, "train_loss": loss} for t, point, loss in zip(h["train_steps"], h["points"], h["train_loss"])}
     return dict(cases)
 
@@ -62,7 +64,7 @@ def _point_label(text: dict, step: int) -> str:
     return text["labels"]["init"] if step == 0 else text["labels"]["trained"].format(steps=step)
 
 
-def analyze(records: list[dict], text: dict, _studies: dict) -> Analysis:
+def analyze(records: list[Record], text: dict, _studies: dict) -> Analysis:
     names = ("slope_min", "slope_max", "bias_ratio_max")
     analysis = Analysis(quantities={q: None for q in names})
     cases = _cases(records)

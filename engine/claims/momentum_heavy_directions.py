@@ -17,6 +17,7 @@ import numpy as np
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate
 from engine.objectives import OBJECTIVES
+from engine.record import Record
 from engine.report.figures import figure_to_svg, new_figure, optimizer_label, optimizer_style
 
 # Which rule each slope belongs to: plain GD is the `sgd` rule on a deterministic objective.
@@ -31,27 +32,27 @@ def theory_steps(kappa: float, target: float, accelerated: bool) -> float:
     return math.log(1 / target) / (2 * math.log(1 / q))
 
 
-def _best_per_cell(records: list[dict]) -> dict:
+def _best_per_cell(records: list[Record]) -> dict:
     """(optimizer name, seed, κ) → the record that reached the target in the fewest steps."""
     best: dict = {}
     for rec in records:
-        steps = rec["final"].get("steps_to_target")
-        if rec["status"] != "ok" or steps is None:
+        steps = rec.metric("steps_to_target")   # None: diverged, or never reached the target
+        if rec.status != "ok" or steps is None:
             continue
-        s = rec["spec"]
-        cell = (s["optimizer"]["name"], s["seed"], s["vary"]["kappa"])
-        if cell not in best or steps < best[cell]["final"]["steps_to_target"]:
+        s = rec.spec
+        cell = (s.optimizer.name, s.seed, s.vary["kappa"])
+        if cell not in best or steps < best[cell].final["steps_to_target"]:
             best[cell] = rec
     return best
 
 
-def _grid_edges(records: list[dict]) -> dict:
+def _grid_edges(records: list[Record]) -> dict:
     """optimizer name → {hyperparameter: (min, max)} over the grid that was run."""
     seen: dict = defaultdict(lambda: defaultdict(set))
     for rec in records:
-        for k, v in rec["spec"]["optimizer"]["hp"].items():
+        for k, v in rec.spec.optimizer.hp.items():
             if not isinstance(v, str):
-                seen[rec["spec"]["optimizer"]["name"]][k].add(v)
+                seen[rec.spec.optimizer.name][k].add(v)
     return {o: {k: (min(v), max(v)) for k, v in hps.items() if len(v) > 1} for o, hps in seen.items()}
 
 
@@ -61,14 +62,14 @@ def _fit_slope(kappas, steps) -> float | None:
     return float(np.polyfit(np.log(kappas), np.log(steps), 1)[0])
 
 
-def _scaling(records: list[dict], text: dict, analysis: Analysis) -> None:
+def _scaling(records: list[Record], text: dict, analysis: Analysis) -> None:
     best = _best_per_cell(records)
     edges = _grid_edges(records)
-    kappas = sorted({r["spec"]["vary"]["kappa"] for r in records})
-    optimizers = list(dict.fromkeys(r["spec"]["optimizer"]["name"] for r in records))
-    kinds = {r["spec"]["optimizer"]["name"]: r["spec"]["optimizer"]["kind"] for r in records}
-    seeds = sorted({r["spec"]["seed"] for r in records})
-    target = records[0]["spec"]["budget"]["target"]
+    kappas = sorted({r.spec.vary["kappa"] for r in records})
+    optimizers = list(dict.fromkeys(r.spec.optimizer.name for r in records))
+    kinds = {r.spec.optimizer.name: r.spec.optimizer.kind for r in records}
+    seeds = sorted({r.spec.seed for r in records})
+    target = records[0].spec.budget["target"]
 
     fig, ax = new_figure()
     slopes: dict = {}
@@ -77,11 +78,11 @@ def _scaling(records: list[dict], text: dict, analysis: Analysis) -> None:
         per_seed = []
         for seed in seeds:
             ks = [k for k in kappas if (oname, seed, k) in best]
-            per_seed.append(_fit_slope(ks, [best[(oname, seed, k)]["final"]["steps_to_target"] for k in ks]))
+            per_seed.append(_fit_slope(ks, [best[(oname, seed, k)].final["steps_to_target"] for k in ks]))
         quantity = SLOPE_OF_KIND.get(kinds[oname])
         if quantity:
             slopes[quantity] = Estimate.from_samples(per_seed)
-        means = [np.mean([best[(oname, s, k)]["final"]["steps_to_target"] for s in seeds if (oname, s, k) in best])
+        means = [np.mean([best[(oname, s, k)].final["steps_to_target"] for s in seeds if (oname, s, k) in best])
                  if any((oname, s, k) in best for s in seeds) else np.nan for k in kappas]
         style = optimizer_style(oname)
         color, name = style["color"], optimizer_label(oname)
@@ -97,7 +98,7 @@ def _scaling(records: list[dict], text: dict, analysis: Analysis) -> None:
                   label=text["labels"]["theory"].format(optimizer=name))
         for k, m in zip(kappas, means):
             cells = [best[(oname, s, k)] for s in seeds if (oname, s, k) in best]
-            hp = cells[0]["spec"]["optimizer"]["hp"] if cells else {}
+            hp = cells[0].spec.optimizer.hp if cells else {}
             at_edge = [h for h, (lo, hi) in edges.get(oname, {}).items() if hp.get(h) in (lo, hi)]
             rows.append([oname, f"{k:.4g}", "—" if not cells else f"{m:.4g}",
                          f"{theory_steps(k, target, accelerated):.4g}",
@@ -113,24 +114,24 @@ def _scaling(records: list[dict], text: dict, analysis: Analysis) -> None:
     analysis.quantities.update(slopes)
     analysis.numbers["scaling"] = {
         "kappas": kappas, "seeds": seeds, "target": target,
-        "best_steps": {f"{o}|seed={s}|kappa={k:g}": r["final"]["steps_to_target"] for (o, s, k), r in best.items()},
-        "best_hyperparameters": {f"{o}|seed={s}|kappa={k:g}": r["spec"]["optimizer"]["hp"] for (o, s, k), r in best.items()},
+        "best_steps": {f"{o}|seed={s}|kappa={k:g}": r.final["steps_to_target"] for (o, s, k), r in best.items()},
+        "best_hyperparameters": {f"{o}|seed={s}|kappa={k:g}": r.spec.optimizer.hp for (o, s, k), r in best.items()},
     }
 
 
-def _trajectories(records: list[dict], text: dict, analysis: Analysis) -> None:
+def _trajectories(records: list[Record], text: dict, analysis: Analysis) -> None:
     by_model: dict = defaultdict(list)
     for rec in records:
-        if rec["status"] in ("ok", "diverged") and "path" in rec["history"] and rec["spec"]["seed"] == records[0]["spec"]["seed"]:
-            by_model[rec["spec"]["model"]["name"]].append(rec)
+        if rec.status in ("ok", "diverged") and "path" in rec.history and rec.spec.seed == records[0].spec.seed:
+            by_model[rec.spec.model.name].append(rec)
     if not by_model:
         return
     fig, axes = new_figure(ncols=len(by_model))
     axes = np.atleast_1d(axes)
     for ax, (mname, recs) in zip(axes, sorted(by_model.items())):
-        model = recs[0]["spec"]["model"]
-        problem = OBJECTIVES[model["kind"]].build(**model["params"])
-        paths = [np.asarray(r["history"]["path"]) for r in recs]
+        model = recs[0].spec.model
+        problem = OBJECTIVES[model.kind].build(**model.params)
+        paths = [np.asarray(r.history["path"]) for r in recs]
         pts = np.concatenate(paths + [problem.minimizer[None, :]])
         lo, hi = pts.min(0), pts.max(0)
         pad = 0.15 * (hi - lo) + 1e-9
@@ -141,11 +142,11 @@ def _trajectories(records: list[dict], text: dict, analysis: Analysis) -> None:
         levels = np.quantile(fz, np.linspace(0.01, 0.95, 14) ** 2)
         ax.contour(gx, gy, fz, levels=np.unique(levels), colors="0.75", linewidths=0.6)
         for rec, path in zip(recs, paths):
-            o = rec["spec"]["optimizer"]
-            hp = ", ".join(f"{k}={v:g}" for k, v in o["hp"].items() if not isinstance(v, str))
-            style = optimizer_style(o["name"])
+            o = rec.spec.optimizer
+            hp = ", ".join(f"{k}={v:g}" for k, v in o.hp.items() if not isinstance(v, str))
+            style = optimizer_style(o.name)
             ax.plot(path[:, 0], path[:, 1], color=style["color"], linestyle=style["linestyle"], lw=1,
-                    label=f"{optimizer_label(o['name'])} ({hp}): {len(path) - 1} {text['labels']['steps_short']}")
+                    label=f"{optimizer_label(o.name)} ({hp}): {len(path) - 1} {text['labels']['steps_short']}")
         ax.plot(*problem.minimizer, "*", color="black", ms=8)
         ax.plot(*paths[0][0], "o", color="black", ms=4)
         ax.set_title(text["labels"].get("models", {}).get(mname, mname), fontsize=9)
@@ -154,12 +155,12 @@ def _trajectories(records: list[dict], text: dict, analysis: Analysis) -> None:
                              "caption": text["captions"]["trajectories"]})
 
 
-def analyze(records: list[dict], text: dict, _studies: dict) -> Analysis:
+def analyze(records: list[Record], text: dict, _studies: dict) -> Analysis:
     analysis = Analysis(quantities={q: None for q in SLOPE_OF_KIND.values()})
-    scaling = [r for r in records if "kappa" in r["spec"].get("vary", {})]
+    scaling = [r for r in records if "kappa" in r.spec.vary]
     if scaling:
         _scaling(scaling, text, analysis)
-    _trajectories([r for r in records if "kappa" not in r["spec"].get("vary", {})], text, analysis)
+    _trajectories([r for r in records if "kappa" not in r.spec.vary], text, analysis)
     return analysis
 
 

@@ -19,46 +19,48 @@ from matplotlib.ticker import NullFormatter
 
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate
+from engine.record import Record
 from engine.tuning import choose
 from engine.report.figures import (annotate_heatmap, figure_to_svg, metric_label, new_figure,
                                    optimizer_label, optimizer_style)
+from engine.spec import RunSpec
 
 HEADLINES = ("test_accuracy", "test_mse", "test_modes", "test_mmd")
 
 
-def final_records(records: list[dict], study: dict) -> dict[str, dict]:
+def final_records(records: list[Record], study: dict) -> dict[str, dict]:
     """optimizer name → {'best': tuning choice, 'grid': grid records, 'finals': records at the
     chosen hyperparameters, one per seed}."""
     tune_seed = study["seeds"][0]
     by_opt: dict = defaultdict(list)
     for rec in records:
-        by_opt[rec["spec"]["optimizer"]["name"]].append(rec)
+        by_opt[rec.spec.optimizer.name].append(rec)
     out = {}
     for oname in study["optimizers"]:
-        grid = [r for r in by_opt.get(oname, []) if r["spec"]["seed"] == tune_seed]
+        grid = [r for r in by_opt.get(oname, []) if r.spec.seed == tune_seed]
         best = choose(grid, study["tune"])
         finals = [] if best is None else sorted(
-            (r for r in by_opt[oname] if r["spec"]["optimizer"]["hp"] == best["spec"]["optimizer"]["hp"]),
-            key=lambda r: r["spec"]["seed"])
+            (r for r in by_opt[oname] if r.spec.optimizer.hp == best.spec.optimizer.hp),
+            key=lambda r: r.spec.seed)
         out[oname] = {"best": best, "grid": grid, "finals": finals}
     return out
 
 
-def _mean(records, metric) -> float:
-    values = [r["final"].get(metric) for r in records if r["status"] == "ok"]
+def _mean(records: list[Record], metric: str) -> float:
+    values = [r.metric(metric) for r in records if r.status == "ok"]
     values = [v for v in values if v is not None]
     return float(np.mean(values)) if values else math.nan
 
 
-def pca_test_mse(spec: dict) -> float:
+def pca_test_mse(spec: RunSpec) -> float:
     """Reconstruction MSE of PCA with as many components as the autoencoder's code."""
     from sklearn.decomposition import PCA
 
     from engine.data import DATASETS
 
-    data = DATASETS[spec["dataset"]["kind"]].load(None, **spec["dataset"]["params"])
+    data = DATASETS[spec.dataset.kind].load(None, **spec.dataset.params)
     flat = lambda x: x.reshape(len(x), -1)
-    pca = PCA(n_components=spec["model"]["params"]["code"]).fit(flat(data.x_train))
+    pca = PCA(n_components=spec.model.params["code"]).fit(flat(data.x_train))
     test = flat(data.x_test)
     return float(np.mean((pca.inverse_transform(pca.transform(test)) - test) ** 2))
 
@@ -69,12 +71,12 @@ def _fmt(x: float) -> str:
 
 def _curves(ax, cells: dict, metric: str, xkey: str, xscale: str) -> None:
     for oname, cell in cells.items():
-        finals = [r for r in cell["finals"] if r["status"] == "ok" and metric in r["history"]]
+        finals = [r for r in cell["finals"] if r.status == "ok" and metric in r.history]
         if not finals:
             continue
-        n = min(len(r["history"][metric]) for r in finals)
-        x = np.asarray(finals[0]["history"][xkey][:n], dtype=float)
-        ys = np.asarray([r["history"][metric][:n] for r in finals], dtype=float)
+        n = min(len(r.history[metric]) for r in finals)
+        x = np.asarray(finals[0].history[xkey][:n], dtype=float)
+        ys = np.asarray([r.history[metric][:n] for r in finals], dtype=float)
         style = optimizer_style(oname)
         ax.plot(x, ys.mean(0), **style, lw=1.2, markersize=3.5, label=optimizer_label(oname))
         if len(finals) > 1:
@@ -84,15 +86,15 @@ def _curves(ax, cells: dict, metric: str, xkey: str, xscale: str) -> None:
 
 
 def _heatmap(ax, cells: dict, metric: str, mode: str, labels: dict) -> None:
-    lrs = sorted({r["spec"]["optimizer"]["hp"]["lr"] for c in cells.values() for r in c["grid"]})
+    lrs = sorted({r.spec.optimizer.hp["lr"] for c in cells.values() for r in c["grid"]})
     names = list(cells)
     grid = np.full((len(names), len(lrs)), np.nan)
     diverged = []
     for i, oname in enumerate(names):
         for rec in cells[oname]["grid"]:
-            j = lrs.index(rec["spec"]["optimizer"]["hp"]["lr"])
-            if rec["status"] == "ok" and rec["final"].get(metric) is not None:
-                grid[i, j] = rec["final"][metric]
+            j = lrs.index(rec.spec.optimizer.hp["lr"])
+            if rec.status == "ok" and rec.metric(metric) is not None:
+                grid[i, j] = rec.final[metric]
             else:
                 diverged.append((i, j))
     # Losses span decades across a grid of rates; accuracies and mode counts do not.
@@ -106,7 +108,7 @@ def _heatmap(ax, cells: dict, metric: str, mode: str, labels: dict) -> None:
     for i, oname in enumerate(names):
         best = cells[oname]["best"]
         if best is not None:
-            j = lrs.index(best["spec"]["optimizer"]["hp"]["lr"])
+            j = lrs.index(best.spec.optimizer.hp["lr"])
             ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black", lw=1.2))
     ax.set_xticks(range(len(lrs)), [f"{lr:.0e}".replace("e-0", "e-") for lr in lrs], rotation=45, fontsize=6)
     ax.set_yticks(range(len(names)), [optimizer_label(n) for n in names], fontsize=7)
@@ -115,34 +117,34 @@ def _heatmap(ax, cells: dict, metric: str, mode: str, labels: dict) -> None:
     cbar.set_label(("log₁₀ " if positive else "") + metric_label(metric), fontsize=7)
 
 
-def _study(sname: str, study: dict, records: list[dict], text: dict, analysis: Analysis) -> None:
+def _study(sname: str, study: dict, records: list[Record], text: dict, analysis: Analysis) -> None:
     cells = final_records(records, study)
     metric, mode = study["tune"]["metric"], study["tune"]["mode"]
     sample = next(r for r in records)
-    headlines = [m for m in HEADLINES if any(m in r["final"] for r in records)][:2]
+    headlines = [m for m in HEADLINES if any(m in r.final for r in records)][:2]
     labels = text["labels"]
 
     rows = []
     for oname, cell in cells.items():
         best, finals = cell["best"], cell["finals"]
-        lrs = sorted({r["spec"]["optimizer"]["hp"]["lr"] for r in cell["grid"]})
+        lrs = sorted({r.spec.optimizer.hp["lr"] for r in cell["grid"]})
         if best is None:
             rows.append([oname, labels["all_diverged"]] + ["—"] * (len(headlines) + 3)
-                        + [f"{sum(r['status'] != 'ok' for r in cell['grid'])}/{len(cell['grid'])}"])
+                        + [f"{sum(r.status != 'ok' for r in cell['grid'])}/{len(cell['grid'])}"])
             continue
-        lr = best["spec"]["optimizer"]["hp"]["lr"]
+        lr = best.spec.optimizer.hp["lr"]
         edge = (labels["edge_low"] if lr == lrs[0] else labels["edge_high"] if lr == lrs[-1] else "") \
             if len(lrs) > 1 else ""
         stats = []
         for m in headlines:
-            est = Estimate.from_samples([r["final"].get(m) for r in finals if r["status"] == "ok"])
+            est = Estimate.from_samples([r.metric(m) for r in finals if r.status == "ok"])
             stats.append("—" if est is None else
                          f"{est.mean:.4g} ± {np.std(est.values, ddof=1) if est.n > 1 else 0:.2g}")
-        ok = len([r for r in finals if r["status"] == "ok"])
+        ok = len([r for r in finals if r.status == "ok"])
         rows.append([oname, f"{lr:.3g}{edge}", *stats, _fmt(_mean(finals, metric)),
                      f"{ok}/{len(finals)}" + ("" if ok == len(finals) else f" {labels['seeds_diverged']}"),
-                     _fmt(float(np.mean([r["wall_time_s"] for r in finals])) if finals else math.nan),
-                     f"{sum(r['status'] != 'ok' for r in cell['grid'])}/{len(cell['grid'])}"])
+                     _fmt(float(np.mean([r.wall_time_s for r in finals])) if finals else math.nan),
+                     f"{sum(r.status != 'ok' for r in cell['grid'])}/{len(cell['grid'])}"])
     columns = [labels["optimizer"], labels["lr"], *headlines, metric, labels["seeds"],
                labels["time"], labels["diverged"]]
 
@@ -150,39 +152,39 @@ def _study(sname: str, study: dict, records: list[dict], text: dict, analysis: A
     # seeds that survived; it competes only when no optimizer kept all its seeds.
     ranked = [(o, _mean(c["finals"], metric)) for o, c in cells.items() if c["finals"]]
     ranked = [(o, v) for o, v in ranked if math.isfinite(v)]
-    whole = [(o, v) for o, v in ranked if all(r["status"] == "ok" for r in cells[o]["finals"])]
+    whole = [(o, v) for o, v in ranked if all(r.status == "ok" for r in cells[o]["finals"])]
     ranked = whole or ranked
     if ranked:
         best_opt = (min if mode == "min" else max)(ranked, key=lambda t: t[1])[0]
-        finals = [r for r in cells[best_opt]["finals"] if r["status"] == "ok"]
-        for m in {k for r in finals for k in r["final"]}:
+        finals = [r for r in cells[best_opt]["finals"] if r.status == "ok"]
+        for m in {k for r in finals for k in r.final}:
             if m.startswith("test_"):
-                analysis.quantities[f"{sname}.{m}"] = Estimate.from_samples([r["final"].get(m) for r in finals])
-        if sample["spec"]["model"]["kind"] in ("autoencoder", "linear_autoencoder", "vae"):
-            pca = pca_test_mse(sample["spec"])
+                analysis.quantities[f"{sname}.{m}"] = Estimate.from_samples([r.metric(m) for r in finals])
+        if sample.spec.model.kind in ("autoencoder", "linear_autoencoder", "vae"):
+            pca = pca_test_mse(sample.spec)
             analysis.quantities[f"{sname}.mse_ratio_to_pca"] = Estimate.from_samples(
-                [r["final"]["test_mse"] / pca for r in finals])
+                [r.final["test_mse"] / pca for r in finals])
             analysis.numbers.setdefault(sname, {})["pca_test_mse"] = pca
         analysis.numbers.setdefault(sname, {})["best_optimizer"] = best_opt
 
-    model = sample["spec"]["model"]
-    title = f"{model['name']} · {sample['spec']['dataset']['name']}"
+    model = sample.spec.model
+    title = f"{model.name} · {sample.spec.dataset.name}"
     fig, axes = new_figure(ncols=2)
-    xkey = "examples" if "epochs" in sample["spec"]["budget"] else "step"
+    xkey = "examples" if "epochs" in sample.spec.budget else "step"
     # The loss is what every optimizer minimises; for a GAN it is the discriminator's, so the
     # distance between real and generated samples tells more.
-    curve_metric = "val_mmd" if "val_mmd" in sample["history"] else "val_loss"
+    curve_metric = "val_mmd" if "val_mmd" in sample.history else "val_loss"
     # Examples processed span decades (one epoch of GD … all of single-example SGD); GAN steps do not.
     xscale = "log" if xkey == "examples" else "linear"
     _curves(axes[0], cells, curve_metric, xkey, xscale)
-    if all(v > 0 for c in cells.values() for r in c["finals"] if r["status"] == "ok"
-           for v in r["history"].get(curve_metric, []) if v is not None):
+    if all(v > 0 for c in cells.values() for r in c["finals"] if r.status == "ok"
+           for v in r.history.get(curve_metric, []) if v is not None):
         axes[0].set_yscale("log")
     axes[0].set_xlabel(labels["examples"] if xkey == "examples" else labels["steps"])
     axes[0].set_ylabel(curve_metric)
     axes[0].legend(fontsize=6, ncols=2)
-    second = "val_accuracy" if any("val_accuracy" in r["history"] for r in records) else (
-        "val_modes" if any("val_modes" in r["history"] for r in records) else None)
+    second = "val_accuracy" if any("val_accuracy" in r.history for r in records) else (
+        "val_modes" if any("val_modes" in r.history for r in records) else None)
     if second:
         _curves(axes[1], cells, second, xkey, xscale)
         axes[1].set_xlabel(labels["examples"] if xkey == "examples" else labels["steps"])
@@ -198,16 +200,16 @@ def _study(sname: str, study: dict, records: list[dict], text: dict, analysis: A
     analysis.tables.append({"caption": text["captions"]["table"].format(title=title, metric=metric_label(metric, units=False)),
                             "columns": columns, "rows": rows, "after": f"{sname}-heatmap"})
     analysis.numbers.setdefault(sname, {})["optimizers"] = {
-        o: {"lr": None if c["best"] is None else c["best"]["spec"]["optimizer"]["hp"]["lr"],
+        o: {"lr": None if c["best"] is None else c["best"].spec.optimizer.hp["lr"],
             **{m: _mean(c["finals"], m) for m in (metric, *headlines)}}
         for o, c in cells.items()}
 
 
-def analyze(records: list[dict], text: dict, studies: dict) -> Analysis:
+def analyze(records: list[Record], text: dict, studies: dict) -> Analysis:
     analysis = Analysis(quantities={})
     by_study: dict = defaultdict(list)
     for rec in records:
-        by_study[rec["spec"]["study"]].append(rec)
+        by_study[rec.spec.study].append(rec)
     for sname, study in studies.items():
         if by_study.get(sname) and study.get("tune"):
             _study(sname, study, by_study[sname], text, analysis)

@@ -24,6 +24,7 @@ from engine.claims._tuned import at_edge, at_hp, fmt, split_studies, tuned_choic
 from engine.claims.base import Analysis, Claim
 from engine.claims.optimizer_matrix import final_records
 from engine.claims.verdict import Estimate
+from engine.record import Record
 from engine.report.figures import figure_to_svg, new_figure, optimizer_label, optimizer_style
 
 ADAGRAD, RMSPROP = "adagrad", "rmsprop"
@@ -32,20 +33,20 @@ ERRORS = (("test_accuracy", lambda v: 1.0 - v, "1 − accuracy"), ("test_mse", l
           ("test_mmd", lambda v: v, "MMD"))
 
 
-def _matrix_cells(records: list[dict], studies: dict) -> dict:
+def _matrix_cells(records: list[Record], studies: dict) -> dict:
     """matrix study → final_records cells (tuned finals per optimizer)."""
     by_study = defaultdict(list)
     for rec in records:
-        by_study[rec["spec"]["study"]].append(rec)
+        by_study[rec.spec.study].append(rec)
     return {s: final_records(by_study[s], st) for s, st in studies.items()
             if st.get("claim") == "optimizer-matrix" and st.get("tune") and by_study.get(s)
             and ADAGRAD in st.get("optimizers", []) and RMSPROP in st.get("optimizers", [])}
 
 
-def step_change(rec: dict) -> float | None:
+def step_change(rec: Record) -> float | None:
     """log10(effective step at the last evaluation / at the first evaluation after step 0)."""
-    eff = rec["history"].get("effective_step") or []
-    if rec["status"] != "ok" or len(eff) < 3 or not eff[1] or not eff[-1] or eff[1] <= 0 or eff[-1] <= 0:
+    eff = rec.history.get("effective_step") or []
+    if rec.status != "ok" or len(eff) < 3 or not eff[1] or not eff[-1] or eff[1] <= 0 or eff[-1] <= 0:
         return None
     return math.log10(eff[-1] / eff[1])
 
@@ -64,9 +65,9 @@ def _effective_steps(cells: dict, text: dict, analysis: Analysis) -> None:
             per_family[sname][o] = values
             if not finals:
                 continue
-            n = min(len(r["history"]["effective_step"]) for r in finals)
-            steps = np.asarray(finals[0]["history"]["step"][:n], dtype=float)
-            rel = np.asarray([np.asarray(r["history"]["effective_step"][1:n]) / r["history"]["effective_step"][1]
+            n = min(len(r.history["effective_step"]) for r in finals)
+            steps = np.asarray(finals[0].history["step"][:n], dtype=float)
+            rel = np.asarray([np.asarray(r.history["effective_step"][1:n]) / r.history["effective_step"][1]
                               for r in finals])
             style = optimizer_style(o)
             ax.plot(steps[1:] / steps[-1], np.exp(np.mean(np.log(rel), axis=0)), color=style["color"],
@@ -87,22 +88,22 @@ def _effective_steps(cells: dict, text: dict, analysis: Analysis) -> None:
 def _matrix(cells: dict, text: dict, analysis: Analysis) -> None:
     pooled, rows, numbers = [], [], {}
     for sname, c in cells.items():
-        finals = {o: {r["spec"]["seed"]: r for r in c[o]["finals"] if r["status"] == "ok"} for o in (ADAGRAD, RMSPROP)}
+        finals = {o: {r.spec.seed: r for r in c[o]["finals"] if r.status == "ok"} for o in (ADAGRAD, RMSPROP)}
         sample = next((r for d in finals.values() for r in d.values()), None)
         if sample is None:
             continue
-        metric = next(((m, f, name) for m, f, name in ERRORS if m in sample["final"]), None)
+        metric = next(((m, f, name) for m, f, name in ERRORS if m in sample.final), None)
         if metric is None:
             continue
         key, to_error, name = metric
-        errors = {o: {s: to_error(r["final"][key]) for s, r in d.items() if r["final"].get(key) is not None}
+        errors = {o: {s: to_error(r.final[key]) for s, r in d.items() if r.metric(key) is not None}
                   for o, d in finals.items()}
         seeds = sorted(set(errors[ADAGRAD]) & set(errors[RMSPROP]))
         ratios = [math.log10(errors[ADAGRAD][s] / errors[RMSPROP][s]) for s in seeds
                   if errors[ADAGRAD][s] > 0 and errors[RMSPROP][s] > 0]
         pooled.extend(ratios)
         est = Estimate.from_samples(ratios)
-        lr = {o: c[o]["best"]["spec"]["optimizer"]["hp"]["lr"] if c[o]["best"] else None for o in (ADAGRAD, RMSPROP)}
+        lr = {o: c[o]["best"].spec.optimizer.hp["lr"] if c[o]["best"] else None for o in (ADAGRAD, RMSPROP)}
         mean = {o: float(np.mean(list(errors[o].values()))) if errors[o] else math.nan for o in (ADAGRAD, RMSPROP)}
         rows.append([sname.removeprefix("matrix-"), name, fmt(lr[ADAGRAD]), fmt(mean[ADAGRAD], 4), fmt(lr[RMSPROP]),
                      fmt(mean[RMSPROP], 4), "—" if est is None else est.text()])
@@ -113,16 +114,16 @@ def _matrix(cells: dict, text: dict, analysis: Analysis) -> None:
     analysis.numbers["matrix"] = numbers
 
 
-def _moving(records: list[dict], text: dict, analysis: Analysis) -> None:
+def _moving(records: list[Record], text: dict, analysis: Analysis) -> None:
     tuning, reported = split_studies(records, MOVING)
     if not tuning or not reported:
         return
     labels = text["labels"]
     choice = tuned_choice(tuning)
-    finals = {o: [r for r in at_hp(reported, o, choice[o]["hp"]) if r["status"] == "ok"]
+    finals = {o: [r for r in at_hp(reported, o, choice[o]["hp"]) if r.status == "ok"]
               for o in (ADAGRAD, RMSPROP) if o in choice}
-    after = {o: {r["spec"]["seed"]: r["final"]["mean_gap_phases"][-1] for r in recs} for o, recs in finals.items()}
-    before = {o: {r["spec"]["seed"]: r["final"]["mean_gap_phases"][0] for r in recs} for o, recs in finals.items()}
+    after = {o: {r.spec.seed: r.final["mean_gap_phases"][-1] for r in recs} for o, recs in finals.items()}
+    before = {o: {r.spec.seed: r.final["mean_gap_phases"][0] for r in recs} for o, recs in finals.items()}
     numbers = {}
     if ADAGRAD in after and RMSPROP in after:
         seeds = sorted(set(after[ADAGRAD]) & set(after[RMSPROP]))
@@ -131,7 +132,7 @@ def _moving(records: list[dict], text: dict, analysis: Analysis) -> None:
         numbers["tracking_log10_ratio"] = vals
     rows = []
     fig, axes = new_figure(ncols=2)
-    move_at = reported[0]["spec"]["model"]["params"]["move_at"]
+    move_at = reported[0].spec.model.params["move_at"]
     for o, recs in finals.items():
         c = choice[o]
         rows.append([optimizer_label(o), fmt(c["hp"]["lr"]) + (" *" if at_edge(c) else ""),
@@ -142,15 +143,15 @@ def _moving(records: list[dict], text: dict, analysis: Analysis) -> None:
         if not recs:
             continue
         style = optimizer_style(o)
-        n = min(len(r["history"]["step"]) for r in recs)
-        steps = np.asarray(recs[0]["history"]["step"][:n], dtype=float)
-        gaps = np.asarray([r["history"]["gap"][:n] for r in recs], dtype=float)
-        eff = np.asarray([np.median(np.asarray(r["history"]["effective_step"][:n]), axis=1) for r in recs])
+        n = min(len(r.history["step"]) for r in recs)
+        steps = np.asarray(recs[0].history["step"][:n], dtype=float)
+        gaps = np.asarray([r.history["gap"][:n] for r in recs], dtype=float)
+        eff = np.asarray([np.median(np.asarray(r.history["effective_step"][:n]), axis=1) for r in recs])
         label = f"{optimizer_label(o)} (α = {c['hp']['lr']:.3g})"
         axes[0].plot(steps, np.median(gaps, axis=0), color=style["color"], ls=style["linestyle"], lw=1, label=label)
         axes[1].plot(steps[1:], np.median(eff[:, 1:], axis=0), color=style["color"], ls=style["linestyle"], lw=1,
                      label=label)
-    total = reported[0]["final"]["steps"] if reported[0]["status"] == "ok" else None
+    total = reported[0].final["steps"] if reported[0].status == "ok" else None
     for ax in axes:
         if total:
             ax.axvline(move_at * total, color="0.4", ls=":", lw=1)
@@ -166,7 +167,7 @@ def _moving(records: list[dict], text: dict, analysis: Analysis) -> None:
     analysis.numbers["moving_target"] = numbers
 
 
-def analyze(records: list[dict], text: dict, studies: dict) -> Analysis:
+def analyze(records: list[Record], text: dict, studies: dict) -> Analysis:
     analysis = Analysis(quantities={q: None for q in QUANTITIES})
     cells = _matrix_cells(records, studies)
     if cells:

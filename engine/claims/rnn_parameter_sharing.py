@@ -26,7 +26,9 @@ import numpy as np
 
 from engine.claims.base import Analysis, Claim, mean_sd
 from engine.claims.verdict import Estimate
+from engine.record import Record
 from engine.report.figures import OKABE_ITO, chance_line, figure_to_svg, localize_decimals, new_figure
+from engine.spec import RunSpec
 
 SHARED, UNSHARED = "shared", "unshared"   # roles: rnn_hh with shared θ, and with one θ⁽ᵗ⁾ per step
 LENGTH_FACTORS = (0.5, 1, 2, 4, 8)   # lengths at which the parameter count is computed
@@ -50,26 +52,26 @@ def parameter_count(kind: str, params: dict, length: int, features: int = 1, n_c
     return MODELS[kind].build(info, **params).n_params
 
 
-def role(spec: dict) -> str | None:
+def role(spec: RunSpec) -> str | None:
     """'shared' or 'unshared' for pattern-1 runs, None for any other model."""
-    model = spec["model"]
-    if model["kind"] != "rnn_hh":
+    model = spec.model
+    if model.kind != "rnn_hh":
         return None
-    return SHARED if model["params"].get("shared", True) else UNSHARED
+    return SHARED if model.params.get("shared", True) else UNSHARED
 
 
-def _recall(records: list[dict]) -> dict:
+def _recall(records: list[Record]) -> dict:
     """role → ok pattern-1 records on delayed recall, by seed."""
     out: dict = defaultdict(list)
     for rec in records:
-        ds = rec["spec"].get("dataset") or {}
-        if ds.get("kind") == "delayed_recall" and rec["status"] == "ok" and role(rec["spec"]):
-            out[role(rec["spec"])].append(rec)
-    return {k: sorted(v, key=lambda r: r["spec"]["seed"]) for k, v in out.items()}
+        ds = rec.spec.dataset
+        if ds is not None and ds.kind == "delayed_recall" and rec.status == "ok" and role(rec.spec):
+            out[role(rec.spec)].append(rec)
+    return {k: sorted(v, key=lambda r: r.spec.seed) for k, v in out.items()}
 
 
-def _lengths(spec: dict) -> tuple[int, list[int]]:
-    params = spec["dataset"]["params"]
+def _lengths(spec: RunSpec) -> tuple[int, list[int]]:
+    params = spec.dataset.params
     return int(params["seq_len"]), sorted(int(n) for n in params.get("extra_seq_lens") or ())
 
 
@@ -78,8 +80,8 @@ def _counts(by_kind: dict, tau: int) -> dict:
     lengths = sorted({max(2, int(round(f * tau))) for f in LENGTH_FACTORS})
     out = {}
     for kind, recs in by_kind.items():
-        model = recs[0]["spec"]["model"]
-        out[kind] = {n: parameter_count(model["kind"], model["params"], n) for n in lengths}
+        model = recs[0].spec.model
+        out[kind] = {n: parameter_count(model.kind, model.params, n) for n in lengths}
     return out
 
 
@@ -125,7 +127,7 @@ def _figure_counts(counts: dict, accuracy: dict, tau: int, extra: list[int], tex
             "caption": text["captions"]["counts"].format(tau=tau)}
 
 
-def _figure_steps(recs: list[dict], tau: int, extra: list[int], delay, text: dict) -> dict | None:
+def _figure_steps(recs: list[Record], tau: int, extra: list[int], delay, text: dict) -> dict | None:
     labels = text["labels"]
     splits = [("test", tau)] + [(f"len{n}", n) for n in extra]
     styles = ["-", "--", ":"]
@@ -133,7 +135,7 @@ def _figure_steps(recs: list[dict], tau: int, extra: list[int], delay, text: dic
     fig, ax = new_figure()
     drawn = False
     for i, (split, n) in enumerate(splits):
-        curves = [r.get("artifacts", {}).get(f"step_accuracy_{split}") for r in recs]
+        curves = [r.artifacts.get(f"step_accuracy_{split}") for r in recs]
         curves = [np.asarray(c, dtype=float) for c in curves if c is not None]
         if not curves:
             continue
@@ -156,14 +158,14 @@ def _figure_steps(recs: list[dict], tau: int, extra: list[int], delay, text: dic
             "caption": text["captions"]["steps"].format(tau=tau, delay=delay, seeds=len(recs))}
 
 
-def analyze(records: list[dict], text: dict, _studies: dict) -> Analysis:
+def analyze(records: list[Record], text: dict, _studies: dict) -> Analysis:
     analysis = Analysis(quantities={q: None for q in QUANTITIES})
     by_kind = _recall(records)
     if SHARED not in by_kind:
         return analysis
     rnn = by_kind[SHARED]
-    tau, extra = _lengths(rnn[0]["spec"])
-    delay = rnn[0]["spec"]["dataset"]["params"].get("delay")
+    tau, extra = _lengths(rnn[0].spec)
+    delay = rnn[0].spec.dataset.params.get("delay")
     labels = text["labels"]
 
     counts = _counts({k: v for k, v in by_kind.items() if k in (SHARED, UNSHARED)}, tau)
@@ -175,19 +177,20 @@ def analyze(records: list[dict], text: dict, _studies: dict) -> Analysis:
     for kind, recs in by_kind.items():
         if kind not in (SHARED, UNSHARED):
             continue
-        per_len = {tau: [r["final"]["test_accuracy"] for r in recs]}
+        per_len = {tau: [r.final["test_accuracy"] for r in recs]}
         for n in extra:
-            applicable[(kind, n)] = [r["final"].get(f"test_len{n}_applicable", 0.0) for r in recs]
-            values = [r["final"].get(f"test_len{n}_accuracy") for r in recs]
+            applicable[(kind, n)] = [r.metric(f"test_len{n}_applicable") for r in recs]
+            # Measured only where the model can take sequences of length n (applicable = 1).
+            values = [r.final.get(f"test_len{n}_accuracy") for r in recs]
             per_len[n] = [v for v in values if v is not None]
         accuracy[kind] = per_len
 
     analysis.quantities["accuracy_trained"] = Estimate.from_samples(accuracy[SHARED][tau])
     for n in extra:
         if n % tau == 0 and f"ratio_{n // tau}x" in QUANTITIES:
-            ratios = [r["final"][f"test_len{n}_accuracy"] / r["final"]["test_accuracy"]
-                      for r in rnn if r["final"].get(f"test_len{n}_accuracy") is not None
-                      and r["final"]["test_accuracy"] > 0]
+            ratios = [r.final[f"test_len{n}_accuracy"] / r.final["test_accuracy"]
+                      for r in rnn if r.final.get(f"test_len{n}_accuracy") is not None
+                      and r.final["test_accuracy"] > 0]
             analysis.quantities[f"ratio_{n // tau}x"] = Estimate.from_samples(ratios)
 
     analysis.figures.append(_figure_counts(counts, accuracy, tau, extra, text))
@@ -219,7 +222,7 @@ def analyze(records: list[dict], text: dict, _studies: dict) -> Analysis:
         "parameter_counts": {kind: {str(n): c for n, c in by_len.items()} for kind, by_len in counts.items()},
         "test_accuracy": {kind: {str(n): v for n, v in per_len.items()} for kind, per_len in accuracy.items()},
         "applicable": {f"{kind}|len{n}": v for (kind, n), v in applicable.items()},
-        "seeds": {kind: [r["spec"]["seed"] for r in recs] for kind, recs in by_kind.items()},
+        "seeds": {kind: [r.spec.seed for r in recs] for kind, recs in by_kind.items()},
     }
     return analysis
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from engine.claims.base import Analysis, Claim, mean_sd
 from engine.claims.verdict import Estimate
+from engine.record import Record
 from engine.report.figures import (OKABE_ITO, chance_line, figure_to_svg, localize_decimals, new_figure,
                                    optimizer_label)
 from engine.tuning import best_run
@@ -40,70 +41,73 @@ COLORS = {"rnn_hh": OKABE_ITO["blue"], "rnn_oh": OKABE_ITO["vermillion"], "digit
 
 
 def _ok(records):
-    return [r for r in records if r["status"] == "ok"]
+    return [r for r in records if r.status == "ok"]
 
 
-def _training(rec: dict, labels: dict) -> str:
+def _training(rec: Record, labels: dict) -> str:
     """'Adam, 2 epochs' (the optimizer and the budget of a run)."""
-    budget = rec["spec"]["budget"]
+    budget = rec.spec.budget
     amount = (labels["epochs_budget"].format(epochs=budget["epochs"]) if "epochs" in budget
               else labels["steps_budget"].format(steps=budget.get("max_steps")))
-    return f"{optimizer_label(rec['spec']['optimizer']['name'])}, {amount}"
+    return f"{optimizer_label(rec.spec.optimizer.name)}, {amount}"
 
 
-def _same_task(a: dict, b: dict) -> bool:
+def _same_task(a: Record, b: Record) -> bool:
     """Whether two runs trained on the same data with the same optimizer and budget."""
-    keys = ("dataset", "optimizer", "batch", "budget")
-    return all(a["spec"].get(k) == b["spec"].get(k) for k in keys)
+    return (a.spec.dataset, a.spec.optimizer, a.spec.batch, a.spec.budget) == \
+        (b.spec.dataset, b.spec.optimizer, b.spec.batch, b.spec.budget)
 
 
-def recall_pairs(records: list[dict]) -> list[tuple[dict, dict]]:
+def _on(rec: Record, dataset_kind: str) -> bool:
+    return rec.spec.dataset is not None and rec.spec.dataset.kind == dataset_kind
+
+
+def recall_pairs(records: list[Record]) -> list[tuple[Record, Record]]:
     """(pattern 1 record, pattern 2 record) of the same seed on the same delayed-recall task."""
-    recall = [r for r in _ok(records) if (r["spec"].get("dataset") or {}).get("kind") == "delayed_recall"]
-    hh = {r["spec"]["seed"]: r for r in recall if r["spec"]["model"]["kind"] == "rnn_hh"
-          and r["spec"]["model"]["params"].get("shared", True)}
-    oh = {r["spec"]["seed"]: r for r in recall if r["spec"]["model"]["kind"] == "rnn_oh"}
+    recall = [r for r in _ok(records) if _on(r, "delayed_recall")]
+    hh = {r.spec.seed: r for r in recall if r.spec.model.kind == "rnn_hh"
+          and r.spec.model.params.get("shared", True)}
+    oh = {r.spec.seed: r for r in recall if r.spec.model.kind == "rnn_oh"}
     return [(hh[s], oh[s]) for s in sorted(set(hh) & set(oh)) if _same_task(hh[s], oh[s])]
 
 
-def classification_runs(records: list[dict], studies: dict, dataset_kind: str) -> tuple[list[dict], str | None]:
+def classification_runs(records: list[Record], studies: dict, dataset_kind: str) -> tuple[list[Record], str | None]:
     """Pattern 3's final runs on ``dataset_kind``: for a tuned study (the matrix), those of the
     optimizer whose chosen rate has the best mean validation score; otherwise every run."""
-    runs = [r for r in records if r["spec"]["model"]["kind"] == "rnn_last"
-            and (r["spec"].get("dataset") or {}).get("kind") == dataset_kind]
+    runs = [r for r in records if r.spec.model.kind == "rnn_last" and _on(r, dataset_kind)]
     if not runs:
         return [], None
-    study = studies.get(runs[0]["spec"]["study"], {})
+    study = studies.get(runs[0].spec.study, {})
     tune = study.get("tune")
     if not tune:
-        return sorted(_ok(runs), key=lambda r: r["spec"]["seed"]), runs[0]["spec"]["optimizer"]["name"]
+        return sorted(_ok(runs), key=lambda r: r.spec.seed), runs[0].spec.optimizer.name
     metric, mode = tune["metric"], tune["mode"]
-    seeds = study.get("seeds") or sorted({r["spec"]["seed"] for r in runs})
+    seeds = study.get("seeds") or sorted({r.spec.seed for r in runs})
     by_opt = defaultdict(list)
     for r in runs:
-        by_opt[r["spec"]["optimizer"]["name"]].append(r)
+        by_opt[r.spec.optimizer.name].append(r)
     best_opt, best_score, best_finals = None, None, []
     for oname, recs in sorted(by_opt.items()):
-        chosen = best_run([r for r in recs if r["spec"]["seed"] == seeds[0]], metric, mode)
+        chosen = best_run([r for r in recs if r.spec.seed == seeds[0]], metric, mode)
         if chosen is None:
             continue
-        finals = _ok(r for r in recs if r["spec"]["optimizer"]["hp"] == chosen["spec"]["optimizer"]["hp"])
-        scores = [r["final"].get(metric) for r in finals if r["final"].get(metric) is not None]
+        finals = _ok(r for r in recs if r.spec.optimizer.hp == chosen.spec.optimizer.hp)
+        scores = [v for r in finals if (v := r.metric(metric)) is not None]
         if not scores:
             continue
         score = float(np.mean(scores))
         if best_score is None or (score > best_score if mode == "max" else score < best_score):
             best_opt, best_score, best_finals = oname, score, finals
-    return sorted(best_finals, key=lambda r: r["spec"]["seed"]), best_opt
+    return sorted(best_finals, key=lambda r: r.spec.seed), best_opt
 
 
 def _curves(ax, recs, metric, color, label, ls="-"):
-    recs = [r for r in recs if metric in r["history"]]
+    recs = [r for r in recs if metric in r.history]
     if not recs:
         return
-    n = min(len(r["history"][metric]) for r in recs)
-    x = np.asarray(recs[0]["history"]["epoch"][:n], dtype=float)
-    ys = np.asarray([r["history"][metric][:n] for r in recs], dtype=float)
+    n = min(len(r.history[metric]) for r in recs)
+    x = np.asarray(recs[0].history["epoch"][:n], dtype=float)
+    ys = np.asarray([r.history[metric][:n] for r in recs], dtype=float)
     ax.plot(x, ys.mean(0), color=color, ls=ls, lw=1.3, label=label)
     if len(recs) > 1:
         ax.fill_between(x, ys.min(0), ys.max(0), color=color, alpha=0.2, lw=0)
@@ -122,8 +126,8 @@ def _figure_recall(pairs, text) -> dict:
     left.set_ylabel(labels["val_accuracy"])
     left.legend(fontsize=6.5, loc="center right")
     for recs, kind, label in ((hh, "rnn_hh", labels["pattern1"]), (oh, "rnn_oh", labels["pattern2_free"])):
-        curves = [np.asarray(r.get("artifacts", {}).get("step_accuracy_test"), dtype=float)
-                  for r in recs if r.get("artifacts", {}).get("step_accuracy_test") is not None]
+        curves = [np.asarray(r.artifacts.get("step_accuracy_test"), dtype=float)
+                  for r in recs if r.artifacts.get("step_accuracy_test") is not None]
         if not curves:
             continue
         acc = np.mean(curves, axis=0)
@@ -138,8 +142,8 @@ def _figure_recall(pairs, text) -> dict:
     right.set_ylabel(labels["test_accuracy"])
     if right.get_legend_handles_labels()[0]:
         right.legend(fontsize=6.5, loc="center right")
-    delay = hh[0]["spec"]["dataset"]["params"].get("delay")
-    tau = hh[0]["spec"]["dataset"]["params"].get("seq_len")
+    delay = hh[0].spec.dataset.params.get("delay")
+    tau = hh[0].spec.dataset.params.get("seq_len")
     return {"id": "rnn-patterns-recall", "svg": figure_to_svg(fig),
             "caption": text["captions"]["recall"].format(delay=delay, tau=tau, seeds=len(pairs))}
 
@@ -157,31 +161,31 @@ def _figure_last(runs: dict, text) -> dict:
     return {"id": "rnn-patterns-last", "svg": figure_to_svg(fig), "caption": text["captions"]["last"]}
 
 
-def analyze(records: list[dict], text: dict, studies: dict) -> Analysis:
+def analyze(records: list[Record], text: dict, studies: dict) -> Analysis:
     analysis = Analysis(quantities={q: None for q in QUANTITIES})
     labels = text["labels"]
     rows = []
 
     pairs = recall_pairs(records)
     if pairs:
-        diffs = [hh["final"]["test_accuracy"] - oh["final"]["test_accuracy"] for hh, oh in pairs]
+        diffs = [hh.final["test_accuracy"] - oh.final["test_accuracy"] for hh, oh in pairs]
         analysis.quantities["hh_minus_oh"] = Estimate.from_samples(diffs)
         analysis.figures.append(_figure_recall(pairs, text))
         hh, oh = [p[0] for p in pairs], [p[1] for p in pairs]
-        task = labels["recall_task"].format(delay=hh[0]["spec"]["dataset"]["params"].get("delay"),
-                                            tau=hh[0]["spec"]["dataset"]["params"].get("seq_len"))
-        rows.append([labels["pattern1"], task, mean_sd([r["final"]["test_accuracy"] for r in hh], show_n=True),
+        task = labels["recall_task"].format(delay=hh[0].spec.dataset.params.get("delay"),
+                                            tau=hh[0].spec.dataset.params.get("seq_len"))
+        rows.append([labels["pattern1"], task, mean_sd([r.final["test_accuracy"] for r in hh], show_n=True),
                      localize_decimals("0.5"), _training(hh[0], labels)])
-        rows.append([labels["pattern2_free"], task, mean_sd([r["final"]["test_accuracy"] for r in oh], show_n=True),
+        rows.append([labels["pattern2_free"], task, mean_sd([r.final["test_accuracy"] for r in oh], show_n=True),
                      localize_decimals("0.5"), _training(oh[0], labels)])
         rows.append([labels["pattern2_forced"], task,
-                     mean_sd([r["final"].get("test_teacher_forced_accuracy") for r in oh], show_n=True),
+                     mean_sd([r.metric("test_teacher_forced_accuracy") for r in oh], show_n=True),
                      localize_decimals("0.5"), _training(oh[0], labels)])
         analysis.numbers["recall"] = {
-            "seeds": [hh["spec"]["seed"] for hh, _ in pairs],
-            "pattern1_test_accuracy": [r["final"]["test_accuracy"] for r in hh],
-            "pattern2_test_accuracy": [r["final"]["test_accuracy"] for r in oh],
-            "pattern2_teacher_forced_test_accuracy": [r["final"].get("test_teacher_forced_accuracy") for r in oh],
+            "seeds": [hh.spec.seed for hh, _ in pairs],
+            "pattern1_test_accuracy": [r.final["test_accuracy"] for r in hh],
+            "pattern2_test_accuracy": [r.final["test_accuracy"] for r in oh],
+            "pattern2_teacher_forced_test_accuracy": [r.metric("test_teacher_forced_accuracy") for r in oh],
             "difference": diffs,
         }
 
@@ -191,15 +195,15 @@ def analyze(records: list[dict], text: dict, studies: dict) -> Analysis:
         if not recs:
             continue
         last[kind] = (recs, opt)
-        acc = [r["final"].get("test_accuracy") for r in recs]
+        acc = [r.metric("test_accuracy") for r in recs]
         analysis.quantities[quantity] = Estimate.from_samples(acc)
-        epochs = recs[0]["spec"]["budget"].get("epochs")
+        epochs = recs[0].spec.budget.get("epochs")
         rows.append([labels["pattern3"], labels[kind], mean_sd(acc, show_n=True), localize_decimals("0.1"),
                      _training(recs[0], labels)])
-        analysis.numbers[kind] = {"study": recs[0]["spec"]["study"], "optimizer": opt,
-                                  "lr": recs[0]["spec"]["optimizer"]["hp"].get("lr"), "epochs": epochs,
-                                  "seeds": [r["spec"]["seed"] for r in recs], "test_accuracy": acc,
-                                  "seconds_per_run": [r.get("wall_time_s") for r in recs]}
+        analysis.numbers[kind] = {"study": recs[0].spec.study, "optimizer": opt,
+                                  "lr": recs[0].spec.optimizer.hp.get("lr"), "epochs": epochs,
+                                  "seeds": [r.spec.seed for r in recs], "test_accuracy": acc,
+                                  "seconds_per_run": [r.wall_time_s for r in recs]}
     if last:
         analysis.figures.append(_figure_last(last, text))
     if rows:

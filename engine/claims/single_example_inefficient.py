@@ -24,7 +24,9 @@ import numpy as np
 
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import estimates
+from engine.record import Record
 from engine.report.figures import figure_to_svg, new_figure
+from engine.spec import RunSpec
 
 # Okabe-Ito, one per data-set size (smallest first) and one per batch size.
 SIZE_STYLES = [("#0072B2", "o"), ("#E69F00", "s"), ("#009E73", "^"), ("#CC79A7", "D"), ("#D55E00", "v")]
@@ -32,24 +34,25 @@ BATCH_STYLES = {1: ("#7F7F7F", ":"), 8: ("#56B4E9", "--"), 64: ("#009E73", "-.")
                 "full": ("#000000", "-")}
 
 
-def _regime(spec: dict) -> int | str:
-    return "full" if spec["batch"] in ("full", None) else int(spec["batch"])
+def _regime(spec: RunSpec) -> int | str:
+    return "full" if spec.batch in ("full", None) else int(spec.batch)
 
 
-def _runs(records: list[dict]) -> dict:
+def _runs(records: list[Record]) -> dict:
     """(N, regime, seed) → {seconds, examples, reached, batch_size, lr, history}."""
     out = {}
     for rec in records:
-        if rec.get("status") not in ("ok", "diverged") or "target_loss" not in rec["spec"]["budget"]:
+        if rec.status not in ("ok", "diverged") or "target_loss" not in rec.spec.budget:
             continue
-        spec, final = rec["spec"], rec["final"]
-        n = int(spec["dataset"]["params"]["n_train"])
-        reached = bool(final.get("reached_target"))
-        seconds = final.get("seconds_to_target") if reached else final.get("seconds")
-        out[(n, _regime(spec), spec["seed"])] = {
-            "seconds": seconds, "examples": final.get("examples_to_target") if reached else final.get("examples"),
-            "reached": reached and rec["status"] == "ok", "batch_size": final.get("batch_size"),
-            "lr": spec["optimizer"]["hp"].get("lr"), "history": rec["history"], "status": rec["status"]}
+        # A run with a target loss measures these whether it reached it or diverged.
+        spec, final = rec.spec, rec.final
+        n = int(spec.dataset.params["n_train"])
+        reached = bool(final["reached_target"])
+        seconds = final["seconds_to_target"] if reached else final["seconds"]
+        out[(n, _regime(spec), spec.seed)] = {
+            "seconds": seconds, "examples": final["examples_to_target"] if reached else final["examples"],
+            "reached": reached and rec.status == "ok", "batch_size": final["batch_size"],
+            "lr": spec.optimizer.hp.get("lr"), "history": rec.history, "status": rec.status}
     return out
 
 
@@ -85,7 +88,7 @@ def _regime_order(regime) -> float:
     return float("inf") if regime == "full" else float(regime)
 
 
-def analyze(records: list[dict], text: dict, _studies: dict) -> Analysis:
+def analyze(records: list[Record], text: dict, _studies: dict) -> Analysis:
     names = ("time_ratio_largest_n", "time_ratio_slope")
     analysis = Analysis(quantities={q: None for q in names})
     runs = _runs(records)
@@ -133,7 +136,7 @@ def analyze(records: list[dict], text: dict, _studies: dict) -> Analysis:
         ax.set_xlabel(labels["batch"])
         ax.set_ylabel(ylabel)
         ax.legend(fontsize=6)
-    target = next(iter(records))["spec"]["budget"].get("target_loss") if records else None
+    target = next(iter(records)).spec.budget.get("target_loss") if records else None
     analysis.figures.append({"id": "single-example-time", "svg": figure_to_svg(fig),
                              "caption": text["captions"]["time"].format(target=target)})
 

@@ -30,6 +30,7 @@ from engine.config.validate import Experiments
 from engine.environment import environment
 from engine.optim import OPTIMIZERS
 from engine.plan import expand_with_waiting
+from engine.record import Record
 from engine.report import TEMPLATES_DIR
 from engine.report.cache import ReportCache
 from engine.report.catalog import load_catalog, message
@@ -42,24 +43,22 @@ LANGUAGES = ("es", "en")
 COVER_KEYS = ("title", "subtitle", "course", "institution", "lecture", "date")
 
 
-def results_csv(records: list[dict]) -> str:
+def results_csv(records: list[Record]) -> str:
     """One row per stored run: identity, every hyperparameter, budget, status and final metrics."""
     rows = []
     for rec in records:
-        s = rec["spec"]
-        final = rec.get("final", {})
-        row = {"study": s["study"], "claim": s["claim"], "model": s["model"]["name"],
-               "model_kind": s["model"]["kind"], "dataset": s["dataset"]["name"] if s["dataset"] else "",
-               "optimizer": (s["optimizer"] or {}).get("name", ""),
-               "optimizer_kind": (s["optimizer"] or {}).get("kind", ""),
-               **{f"hp_{k}": v for k, v in (s["optimizer"] or {}).get("hp", {}).items()},
-               **{f"param_{k}": v for k, v in s.get("vary", {}).items()},
-               "batch": s["batch"] if s["batch"] is not None else "", "seed": s["seed"],
-               "status": rec["status"], "diverged_at_step": rec.get("diverged_at_step") or "",
-               "steps": final.get("steps", ""), "epochs": final.get("epochs", ""),
-               "wall_time_s": f"{rec['wall_time_s']:.6f}",
-               **{f"final_{k}": v for k, v in final.items() if k not in ("steps", "epochs")},
-               "error": rec.get("error", ""), "key": rec["key"]}
+        s, opt = rec.spec, rec.spec.optimizer
+        row = {"study": s.study, "claim": s.claim, "model": s.model.name,
+               "model_kind": s.model.kind, "dataset": s.dataset.name if s.dataset else "",
+               "optimizer": opt.name if opt else "", "optimizer_kind": opt.kind if opt else "",
+               **{f"hp_{k}": v for k, v in (opt.hp if opt else {}).items()},
+               **{f"param_{k}": v for k, v in s.vary.items()},
+               "batch": s.batch if s.batch is not None else "", "seed": s.seed,
+               "status": rec.status, "diverged_at_step": rec.diverged_at_step or "",
+               "steps": rec.final.get("steps", ""), "epochs": rec.final.get("epochs", ""),  # not every run counts them
+               "wall_time_s": f"{rec.wall_time_s:.6f}",
+               **{f"final_{k}": v for k, v in rec.final.items() if k not in ("steps", "epochs")},
+               "error": rec.error or "", "key": rec.key}
         rows.append(row)
     columns = list(dict.fromkeys(k for row in rows for k in row))
     out = io.StringIO()
@@ -69,10 +68,10 @@ def results_csv(records: list[dict]) -> str:
     return out.getvalue()
 
 
-def _formulas(records: list[dict], language: str, cache: ReportCache) -> list[dict]:
+def _formulas(records: list[Record], language: str, cache: ReportCache) -> list[dict]:
     """The update rules a claim compares: shown when its runs use two rules or more (a claim
     that trains with one optimizer only, as a tool, is not about that rule)."""
-    kinds = list(dict.fromkeys(r["spec"]["optimizer"]["kind"] for r in records if r["spec"]["optimizer"]))
+    kinds = list(dict.fromkeys(r.spec.optimizer.kind for r in records if r.spec.optimizer))
     if len(kinds) < 2:
         return []
     catalog = load_catalog(language)
@@ -101,8 +100,8 @@ def seeds_text(seeds: list[int]) -> str:
     return ", ".join(map(str, seeds))
 
 
-def _studies(exp: Experiments, records: list[dict], missing: list) -> list[dict]:
-    status = Counter((r["spec"]["study"], r["status"]) for r in records)
+def _studies(exp: Experiments, records: list[Record], missing: list) -> list[dict]:
+    status = Counter((r.spec.study, r.status) for r in records)
     lacking = Counter(run.spec["study"] for run in missing)
     out = []
     for name, study in exp.data["studies"].items():
@@ -116,7 +115,7 @@ def _studies(exp: Experiments, records: list[dict], missing: list) -> list[dict]
     return out
 
 
-def _analyse(exp: Experiments, records: list[dict], missing: list, waiting: list, language: str,
+def _analyse(exp: Experiments, records: list[Record], missing: list, waiting: list, language: str,
              cache: ReportCache):
     """Every claim of the experiments file, analysed in `language`: (claims for the page, claims.json rows)."""
     catalog = load_catalog(language)
@@ -124,7 +123,7 @@ def _analyse(exp: Experiments, records: list[dict], missing: list, waiting: list
     for cid, claim in CLAIMS.items():
         if cid not in exp.data["claims"]:  # a claim this experiments file does not test
             continue
-        mine = [r for r in records if claim.serves(r["spec"]["claim"])]
+        mine = [r for r in records if claim.serves(r.spec.claim)]
         lacking = [r.label for r in missing if claim.serves(r.spec["claim"])] + [
             f"{cell.text()}: final seeds (await the tuning grid)" for cell in waiting
             if claim.serves(exp.data["studies"][cell.study]["claim"])]
@@ -175,7 +174,7 @@ def build_report(exp: Experiments, store: ResultStore, out_dir: Path, languages=
         rec = store.get(run.key)
         (records.append(rec) if rec is not None else missing.append(run))
 
-    status = Counter(r["status"] for r in records)
+    status = Counter(r.status for r in records)
     env = environment()
     # The date, not the time: a rebuild on the same day gives the same HTML, and its cached PDF.
     generated_at = dt.date.today().isoformat()

@@ -61,12 +61,12 @@ class ReportCache:
 
         return self._kept(kind, _digest(kind, source, matplotlib.__version__), compute)
 
-    def analysis(self, claim, records: list[dict], text: dict, studies: dict, language: str, compute: Callable):
+    def analysis(self, claim, records: list, text: dict, studies: dict, language: str, compute: Callable):
         import matplotlib
         import numpy
 
         key = _digest("analysis", claim.id, fingerprint((claim.analyze.__module__,)), text, studies, language,
-                      sorted((r["key"], r["status"], r.get("wall_time_s")) for r in records),
+                      sorted((r.key, r.status, r.wall_time_s) for r in records),
                       matplotlib.__version__, numpy.__version__)
         return self._kept("analysis", key, compute)
 
