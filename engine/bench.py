@@ -66,7 +66,7 @@ def main(argv=None) -> None:
         step = max(1, len(items) // args.sample)
         sample = items[::step][: args.sample]
         alone = sum(_timed([it])[0] for it in sample) / len(sample) * len(items)
-        steps = max(r["final"].get("steps", 0) for r in records) or 1
+        steps = max(r.final.get("steps", 0) for r in records) or 1
         print(f"{study:<26} {len(items):>7} {grouped:>9.2f} {alone:>8.2f} {alone / grouped:>7.2f}× "
               f"{grouped / (len(items) * steps) * 1e3:>11.3f}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

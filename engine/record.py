@@ -139,19 +139,6 @@ class Record:
                                f"{', '.join(sorted(self.final)) or 'none'}") from None
             return None
 
-    # Read-only mapping access to the top-level fields, for code written against the plain-dict
-    # records of earlier versions (`make bench`, some tests).  A name that is not a field raises,
-    # like a misspelt attribute; `get` gives `default` where the field is None.
-    def __getitem__(self, name: str):
-        if name not in _FIELDS:
-            raise NoSuchField(f"a record has no field {name!r}; its fields: {', '.join(sorted(_FIELDS))}")
-        return getattr(self, name)
-
-    def get(self, name: str, default=None):
-        value = self[name]
-        return default if value is None else value
-
-
 _FIELDS = frozenset(f.name for f in fields(Record))
 _REQUIRED = _FIELDS - {"diverged_at_step", "artifacts", "error", "traceback"}
 _KIND_NAMES = {str: "a string", dict: "a mapping", (int, float): "a number", int: "an integer"}

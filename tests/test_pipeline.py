@@ -120,12 +120,12 @@ def test_quick_profile_reaches_declared_thresholds(quick, study, optimizer, metr
     finals = final_records(records, exp.data["studies"][study])[optimizer]["finals"]
     assert finals, f"{study}/{optimizer}: no run at a chosen learning rate (all diverged?)"
     for rec in finals:
-        value = rec["final"].get(metric)
-        assert value is not None, f"{rec['label']}: no final {metric} ({rec['status']})"
+        value = rec.metric(metric)
+        assert value is not None, f"{rec.label}: no final {metric} ({rec.status})"
         if "at_least" in bound:
-            assert value >= bound["at_least"], f"{rec['label']}: {metric} = {value:.4g}"
+            assert value >= bound["at_least"], f"{rec.label}: {metric} = {value:.4g}"
         else:
-            assert value <= bound["at_most"], f"{rec['label']}: {metric} = {value:.4g}"
+            assert value <= bound["at_most"], f"{rec.label}: {metric} = {value:.4g}"
 
 
 def test_every_family_has_thresholds_for_adam_and_minibatch_sgd():

@@ -15,10 +15,12 @@ RESULT_FIELDS = ("status", "diverged_at_step", "history", "final")
 TIMINGS = ("seconds", "seconds_to_target")  # wall-clock: the only numbers allowed to differ
 
 
-def untimed(record: dict) -> dict:
+def untimed(record) -> dict:
     """The record's deterministic part: every field but the wall-clock measurements."""
-    return {f: ({k: v for k, v in record[f].items() if k not in TIMINGS} if isinstance(record[f], dict)
-                else record[f]) for f in RESULT_FIELDS}
+    def without_timings(value):
+        return {k: v for k, v in value.items() if k not in TIMINGS} if isinstance(value, dict) else value
+
+    return {f: without_timings(getattr(record, f)) for f in RESULT_FIELDS}
 
 
 def spec(seed=0, lr=0.003, kind="adam", model="mlp", params=None, dataset="digits", batch=64,
@@ -64,19 +66,19 @@ def test_members_with_different_optimizers_train_together_bit_for_bit():
 def test_diverging_member_is_frozen_without_disturbing_the_others():
     good, bad = spec(seed=0, kind="sgd", lr=0.1), spec(seed=1, kind="sgd", lr=1e200)
     together = execute_group(items(good, bad))
-    assert together[1]["status"] == "diverged" and together[1]["diverged_at_step"] is not None
-    assert together[0]["status"] == "ok" and together[0]["final"]["test_accuracy"] > 0.8
+    assert together[1].status == "diverged" and together[1].diverged_at_step is not None
+    assert together[0].status == "ok" and together[0].metric("test_accuracy") > 0.8
     alone = execute_group(items(good))[0]
     assert untimed(together[0])["final"] == untimed(alone)["final"]
-    json.dumps(together, allow_nan=False)
+    json.dumps([r.to_json() for r in together], allow_nan=False)
 
 
 def test_gan_players_alternate_with_their_own_states():
     rec = execute_group(items(spec(model="gan", params={"hidden": [16]}, dataset="gaussian_ring",
                                    batch=64, budget={"max_steps": 30})))[0]
-    assert rec["status"] == "ok", rec.get("error")
-    assert {"val_d_real", "val_d_fake", "val_mmd", "val_modes"} <= set(rec["history"])
-    assert rec["final"]["steps"] == 30
+    assert rec.status == "ok", rec.error
+    assert {"val_d_real", "val_d_fake", "val_mmd", "val_modes"} <= set(rec.history)
+    assert rec.final["steps"] == 30
 
 
 def test_budget_in_epochs_gives_every_regime_the_same_examples():
@@ -84,9 +86,9 @@ def test_budget_in_epochs_gives_every_regime_the_same_examples():
     for batch in ("full", 64, 1):
         rec = execute_group(items(spec(kind="sgd", lr=0.01, batch=batch, budget={"epochs": 1},
                                        params={"hidden": [8]})))[0]
-        n_train = n_train or rec["final"]["batch_size"]  # full batch = the whole training split
+        n_train = n_train or rec.final["batch_size"]  # full batch = the whole training split
         assert n_train % 64, "the test needs a split that 64 does not divide"
-        assert rec["final"]["examples"] == n_train and rec["history"]["examples"][-1] == n_train
+        assert rec.final["examples"] == n_train and rec.history["examples"][-1] == n_train
 
 
 def test_clip_by_norm():
