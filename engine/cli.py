@@ -165,6 +165,8 @@ def cmd_run(args) -> int:
         raise UsageError("--scheduler needs --executor dask.")
     store = ResultStore(args.store)
     exp, runs, waiting = _selected_with_waiting(args, store)
+    # With no selection and nothing to train, the plan the report needs is this one.
+    unchanged = not (args.only or args.force or waiting) and all(store.is_finished(r.key) for r in runs)
     try:
         with store.lock():
             status = _run_locked(args, exp, runs, waiting, store, make_executor)
@@ -173,7 +175,7 @@ def cmd_run(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if args.report and status != 130:
-        return _report(args, exp, store) or status
+        return _report(args, exp, store, (runs, waiting) if unchanged else None) or status
     return status
 
 
@@ -293,11 +295,11 @@ def cmd_report(args) -> int:
     return _report(args, _load(args), ResultStore(args.store))
 
 
-def _report(args, exp, store: ResultStore) -> int:
+def _report(args, exp, store: ResultStore, plan=None) -> int:
     from engine.report.assemble import build_report
 
     try:
-        summary = build_report(exp, store, args.out, use_cache=not getattr(args, "no_cache", False))
+        summary = build_report(exp, store, args.out, use_cache=not getattr(args, "no_cache", False), plan=plan)
     except OSError as exc:
         print(f"error: cannot write the report to {args.out}: {exc.strerror or exc}", file=sys.stderr)
         return 1

@@ -8,7 +8,8 @@ The handout is written in every language of ``LANGUAGES`` from the same template
 and prose: the course's language (``report.language`` in experiments.yaml, Spanish) at
 ``out_dir/index.html`` and ``out_dir/report.pdf``, each other one at ``out_dir/<lang>/``.
 Each claim is analysed once per language, inside ``figures.report_language``, so that its
-figures speak that language; the verdict does not depend on it.  ``results.csv`` and
+figures speak that language; the verdict does not depend on it.  The languages are written in
+parallel, one forked process each, when the machine has the cores.  ``results.csv`` and
 ``claims.json`` (with the course language's wording) are written once, in ``out_dir``.
 The title page's texts come from ``report:`` in experiments.yaml, and for another language from
 its ``report.<lang>`` block when there is one.
@@ -19,6 +20,8 @@ import csv
 import datetime as dt
 import io
 import json
+import multiprocessing
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -158,17 +161,42 @@ def _analyse(exp: Experiments, records: list[Record], missing: list, waiting: li
     return claims, claims_json
 
 
+_JOB = None  # the function a forked worker of `_in_parallel` calls (see there)
+
+
+def _call_job(argument):
+    return _JOB(argument)
+
+
+def _in_parallel(function, arguments: list) -> list:
+    """[function(a) for a in arguments], in forked processes when there are several and the
+    machine has more than one core (a language's figures and PDF take a minute when nothing is
+    cached).  Forked workers inherit `function`, the records it closes over included, through
+    the module's memory: pickling thousands of records to them would cost more than the work."""
+    global _JOB
+    workers = min(len(arguments), os.cpu_count() or 1)
+    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [function(a) for a in arguments]
+    _JOB = function
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            return pool.map(_call_job, arguments)
+    finally:
+        _JOB = None
+
+
 def build_report(exp: Experiments, store: ResultStore, out_dir: Path, languages=None, pdf: bool = True,
-                 use_cache: bool = True) -> dict:
+                 use_cache: bool = True, plan: tuple | None = None) -> dict:
     """Write the handout in each language (default ``LANGUAGES``), results.csv and claims.json.
 
     ``pdf=False`` writes the HTML files only (the browser test).  Analyses and PDFs made before
     are reused from ``<store>/report-cache`` (engine.report.cache) unless ``use_cache`` is False.
+    ``plan``: the whole plan's ``expand_with_waiting(exp, store)``, when the caller has it.
     """
     settings = exp.data.get("report", {})
     main = settings.get("language", "es")
     languages = list(dict.fromkeys([main, *(languages or LANGUAGES)]))
-    runs, waiting = expand_with_waiting(exp, store)
+    runs, waiting = plan if plan is not None else expand_with_waiting(exp, store)
     records, missing = [], []
     for run in runs:
         rec = store.get(run.key)
@@ -183,12 +211,9 @@ def build_report(exp: Experiments, store: ResultStore, out_dir: Path, languages=
     out_dir = Path(out_dir)
     folders = {lang: out_dir if lang == main else out_dir / lang for lang in languages}
 
-    written, verdicts, main_json = {}, {}, None
-    for language in languages:
+    def write_language(language: str) -> tuple[list[dict], dict, dict]:
+        """Analyse and write one language's handout: (claims.json rows, verdicts, paths)."""
         claims, claims_json = _analyse(exp, records, missing, waiting, language, cache)
-        if language == main:
-            main_json = claims_json
-            verdicts = {c["id"]: c["verdict"] for c in claims}
         here = folders[language]
         up = "" if here == out_dir else "../"
         cover = {**{k: settings.get(k, "") for k in COVER_KEYS},
@@ -216,7 +241,12 @@ def build_report(exp: Experiments, store: ResultStore, out_dir: Path, languages=
             },
         }
         paths = write_report(context, TEMPLATES_DIR, here, pdf=pdf, cache=cache)
+        return claims_json, {c["id"]: c["verdict"] for c in claims}, paths
+
+    written, verdicts, main_json = {}, {}, None
+    for language, (claims_json, language_verdicts, paths) in zip(languages, _in_parallel(write_language, languages)):
         if language == main:
+            main_json, verdicts = claims_json, language_verdicts
             written.update(paths)
         else:
             written.update({f"{language}/{kind}": path for kind, path in paths.items()})
