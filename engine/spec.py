@@ -2,9 +2,9 @@
 a stored spec is one.
 
 The planner builds every run as a :class:`RunSpec` (so a misspelt field fails where the spec is
-made, not as a silent ``None`` in a trainer), and hands trainers, claims and the store its
-canonical JSON form, ``to_json()``: plain data that is hashed into the run's key and stored with
-its record.  ``RunSpec.from_json`` reads such data back and refuses anything that is not a spec
+made, not as a silent ``None`` in a trainer), and hands trainers and the store its canonical JSON
+form, ``to_json()``: plain data that is hashed into the run's key and stored with its record.
+Claims read it back typed, as ``record.spec`` (engine.record).  ``RunSpec.from_json`` reads such data back and refuses anything that is not a spec
 (unknown or missing fields, wrong types): the store uses it to tell a whole record from a corrupt
 one.
 """
