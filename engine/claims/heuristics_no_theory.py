@@ -37,7 +37,6 @@ import warnings
 
 import numpy as np
 from matplotlib.ticker import MaxNLocator
-from scipy import stats
 
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate
@@ -117,6 +116,8 @@ def _oriented(values, mode: str) -> np.ndarray:
 
 def welch_tied(a, b, level: float = LEVEL) -> tuple[bool, float]:
     """(tied?, p) for a two-sided Welch t test of equal means of samples a and b."""
+    from scipy import stats  # here, not at import: see engine.claims.verdict
+
     a, b = np.asarray(a, float), np.asarray(b, float)
     va, vb = a.var(ddof=1), b.var(ddof=1)
     if va == 0 and vb == 0:
@@ -152,6 +153,8 @@ def best_set(family: dict, level: float = LEVEL) -> dict:
 def seed_ranks(family: dict) -> dict[int, dict[str, float]]:
     """seed → {optimizer: rank (1 = best; ties averaged; a diverged seed ranks last)}, for the
     seeds every optimizer ran."""
+    from scipy import stats
+
     names = list(family["optimizers"])
     seeds = sorted({s for o in names for s in family["optimizers"][o]} |
                    {s for o in names for s in family["diverged"][o]})

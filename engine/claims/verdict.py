@@ -13,7 +13,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 
 @dataclass(frozen=True)
@@ -32,6 +31,9 @@ class Estimate:
         mean = float(xs.mean())
         if xs.size == 1:
             return cls(mean, mean, mean, 1, tuple(xs.tolist()))
+        from scipy import stats  # here: scipy.stats takes ≈ 0.5 s to import, and a report whose
+                                 # analyses are all cached never computes an interval
+
         half = float(stats.t.ppf(0.975, xs.size - 1) * xs.std(ddof=1) / math.sqrt(xs.size))
         return cls(mean, mean - half, mean + half, int(xs.size), tuple(xs.tolist()))
 
