@@ -1,9 +1,10 @@
 """`make bench`: throughput of grouped training (member axis) against one run at a time.
 
-For every study of the profile, take its largest group (after the grouping of engine/plan.py:
-every optimizer and grid point of one model, data set and batch size) and time it trained as one
-computation and, for a sample of its members, run by run, in this process, with BLAS pinned to
-one thread.  Each run's budget is cut to a share (`--fraction`) to keep the benchmark short, and its evaluation points
+For every study of the profile and every batch size it trains with (single-example SGD, and the
+minibatch size; full-batch GD is left out: a few hundred steps in all), take its largest group
+(after the grouping of engine/plan.py: every optimizer and grid point of one model, data set and
+batch size) and time it trained as one computation and, for a sample of its members, run by run,
+in this process, with BLAS pinned to one thread.  Each run's budget is cut to a share (`--fraction`) to keep the benchmark short, and its evaluation points
 with it, so that evaluation weighs what it weighs in a full run.  Printed per
 study: members, grouped seconds, alone seconds (extrapolated from the sample to all members),
 the speed-up, and the per-run-equivalent milliseconds per training step (grouped seconds /
@@ -54,12 +55,16 @@ def main(argv=None) -> None:
     runs = [r for r in expand(load_experiments(profile=args.profile)) if r.spec["study"].startswith(args.only)]
     largest: dict = {}
     for group in group_runs(runs):
-        study = group[0].spec["study"]
-        if len(group) > len(largest.get(study, [])):
-            largest[study] = group
-    print(f"largest group of each study, at {args.fraction:g} of its budget; {args.sample} members timed alone")
-    print(f"{'study':<26} {'members':>7} {'grouped s':>9} {'alone s':>8} {'speed-up':>8} {'ms/step/run':>11}")
-    for study, group in largest.items():
+        spec = group[0].spec
+        if spec["batch"] == "full":
+            continue  # gradient descent: a handful of steps on the whole split, seconds in all
+        place = (spec["study"], spec["batch"])
+        if len(group) > len(largest.get(place, [])):
+            largest[place] = group
+    print(f"largest group of each study and batch size, at {args.fraction:g} of its budget; "
+          f"{args.sample} members timed alone")
+    print(f"{'study':<26} {'batch':>5} {'members':>7} {'grouped s':>9} {'alone s':>8} {'speed-up':>8} {'ms/step/run':>11}")
+    for (study, batch), group in largest.items():
         items = [(r.key, r.label, _shrunk(r.spec, args.fraction)) for r in group]
         execute_group(items[:1])  # warm the data cache and imports, outside the timings
         grouped, records = _timed(items)
@@ -67,7 +72,7 @@ def main(argv=None) -> None:
         sample = items[::step][: args.sample]
         alone = sum(_timed([it])[0] for it in sample) / len(sample) * len(items)
         steps = max(r.final.get("steps", 0) for r in records) or 1
-        print(f"{study:<26} {len(items):>7} {grouped:>9.2f} {alone:>8.2f} {alone / grouped:>7.2f}× "
+        print(f"{study:<26} {batch!s:>5} {len(items):>7} {grouped:>9.2f} {alone:>8.2f} {alone / grouped:>7.2f}× "
               f"{grouped / (len(items) * steps) * 1e3:>11.3f}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory of this process: {peak:.0f} MB")
