@@ -200,3 +200,19 @@ def test_every_planned_spec_is_a_run_spec_and_round_trips():
     spec["sede"] = spec.pop("seed")   # a misspelt field is refused, not read as None
     with pytest.raises(SpecError, match="sede"):
         RunSpec.from_json(spec)
+
+
+def test_compute_bound_groups_are_cut_evenly_and_overhead_bound_ones_are_not():
+    """The 1-D CNN at B = 100 computes ≈ 119,000 values per member and step, so its matrix group of
+    25 becomes 4 groups of 6–7 (≤ VALUES_PER_STEP each); single-example SGD keeps its 25."""
+    from engine.plan import VALUES_PER_STEP, member_limit
+
+    runs = [r for r in expand(load_experiments(ROOT / "experiments.yaml", "full"))
+            if r.spec["study"] == "matrix-cnn-mnist1d" and r.spec["batch"] in (1, 100)]
+    groups = group_runs(runs)
+    minibatch = [g for g in groups if g[0].spec["batch"] == 100]
+    limit = member_limit(minibatch[0][0].spec)
+    assert limit * 100 * 1190 <= VALUES_PER_STEP < (limit + 1) * 100 * 1190
+    assert sorted(len(g) for g in minibatch) == [6, 6, 6, 7]
+    assert sorted(r.key for g in minibatch for r in g) == sorted(r.key for r in runs if r.spec["batch"] == 100)
+    assert [len(g) for g in groups if g[0].spec["batch"] == 1] == [25]
