@@ -243,7 +243,8 @@ def _train(executor, todo, args, exp, store, tally) -> None:
     """Keep a bounded window of groups in flight, longest first; store each record as its group
     finishes; queue a tuned cell's final seeds once its grid is stored.
 
-    Progress (on stderr) counts work, not runs: each group weighs its estimated cost (steps ×
+    Groups of studies marked `alone` (timing claims) train last, one at a time, with nothing
+    beside them.  Progress (on stderr) counts work, not runs: each group weighs its estimated cost (steps ×
     examples per step × members, engine.plan.estimated_cost), so the remaining time is the
     remaining cost at the rate measured so far; one slow group of single-example SGD no longer
     hides behind hundreds of cheap runs."""
@@ -257,20 +258,29 @@ def _train(executor, todo, args, exp, store, tally) -> None:
 
     queue = group_runs(todo)
     known = {r.key for r in todo}
-    pending = {}
+    pending, pending_timed = {}, {}
     runs_total = len(todo)
     bar = tqdm(total=sum(cost(g) for g in queue), file=sys.stderr, dynamic_ncols=True,
                bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
     bar.set_description_str(f"0/{runs_total} runs")
     try:
         while queue or pending:
-            while queue and len(pending) < 2 * args.jobs:
-                group = queue.pop(0)
+            while queue and len(pending) < 2 * args.jobs and not any(pending_timed.values()):
+                # A group that measures time (a study marked `alone`) waits until nothing else is
+                # queued or training, and nothing starts beside it: its clock must not share the cores.
+                group = next((g for g in queue if not g[0].spec.get("alone")), None)
+                if group is None:
+                    if pending:
+                        break
+                    group = queue[0]
+                queue.remove(group)
                 future = executor.submit(execute_group, [(r.key, r.label, r.spec) for r in group])
                 pending[future] = cost(group)
+                pending_timed[future] = bool(group[0].spec.get("alone"))
             finished, _ = wait(set(pending), return_when=FIRST_COMPLETED)
             for future in finished:
                 weight = pending.pop(future)
+                pending_timed.pop(future)
                 records = future.result()
                 for record in records:
                     store.put(record)

@@ -216,3 +216,41 @@ def test_compute_bound_groups_are_cut_evenly_and_overhead_bound_ones_are_not():
     assert sorted(len(g) for g in minibatch) == [6, 6, 6, 7]
     assert sorted(r.key for g in minibatch for r in g) == sorted(r.key for r in runs if r.spec["batch"] == 100)
     assert [len(g) for g in groups if g[0].spec["batch"] == 1] == [25]
+
+
+def test_timed_groups_train_last_and_alone(tmp_path):
+    """Groups of studies marked `alone` (timing claims) start only when nothing else is queued or
+    training, one at a time: their clocks never share the cores with another group."""
+    import threading
+    from argparse import Namespace
+    from concurrent.futures import ThreadPoolExecutor
+
+    from engine.cli import _Tally, _train
+
+    exp = load_experiments(ROOT / "experiments.yaml", "quick")
+    studies = {"single-example-n200-b1", "single-example-n200", "momentum-valley", "adam-rmsprop-valley",
+               "momentum-rosenbrock"}
+    todo = [r for r in expand(exp) if r.spec["study"] in studies]
+    intervals, lock = [], threading.Lock()
+
+    def fake_group(items):
+        start = time.perf_counter()
+        time.sleep(0.02)
+        with lock:
+            intervals.append((bool(items[0][2].get("alone")), start, time.perf_counter()))
+        return [Record.from_json({"key": k, "label": label, "spec": spec, "status": "ok", "history": {},
+                                  "final": {}, "wall_time_s": 0.0, "group_wall_time_s": 0.0,
+                                  "group_size": len(items), "environment": {}}) for k, label, spec in items]
+
+    class FakeExecutor(ThreadPoolExecutor):
+        def submit(self, fn, items):
+            return super().submit(fake_group, items)
+
+    with FakeExecutor(max_workers=2) as executor:
+        _train(executor, todo, Namespace(jobs=2, only=None), exp, ResultStore(tmp_path), _Tally())
+    timed = [(s, e) for alone, s, e in intervals if alone]
+    others = [(s, e) for alone, s, e in intervals if not alone]
+    assert len(timed) >= 4 and others
+    assert min(s for s, _ in timed) >= max(e for _, e in others)          # after every other group
+    timed.sort()
+    assert all(e1 <= s2 for (_, e1), (s2, _) in zip(timed, timed[1:]))   # one at a time
