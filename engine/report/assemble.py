@@ -9,7 +9,7 @@ and prose: the course's language (``report.language`` in experiments.yaml, Spani
 ``out_dir/index.html`` and ``out_dir/report.pdf``, each other one at ``out_dir/<lang>/``.
 Each claim is analysed once per language, inside ``figures.report_language``, so that its
 figures speak that language; the verdict does not depend on it.  The languages are written in
-parallel, one forked process each, when the machine has the cores.  ``results.csv`` and
+parallel, one forked process each, on Linux when the machine has the cores.  ``results.csv`` and
 ``claims.json`` (with the course language's wording) are written once, in ``out_dir``.
 The title page's texts come from ``report:`` in experiments.yaml, and for another language from
 its ``report.<lang>`` block when there is one.
@@ -22,6 +22,7 @@ import io
 import json
 import multiprocessing
 import os
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -175,7 +176,8 @@ def _in_parallel(function, arguments: list) -> list:
     the module's memory: pickling thousands of records to them would cost more than the work."""
     global _JOB
     workers = min(len(arguments), os.cpu_count() or 1)
-    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    # Linux only: fork is the default there, while macOS's system libraries may not survive it.
+    if workers < 2 or not sys.platform.startswith("linux"):
         return [function(a) for a in arguments]
     _JOB = function
     try:
