@@ -11,7 +11,7 @@ from autograd.test_util import check_grads
 from scipy.signal import convolve, correlate
 
 from engine.models.conv import AvgPool, ChannelsLast, Conv, MaxPool, col2im, conv, conv_output_size, im2col
-from engine.models.layers import Dense, Flatten, Relu, init_members, serial
+from engine.models.layers import Dense, Flatten, init_members, serial
 
 
 def check(f, x, order=1):
@@ -120,7 +120,7 @@ def test_pooling(pool):
 
 def test_tiny_cnn_gradients():
     """A whole CNN (2-D conv, pooling, dense) differentiates correctly with two members."""
-    net = serial(ChannelsLast, Conv(3, 3, 1, 1), Relu, MaxPool(2), Flatten, Dense(4))
+    net = serial(ChannelsLast, Conv(3, 3, 1, 1, "relu"), MaxPool(2), Flatten, Dense(4))
     rngs = [np.random.default_rng(s) for s in (6, 7)]
     _, params = init_members(net.init, rngs, (2, 4, 4))
     x = np.random.default_rng(8).normal(size=(2, 3, 2, 4, 4))

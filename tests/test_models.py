@@ -341,3 +341,9 @@ def test_mmd_separates_distributions():
     shifted = mmd2(a, b + 1.0)
     assert abs(same[0]) < 0.02 < shifted[0]
     np.testing.assert_allclose(mmd2(a, b, bandwidth=1.0), mmd2(b, a, bandwidth=1.0))
+
+
+@pytest.mark.parametrize("kind", ["mlp", "cnn"])
+def test_an_unknown_activation_is_refused_by_name(kind):
+    with pytest.raises(ValueError, match=r"unknown activation 'swish'; choose from \['relu', 'tanh'\]"):
+        build_model(kind, info("signal", (1, 40), 10), activation="swish")

@@ -11,7 +11,7 @@ import numpy as np
 
 from .base import Model, ModelFactory
 from .conv import POOLS, ChannelsFirst, ChannelsLast, Conv
-from .layers import Dense, Flatten, activation_layer, activations, dense_stack, init_members, layer_table, serial
+from .layers import Dense, Flatten, activations, dense_stack, init_members, layer_table, serial
 from .losses import accuracy, softmax_cross_entropy
 
 FLAT_INPUTS = frozenset({"image", "signal", "sequence"})
@@ -60,7 +60,6 @@ def cnn(info, *, conv=((16, 3, 1, 1),), pool=None, pool_size=2, hidden=(), activ
     """``conv``: one (channels, kernel, stride, padding) per convolution layer; ``pool``: None,
     'max' or 'avg' after every convolution; then flatten, ``hidden`` dense layers and the output."""
     layers = [ChannelsLast]
-    activation_layer(activation)  # a clear error for an unknown name
     for channels, kernel, stride, padding in conv:
         layers.append(Conv(channels, kernel, stride, padding, activation))
         if pool is not None:

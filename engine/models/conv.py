@@ -26,7 +26,7 @@ import numpy as onp
 from autograd.extend import defvjp, defvjp_argnums, primitive
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .layers import ACTIVATION_NAMES, FUSED_ACTIVATIONS, Layer, activation_derivative, glorot
+from .layers import ACTIVATION_NAMES, FUSED_ACTIVATIONS, Layer, activation_derivative, check_activation, glorot
 
 
 def conv_output_size(n, kernel, stride=1, padding=0):
@@ -173,8 +173,7 @@ ChannelsFirst = Layer(
 def Conv(out_channels, kernel_size, stride=1, padding=0, activation=None):
     """Convolution layer, followed by ``activation`` (None, 'relu', 'tanh') in the same primitive;
     channels-last inputs: (n, C) in 1-D, (h, w, C) in 2-D (see ``ChannelsLast``)."""
-    if activation not in FUSED_ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; choose from {sorted(ACTIVATION_NAMES)}")
+    check_activation(activation)
 
     def init(rng, input_shape):
         *spatial, channels = input_shape

@@ -106,10 +106,16 @@ def softplus(x):
     return np.logaddexp(0.0, x)
 
 
+def check_activation(activation) -> None:
+    """A clear error for an activation a fused layer does not have."""
+    if activation not in FUSED_ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; choose from {sorted(ACTIVATION_NAMES)} "
+                         "(or none, for an affine layer)")
+
+
 def Dense(n_out, activation=None):
     """x W + b, followed by ``activation`` (None, 'relu' or 'tanh') in the same primitive."""
-    if activation not in FUSED_ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; choose from {sorted(ACTIVATIONS)}")
+    check_activation(activation)
 
     def init(rng, input_shape):
         n_in = input_shape[-1]
@@ -126,13 +132,8 @@ def elementwise(fn, name):
     return Layer(lambda rng, shape: (tuple(shape), {}), lambda params, x: fn(x), name)
 
 
-# x·[x > 0] rather than np.maximum(x, 0): the mask is a constant to autograd, so the VJP is one
-# multiply, while maximum's VJP compares the output with both inputs to split ties.
-Relu = elementwise(lambda x: x * (x > 0), "ReLU")
-Tanh = elementwise(np.tanh, "tanh")
-ACTIVATION_NAMES = {"relu": "ReLU", "tanh": "tanh"}
+ACTIVATION_NAMES = {"relu": "ReLU", "tanh": "tanh"}   # how a fused layer's name shows its activation
 Sigmoid = elementwise(sigmoid, "sigmoid")
-ACTIVATIONS = {"relu": Relu, "tanh": Tanh}
 
 Flatten = Layer(
     lambda rng, shape: ((prod(shape),), {}),
@@ -148,13 +149,6 @@ def Reshape(shape):
         lambda params, x: np.reshape(x, x.shape[:2] + shape),
         f"Reshape{shape}",
     )
-
-
-def activation_layer(name):
-    try:
-        return ACTIVATIONS[name]
-    except KeyError:
-        raise ValueError(f"unknown activation {name!r}; choose from {sorted(ACTIVATIONS)}") from None
 
 
 def dense_stack(sizes, act):
