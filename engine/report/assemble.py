@@ -162,7 +162,12 @@ def _analyse(exp: Experiments, records: list[Record], missing: list, waiting: li
     return claims, claims_json
 
 
-_JOB = None  # the function a forked worker of `_in_parallel` calls (see there)
+_JOB = None  # in a forked worker of `_in_parallel` only: the function it calls
+
+
+def _set_job(function) -> None:
+    global _JOB
+    _JOB = function
 
 
 def _call_job(argument):
@@ -172,19 +177,15 @@ def _call_job(argument):
 def _in_parallel(function, arguments: list) -> list:
     """[function(a) for a in arguments], in forked processes when there are several and the
     machine has more than one core (a language's figures and PDF take a minute when nothing is
-    cached).  Forked workers inherit `function`, the records it closes over included, through
-    the module's memory: pickling thousands of records to them would cost more than the work."""
-    global _JOB
+    cached).  A forked worker receives `function`, the records it closes over included, through
+    the fork itself (a fork's process arguments are not pickled): pickling thousands of records
+    to it would cost more than the work."""
     workers = min(len(arguments), os.cpu_count() or 1)
     # Linux only: fork is the default there, while macOS's system libraries may not survive it.
     if workers < 2 or not sys.platform.startswith("linux"):
         return [function(a) for a in arguments]
-    _JOB = function
-    try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            return pool.map(_call_job, arguments)
-    finally:
-        _JOB = None
+    with multiprocessing.get_context("fork").Pool(workers, initializer=_set_job, initargs=(function,)) as pool:
+        return pool.map(_call_job, arguments)
 
 
 def build_report(exp: Experiments, store: ResultStore, out_dir: Path, languages=None, pdf: bool = True,
