@@ -347,3 +347,13 @@ def test_mmd_separates_distributions():
 def test_an_unknown_activation_is_refused_by_name(kind):
     with pytest.raises(ValueError, match=r"unknown activation 'swish'; choose from \['relu', 'tanh'\]"):
         build_model(kind, info("signal", (1, 40), 10), activation="swish")
+
+
+def test_layer_table_shows_the_lectures_layers_channels_first():
+    """The report's table: layers that only move the channel axis are marked, and every shape has
+    its channels-first form (the 1-D CNN's maps are 25 channels × 19, 10, 5 positions)."""
+    mnist1d = build_model("cnn", info("signal", (1, 40), 10), conv=((25, 5, 2, 1), (25, 3, 2, 1), (25, 3, 2, 1)))
+    shown = [(row["name"], row["channels_first_shape"]) for row in mnist1d.layers if not row["layout"]]
+    assert [shape for name, shape in shown if name.startswith("Conv")] == [(25, 19), (25, 10), (25, 5)]
+    assert [name for name, _ in shown][:1] + [name for name, _ in shown][-2:] == ["input", "Flatten", "Dense(10)"]
+    assert sum(row["layout"] for row in mnist1d.layers) == 2

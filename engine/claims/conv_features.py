@@ -251,7 +251,9 @@ def analyze(records: list[Record], text: dict, _studies: dict) -> Analysis:
             if (c, m) not in models:
                 continue
             for row in models[(c, m)].layers:
-                shape_rows.append([labels[m], row["name"], _shape(row["output_shape"]), str(row["n_params"])])
+                if not row["layout"]:  # the lecture's layers only, their shapes channels first
+                    shape_rows.append([labels[m], row["name"], _shape(row["channels_first_shape"]),
+                                       str(row["n_params"])])
             shape_rows.append([labels[m], labels["total"], "", str(models[(c, m)].n_params)])
         if shape_rows:
             analysis.tables.append({"caption": text["captions"]["shapes"].format(data=labels[c]),

@@ -160,6 +160,7 @@ ChannelsLast = Layer(
     lambda rng, shape: (tuple(shape[1:]) + (shape[0],), {}),
     lambda params, x: np.moveaxis(x, 2, -1),
     "channels last",
+    layout=True,
 )
 # Back to (C, *n) before flattening: the dense layers then see the features in torch's order
 # (channel, then position), so a CNN computes exactly what it did with channels-first maps.
@@ -167,6 +168,7 @@ ChannelsFirst = Layer(
     lambda rng, shape: (tuple(shape[-1:]) + tuple(shape[:-1]), {}),
     lambda params, x: np.moveaxis(x, -1, 2),
     "channels first",
+    layout=True,
 )
 
 

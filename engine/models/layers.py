@@ -23,6 +23,7 @@ class Layer(NamedTuple):
     init: Callable
     apply: Callable
     name: str
+    layout: bool = False   # only moves the channel axis (engine/models/conv.py): no layer of the model
 
 
 def glorot(rng, shape, fan_in, fan_out):
@@ -211,12 +212,19 @@ def count_params(params):
 
 
 def layer_table(layers, input_shape, prefix=""):
-    """Rows ``{name, output_shape, n_params}`` from the input to the output, by shape inference."""
+    """Rows ``{name, output_shape, n_params, layout, channels_first_shape}`` from the input to the
+    output, by shape inference.  ``layout`` marks a layer that only moves the channel axis;
+    ``channels_first_shape`` is the output shape in the lecture's order (channels, then
+    positions), also between a move of the channels to the end and back."""
     shape = tuple(input_shape)
-    rows = [dict(name=prefix + "input", output_shape=shape, n_params=0)]
+    rows = [dict(name=prefix + "input", output_shape=shape, n_params=0, layout=False, channels_first_shape=shape)]
     # init needs a generator, but only the shapes and sizes it returns are used here.
     rng = onp.random.default_rng(0)
+    channels_last = False
     for layer in layers:
         shape, params = layer.init(rng, shape)
-        rows.append(dict(name=prefix + layer.name, output_shape=tuple(shape), n_params=count_params(params)))
+        channels_last ^= layer.layout
+        shown = tuple(shape[-1:]) + tuple(shape[:-1]) if channels_last and not layer.layout else tuple(shape)
+        rows.append(dict(name=prefix + layer.name, output_shape=tuple(shape), n_params=count_params(params),
+                         layout=layer.layout, channels_first_shape=shown))
     return rows
