@@ -177,7 +177,7 @@ def _expand(exp: Experiments, store, studies=None) -> tuple[list[Run], list[Cell
     runs, waiting = [], []
     for cell, study, hps, make in _cells(exp, studies):
         tune = study.get("tune")
-        if not tune or _every_seed_up_front(exp.data["optimizers"].get(cell.optimizer)):
+        if not tune:
             runs.extend(_run(make(hp, seed)) for hp in hps for seed in study["seeds"])
             continue
         grid = [_run(make(hp, study["seeds"][0])) for hp in hps]
@@ -194,16 +194,6 @@ def _expand(exp: Experiments, store, studies=None) -> tuple[list[Run], list[Cell
         if best is not None:
             runs.extend(_run(make(best.spec.optimizer.hp, seed)) for seed in study["seeds"][1:])
     return runs, waiting
-
-
-def _every_seed_up_front(optimizer: dict | None) -> bool:
-    """Single-example SGD trains its whole grid with every seed at once, tuned or not.
-
-    Its steps are pure overhead (one example each), so a group of grid × seeds members costs
-    little more than the grid alone, while waiting for the grid before training the other seeds
-    would put two of the longest groups of the plan one after the other.  The tuning choice is
-    the same (the first seed's grid); the other grid points' extra seeds are stored unused."""
-    return optimizer is not None and optimizer.get("batch") == 1
 
 
 def parse_filter(text: str | None) -> list[tuple[str | None, str]]:
@@ -237,7 +227,8 @@ def select(runs: list[Run], terms) -> list[Run]:
 # example.  Past a few megabytes they fall out of the cache and a member costs more in a big group
 # than in a small one: the 1-D CNN at B = 100 costs 1.5× per run in a group of 25 what it costs in
 # a group of 5, the digits CNN 1.3× (measured here).  Groups are cut to at most this many values
-# per step; overhead-bound groups (single examples, small models) are never cut.
+# per step; groups whose members each see a few examples per step (single examples, small models)
+# are never cut.
 VALUES_PER_STEP = 1_000_000
 
 

@@ -83,16 +83,17 @@ def test_a_tuning_metric_the_runs_do_not_measure_is_a_clear_error_not_a_silent_g
     assert "studies.tuned.tune" in str(error.value) and "no final metric 'val_loss'" in str(error.value)
 
 
-def test_single_example_sgd_trains_every_seed_of_its_grid_at_once():
-    """Its steps are overhead: the whole grid × seeds is one group from the start, so its other
-    seeds never wait for the grid; other optimizers still wait for their tuning choice."""
+def test_single_example_sgd_follows_the_tuning_protocol_like_every_optimizer():
+    """Its grid runs with the first seed, the other seeds wait for the choice.  Training grid ×
+    seeds at once was tried: its steps are not pure overhead, a group of 25 single-example members
+    costs 1.7-3.7× a group of 5 (measured here), more than the groups of 5 and 4 the protocol
+    trains for every family but the digits autoencoder."""
     from engine.plan import expand_with_waiting
 
     exp = load_experiments(Path(__file__).resolve().parent.parent / "experiments.yaml", "full")
     study = exp.data["studies"]["matrix-mlp-digits"]
     runs, waiting = expand_with_waiting(exp)
     sgd1 = [r for r in runs if r.spec["study"] == "matrix-mlp-digits" and r.spec["optimizer"]["name"] == "sgd-1"]
-    lrs = {r.spec["optimizer"]["hp"]["lr"] for r in sgd1}
-    assert len(sgd1) == len(lrs) * len(study["seeds"]) and len(lrs) > 1
-    cells = {(c.study, c.optimizer) for c in waiting}
-    assert ("matrix-mlp-digits", "sgd-1") not in cells and ("matrix-mlp-digits", "adam") in cells
+    assert {r.spec["seed"] for r in sgd1} == {study["seeds"][0]}
+    assert len(sgd1) == len(study["grid"]["sgd-1"]["lr"])
+    assert ("matrix-mlp-digits", "sgd-1") in {(c.study, c.optimizer) for c in waiting}
