@@ -12,7 +12,7 @@ from pathlib import Path
 from engine.config.errors import ConfigError
 from engine.config.validate import DEFAULT_FILE, DEFAULT_PROFILE, load_experiments
 from engine.config.errors import ConfigProblem
-from engine.plan import (FILTER_FIELDS, awaiting_tuning, count_runs, expand, expand_with_waiting, group_runs,
+from engine.plan import (FILTER_FIELDS, cell_of, count_runs, expand, expand_with_waiting, group_key, group_runs,
                          parse_filter, select)
 from engine.record import Record
 from engine.store import DEFAULT_STORE, ResultStore, StoreBusy, StoreUnwritable
@@ -109,6 +109,9 @@ def _selected_with_waiting(args, store=None):
     chosen = select(runs, terms)
     if terms and not chosen:
         raise UsageError(f"--only '{args.only}' matches none of the {len(runs)} runs of profile '{args.profile}'.")
+    if terms:
+        cells = {cell_of(r.spec) for r in chosen}
+        waiting = [c for c in waiting if c in cells]
     return exp, chosen, waiting
 
 
@@ -122,7 +125,7 @@ def cmd_validate(args) -> int:
 
 def cmd_status(args) -> int:
     store = ResultStore(args.store)
-    exp, runs = _selected(args, store)
+    _, runs, waiting = _selected_with_waiting(args, store)
     counts: dict[str, Counter] = {}
     for run in runs:
         rec = store.get(run.key)
@@ -137,8 +140,6 @@ def cmd_status(args) -> int:
         total.update(c)
         print(f"{study:<{width}}  " + "  ".join(f"{c[k]:>8}" for k in cols) + f"  {sum(c.values()):>5}")
     print(f"{'all':<{width}}  " + "  ".join(f"{total[k]:>8}" for k in cols) + f"  {sum(total.values()):>5}")
-    chosen = {(r.spec["study"], r.spec["model"]["name"], (r.spec["optimizer"] or {}).get("name")) for r in runs}
-    waiting = [c for c in awaiting_tuning(exp, store) if (c.study, c.model, c.optimizer) in chosen]
     if waiting:
         print(f"{len(waiting)} tuned cells still train their grid; their final seeds are not counted yet.")
     _report_corrupt(store)
@@ -198,7 +199,7 @@ def _run_locked(args, exp, runs, waiting, store, make_executor) -> int:
         return 1
     with pool as executor:
         try:
-            _train(executor, todo, args, exp, store, tally)
+            _train(executor, todo, waiting, args, exp, store, tally)
         except KeyboardInterrupt:
             executor.shutdown(wait=False, cancel_futures=True)
             print(f"\ninterrupted: {sum(tally.statuses.values())} finished runs are saved in {args.store}; "
@@ -239,30 +240,25 @@ class _Tally:
             self.failures.append(f"{record.label}: {record.error}")
 
 
-def _train(executor, todo, args, exp, store, tally) -> None:
+def _train(executor, todo, waiting, args, exp, store, tally) -> None:
     """Keep a bounded window of groups in flight, longest first; store each record as its group
     finishes; queue a tuned cell's final seeds once its grid is stored.
 
     Groups of studies marked `alone` (timing claims) train last, one at a time, with nothing
-    beside them.  Progress (on stderr) counts work, not runs: each group weighs its estimated cost (steps ×
-    examples per step × members, engine.plan.estimated_cost), so the remaining time is the
-    remaining cost at the rate measured so far; one slow group of single-example SGD no longer
-    hides behind hundreds of cheap runs."""
-    from tqdm import tqdm
-
+    beside them.  Progress goes to stderr and counts seconds of work, not runs
+    (engine/progress.py): one slow group of single-example SGD does not hide behind hundreds of
+    cheap runs, and the final seeds still to come count from the start."""
     from engine.executor import execute_group
-    from engine.plan import estimated_cost
-
-    def cost(group) -> float:
-        return estimated_cost(group[0].spec, len(group))
+    from engine.progress import CostModel, Progress, expected_finals
 
     queue = group_runs(todo)
     known = {r.key for r in todo}
     pending, pending_timed = {}, {}
-    runs_total = len(todo)
-    bar = tqdm(total=sum(cost(g) for g in queue), file=sys.stderr, dynamic_ncols=True,
-               bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
-    bar.set_description_str(f"0/{runs_total} runs")
+    expected = expected_finals(waiting, todo, lambda study: exp.data["studies"][study]["seeds"])
+    costs = CostModel()
+    costs.learn_from_records(store.indexed_records(),
+                             {group_key(spec) for spec in [g[0].spec for g in queue] + [s for s, _ in expected.values()]})
+    progress = Progress(queue, expected, costs, len(todo))
     try:
         while queue or pending:
             while queue and len(pending) < 2 * args.jobs and not any(pending_timed.values()):
@@ -275,30 +271,29 @@ def _train(executor, todo, args, exp, store, tally) -> None:
                     group = queue[0]
                 queue.remove(group)
                 future = executor.submit(execute_group, [(r.key, r.label, r.spec) for r in group])
-                pending[future] = cost(group)
+                pending[future] = group
                 pending_timed[future] = bool(group[0].spec.get("alone"))
             finished, _ = wait(set(pending), return_when=FIRST_COMPLETED)
             for future in finished:
-                weight = pending.pop(future)
+                group = pending.pop(future)
                 pending_timed.pop(future)
                 records = future.result()
                 for record in records:
                     store.put(record)
                     tally.add(record)
-                bar.update(weight)
+                progress.finished(group, records)
                 study = records[0].spec.study
                 if exp.data["studies"][study].get("tune"):
-                    now = select(expand(exp, store, {study}), parse_filter(args.only))
-                    new = [r for r in now if r.key not in known and not store.is_finished(r.key)]
-                    if new:
-                        known.update(r.key for r in new)
-                        groups = group_runs(new)
-                        queue = groups + queue  # final seeds sit on the critical path
-                        runs_total += len(new)
-                        bar.total += sum(cost(g) for g in groups)
-                bar.set_description_str(f"{sum(tally.statuses.values())}/{runs_total} runs")
+                    now, still = expand_with_waiting(exp, store, {study})
+                    new = [r for r in select(now, parse_filter(args.only))
+                           if r.key not in known and not store.is_finished(r.key)]
+                    known.update(r.key for r in new)
+                    groups = group_runs(new)
+                    queue = groups + queue  # final seeds sit on the critical path
+                    resolved = [c for c in progress.expected if c.study == study and c not in still]
+                    progress.queued(groups, resolved)
     finally:
-        bar.close()
+        progress.close()
 
 
 def cmd_report(args) -> int:

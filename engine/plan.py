@@ -41,9 +41,14 @@ class Run:
         hyperparameters), so they train together as members of one computation: one forward and
         backward pass for all, each rule updating its own rows.  A study marked `alone` (its
         claim times single runs) gives every run a group of its own."""
-        if self.spec.get("alone"):
-            return canonical(self.spec)
-        return canonical({k: v for k, v in self.spec.items() if k not in ("seed", "optimizer")})
+        return group_key(self.spec)
+
+
+def group_key(spec: dict) -> str:
+    """What runs must share to train as one group (see ``Run.group``)."""
+    if spec.get("alone"):
+        return canonical(spec)
+    return canonical({k: v for k, v in spec.items() if k not in ("seed", "optimizer")})
 
 
 def run_key(spec: dict) -> str:
@@ -77,6 +82,12 @@ class Cell:
     def text(self) -> str:
         vary = ",".join(f"{k}={_fmt(v)}" for k, v in self.vary)
         return f"{self.study}/{self.model}{f'[{vary}]' if vary else ''}/{self.optimizer or '-'}"
+
+
+def cell_of(spec: dict) -> Cell:
+    """The cell a run belongs to."""
+    return Cell(spec["study"], spec["model"]["name"], tuple(spec.get("vary", {}).items()),
+                (spec["optimizer"] or {}).get("name"))
 
 
 def _spec(sname, study, mname, model, params, vary_point, oname, opt, hp, seed, data) -> dict:
@@ -168,9 +179,9 @@ def awaiting_tuning(exp: Experiments, store=None) -> list[Cell]:
     return _expand(exp, store)[1]
 
 
-def expand_with_waiting(exp: Experiments, store=None) -> tuple[list[Run], list[Cell]]:
-    """`expand` and `awaiting_tuning` at once (one pass over the plan)."""
-    return _expand(exp, store)
+def expand_with_waiting(exp: Experiments, store=None, studies=None) -> tuple[list[Run], list[Cell]]:
+    """`expand` and `awaiting_tuning` at once (one pass over the plan, or over `studies`)."""
+    return _expand(exp, store, studies)
 
 
 def _expand(exp: Experiments, store, studies=None) -> tuple[list[Run], list[Cell]]:
@@ -252,32 +263,50 @@ def member_limit(spec: dict) -> int:
     one member computes per step (examples per step × the model's layer outputs per example)."""
     if spec["dataset"] is None or spec.get("procedure") is not None:
         return 4096
-    n_train, per_example = _model_size(canonical(spec["model"]), canonical(spec["dataset"]))
-    batch = n_train if spec["batch"] in ("full", None) else min(int(spec["batch"]), n_train)
-    return max(1, VALUES_PER_STEP // (batch * per_example))
+    size = _model_size(canonical(spec["model"]), canonical(spec["dataset"]))
+    return max(1, VALUES_PER_STEP // (_batch(spec, size.n_train) * size.outputs))
+
+
+@dataclass(frozen=True)
+class _Size:
+    n_train: int   # training examples of the data set
+    outputs: int   # values the model's layers output per example
+    n_params: int  # parameters of one member
 
 
 @lru_cache(maxsize=None)
-def _model_size(model_json: str, dataset_json: str) -> tuple[int, int]:
-    """(training examples, values the model's layers output per example) of a model on a data set."""
+def _model_size(model_json: str, dataset_json: str) -> _Size:
     model, dataset = json.loads(model_json), json.loads(dataset_json)
     data = DATASETS[dataset["kind"]].load(None, **dataset["params"])
     built = MODELS[model["kind"]].build(data.info, **model["params"])
-    return data.x_train.shape[0], max(1, sum(math.prod(row["output_shape"]) for row in built.layers or ()))
+    return _Size(data.x_train.shape[0], max(1, sum(math.prod(row["output_shape"]) for row in built.layers or ())),
+                 built.n_params)
+
+
+def _batch(spec: dict, n_train: int) -> int:
+    return n_train if spec["batch"] in ("full", None) else min(int(spec["batch"]), n_train)
+
+
+# The prior of `estimated_cost`, in seconds, fitted (non-negative least squares) on the groups of
+# a cold full build on 2 cores here; the progress bar calibrates it as groups finish
+# (engine/progress.py), so only its proportions between families need to be about right.
+GROUP_START_S = 0.2                       # a worker loads the data and builds the model
+NETWORK_STEP_S = (4.4e-4, 4.7e-5, 4.5e-10)  # per step: fixed, per member, per member × example × parameter
+OBJECTIVE_STEP_S = (4.8e-5, 4.7e-8)       # per step of an analytic objective: fixed, per member
+PROCEDURE_RUN_S = 1.0                     # per run of a procedure
 
 
 def estimated_cost(spec: dict, members: int) -> float:
-    """A rough relative cost for ordering work: optimizer steps × (a fixed per-step overhead +
-    work that grows with the examples all members see per step)."""
+    """Seconds a group of `members` runs like `spec` should take: optimizer steps × (a fixed cost
+    + a cost per member + one per member, example and parameter), plus the group's start."""
     budget = spec["budget"]
-    if "procedure" in spec and not budget:
-        return 1.0 + members
-    if spec["dataset"] is None:  # an analytic objective: tiny arrays, cost per step barely grows with K
-        return budget.get("max_steps", budget.get("epochs", 1)) * (1.0 + members / 1000)
-    if "max_steps" in budget:
-        steps, batch = budget.get("max_steps", 1), spec["batch"] if isinstance(spec["batch"], int) else 256
-    else:
-        n_train = DATASETS[spec["dataset"]["kind"]].load(None, **spec["dataset"]["params"]).x_train.shape[0]
-        batch = n_train if spec["batch"] in ("full", None) else min(spec["batch"], n_train)
-        steps = budget["epochs"] * (n_train // batch)
-    return steps * (1.0 + members * batch / 256)
+    if spec.get("procedure") is not None or not budget:
+        return GROUP_START_S + PROCEDURE_RUN_S * members
+    if spec["dataset"] is None:
+        fixed, per_member = OBJECTIVE_STEP_S
+        return GROUP_START_S + budget.get("max_steps", budget.get("epochs", 1)) * (fixed + per_member * members)
+    size = _model_size(canonical(spec["model"]), canonical(spec["dataset"]))
+    batch = _batch(spec, size.n_train)
+    steps = budget["max_steps"] if "max_steps" in budget else budget["epochs"] * -(-size.n_train // batch)
+    fixed, per_member, per_value = NETWORK_STEP_S
+    return GROUP_START_S + steps * (fixed + members * (per_member + per_value * batch * size.n_params))

@@ -89,6 +89,13 @@ class ResultStore:
         except OSError:  # a read-only store: the next command reads the JSON files again
             pass
 
+    def indexed_records(self) -> list[Record]:
+        """The records of the consolidated index, as last indexed, without checking their files:
+        for estimates only (engine/progress.py calibrates its costs on them)."""
+        if self._index is None:
+            self._indexed("", self.root)   # loads the index
+        return [record for _, record in self._index.values()]
+
     def path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
 

@@ -204,7 +204,7 @@ def test_every_planned_spec_is_a_run_spec_and_round_trips():
 
 def test_compute_bound_groups_are_cut_evenly_and_overhead_bound_ones_are_not():
     """The 1-D CNN at B = 100 computes ≈ 119,000 values per member and step, so its matrix group of
-    25 becomes 4 groups of 6–7 (≤ VALUES_PER_STEP each); single-example SGD keeps its 25."""
+    25 becomes 4 groups of 6–7 (≤ VALUES_PER_STEP each); single-example SGD keeps its grid of 5."""
     from engine.plan import VALUES_PER_STEP, member_limit
 
     runs = [r for r in expand(load_experiments(ROOT / "experiments.yaml", "full"))
@@ -215,7 +215,7 @@ def test_compute_bound_groups_are_cut_evenly_and_overhead_bound_ones_are_not():
     assert limit * 100 * 1190 <= VALUES_PER_STEP < (limit + 1) * 100 * 1190
     assert sorted(len(g) for g in minibatch) == [6, 6, 6, 7]
     assert sorted(r.key for g in minibatch for r in g) == sorted(r.key for r in runs if r.spec["batch"] == 100)
-    assert [len(g) for g in groups if g[0].spec["batch"] == 1] == [25]
+    assert [len(g) for g in groups if g[0].spec["batch"] == 1] == [5]
 
 
 def test_timed_groups_train_last_and_alone(tmp_path):
@@ -247,7 +247,7 @@ def test_timed_groups_train_last_and_alone(tmp_path):
             return super().submit(fake_group, items)
 
     with FakeExecutor(max_workers=2) as executor:
-        _train(executor, todo, Namespace(jobs=2, only=None), exp, ResultStore(tmp_path), _Tally())
+        _train(executor, todo, [], Namespace(jobs=2, only=None), exp, ResultStore(tmp_path), _Tally())
     timed = [(s, e) for alone, s, e in intervals if alone]
     others = [(s, e) for alone, s, e in intervals if not alone]
     assert len(timed) >= 4 and others
