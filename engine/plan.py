@@ -45,10 +45,16 @@ class Run:
 
 
 def group_key(spec: dict) -> str:
-    """What runs must share to train as one group (see ``Run.group``)."""
+    """What runs must share to train as one group (see ``Run.group``).  Batch 'full' and no batch
+    are one regime for every trainer (each step sees the whole training set; an analytic
+    objective without terms has no examples at all), so gradient descent joins the other
+    optimizers of an analytic objective."""
     if spec.get("alone"):
         return canonical(spec)
-    return canonical({k: v for k, v in spec.items() if k not in ("seed", "optimizer")})
+    shared = {k: v for k, v in spec.items() if k not in ("seed", "optimizer")}
+    if shared.get("batch") == "full":
+        shared["batch"] = None
+    return canonical(shared)
 
 
 def run_key(spec: dict) -> str:
