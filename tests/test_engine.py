@@ -3,6 +3,7 @@ change results, divergence recorded rather than raised, a killed run that loses 
 from __future__ import annotations
 
 import json
+from collections import Counter
 import os
 import signal
 import subprocess
@@ -66,6 +67,36 @@ def test_grouped_equals_alone_bit_for_bit():
             alone = execute_group(_items([run]))[0]
             for field in RESULT_FIELDS:
                 assert getattr(rec, field) == getattr(alone, field), (run.label, field)
+
+
+def test_members_that_stop_leave_the_group_and_the_others_keep_their_bits(monkeypatch):
+    """On a fixed loss, members that reached their target or diverged are dropped from the
+    computation once they are half of it; every member still gives the same bits as alone.  The
+    group mixes GD and momentum, so the drop also re-cuts each rule's rows and states."""
+    import copy
+
+    from engine.training import loop
+
+    subsets = []
+    subset = loop.Members.subset
+    monkeypatch.setattr(loop.Members, "subset", lambda self, rows: subsets.append(len(rows)) or subset(self, rows))
+    exp = load_experiments(ROOT / "experiments.yaml", "full")
+    runs = [r for r in expand(exp) if r.spec["study"] == "momentum-scaling" and r.spec["vary"]["kappa"] == 10.0]
+    group = group_runs(runs)[0][::9]
+    items = []
+    for run in group:
+        spec = copy.deepcopy(run.spec)
+        spec["budget"]["max_steps"] = 4000
+        items.append((run.key, run.label, spec))
+    together = execute_group(items)
+    assert len(subsets) >= 2 and len(subsets) == len(set(subsets))   # dropped at least twice, shrinking
+    statuses = Counter(rec.status for rec in together)
+    reached = [rec.final["reached_target"] for rec in together]
+    assert statuses["diverged"] and any(reached) and not all(reached)
+    for item, rec in list(zip(items, together))[::7]:
+        alone = execute_group([item])[0]
+        for field in RESULT_FIELDS:
+            assert getattr(rec, field) == getattr(alone, field), (item[1], field)
 
 
 def test_divergence_is_recorded_not_raised():

@@ -7,7 +7,8 @@ gradients (the loss of the group is the sum of the members' losses, so each memb
 is its own).  A member whose loss or parameters stop being finite is frozen and reported as
 diverged at that step; a member that reaches its target is frozen too.  Freezing selects rows
 with `np.where`, so no member's numbers depend on the others: a run gives the same bits alone
-or in any group.
+or in any group.  On a fixed loss (`run_members`), stopped members leave the computation once
+they are half of it (`Members.subset`).
 """
 from __future__ import annotations
 
@@ -97,6 +98,29 @@ class Members:
             self.rules.append(_RuleRows(rule, sel, stack_hyperparameters([specs[i] for i in rows]),
                                         [rule.init(theta[sel]) for theta in blocks]))
 
+    def subset(self, rows: np.ndarray) -> "Members":
+        """The members of `rows` (sorted indices of the current rows) with their parameters,
+        hyperparameters, optimizer states and status, the others dropped from the computation."""
+        out = object.__new__(Members)
+        out.thetas = [theta[rows] for theta in self.thetas]
+        out.k = len(rows)
+        out.active = self.active[rows]
+        out.diverged_at = [self.diverged_at[i] for i in rows]
+        out.clip_norm = self.clip_norm
+        out.rules = []
+        for r in self.rules:
+            old = np.arange(self.k)[r.rows]                  # this rule's rows, ascending
+            at = np.flatnonzero(np.isin(rows, old))          # where they are among the kept rows
+            if not len(at):
+                continue
+            local = np.searchsorted(old, rows[at])           # the kept ones, within the rule's rows
+            n = len(old)
+            take = lambda value: value[local] if isinstance(value, np.ndarray) and value.shape[:1] == (n,) else value
+            out.rules.append(_RuleRows(r.rule, slice(at[0], at[-1] + 1) if at[-1] - at[0] + 1 == len(at) else at,
+                                       {name: take(v) for name, v in r.hp.items()},
+                                       [{key: take(v) for key, v in state.items()} for state in r.states]))
+        return out
+
     def freeze(self, mask: np.ndarray) -> None:
         self.active &= ~mask
 
@@ -150,17 +174,28 @@ class Members:
         self.thetas[block] = updated
 
 
+# A group of a fixed loss keeps training members that stopped (target reached, or diverged) until
+# they are this share of its rows; then it drops them (rows are independent, so no number of the
+# others changes): a long tail of slow members no longer pays for the finished ones.
+COMPACT_WHEN_STOPPED = 0.5
+COMPACT_MIN_ROWS = 8
+
+
 def run_members(loss, theta0: np.ndarray, specs: list[dict], max_steps: int,
                 done=None, record_path: bool = False) -> list[MemberLog]:
     """Minimise a fixed loss: (K, P) → (K,) from θ₀, every member with its own settings.
 
-    ``done(values, step) -> bool mask`` marks members that have reached their target.
+    ``loss`` must treat rows independently (it may be called with some rows only);
+    ``done(values, step) -> bool mask`` marks members that have reached their target (``values``
+    holds all K members, NaN for those no longer trained).
     """
     members = Members(specs, [theta0])
-    logs = [MemberLog() for _ in range(members.k)]
+    k = members.k
+    ids = np.arange(k)   # the member each row holds
+    logs = [MemberLog() for _ in range(k)]
     checkpoints = log_checkpoints(max_steps)
     vjp_and_value = make_vjp(loss)
-    ones = np.ones(members.k)
+    ones = np.ones(k)
 
     for step in range(max_steps + 1):
         theta = members.thetas[0]
@@ -168,11 +203,16 @@ def run_members(loss, theta0: np.ndarray, specs: list[dict], max_steps: int,
         values = np.asarray(values)
         was_active = members.active.copy()
         bad = members.check_finite(values, step)
-        reached = members.active & (done(values, step) if done else False)
+        if done:
+            every = np.full(k, np.nan)
+            every[ids] = values
+            reached = members.active & done(every, step)[ids]
+        else:
+            reached = np.zeros(members.k, dtype=bool)
         at_checkpoint = step in checkpoints
         # Most steps log nothing: visit the members only when one of them has something to log.
         for i in np.flatnonzero(was_active) if record_path or at_checkpoint or (bad | reached).any() else ():
-            log = logs[i]
+            log = logs[ids[i]]
             if record_path:
                 log.path.append(theta[i].tolist())
             if at_checkpoint or bad[i] or reached[i]:
@@ -180,10 +220,13 @@ def run_members(loss, theta0: np.ndarray, specs: list[dict], max_steps: int,
                 log.values.append(float(values[i]) if np.isfinite(values[i]) else None)
             if reached[i]:
                 log.reached_at = step
+            if bad[i]:
+                log.diverged_at = step
         members.freeze(reached)
         if not members.active.any() or step == max_steps:
             break
         members.step(0, vjp(ones))
-    for log, diverged in zip(logs, members.diverged_at):
-        log.diverged_at = diverged
+        if members.k >= COMPACT_MIN_ROWS and members.active.sum() <= COMPACT_WHEN_STOPPED * members.k:
+            rows = np.flatnonzero(members.active)
+            members, ids, ones = members.subset(rows), ids[rows], ones[rows]
     return logs
