@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import gc
 import json
 import os
 import pickle
@@ -44,6 +45,19 @@ class StoreUnwritable(Exception):
     """The store cannot be written (disk full, read-only, no permission)."""
 
 
+def _unpickle(data: bytes):
+    """pickle.loads with the cyclic garbage collector paused: unpickling thousands of records
+    allocates millions of objects, none of them garbage, and each collection pass it triggers
+    walks them all (0.45 s instead of 1.2 s for an index of 11,000 records)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return pickle.loads(data)
+    finally:
+        if enabled:
+            gc.enable()
+
+
 class ResultStore:
     def __init__(self, root: Path = DEFAULT_STORE):
         self.root = Path(root)
@@ -62,7 +76,7 @@ class ResultStore:
         """The record kept in the index for `key`, if its file is the one that was indexed."""
         if self._index is None:
             try:
-                layout, self._index = pickle.loads(self.index_path.read_bytes())
+                layout, self._index = _unpickle(self.index_path.read_bytes())
                 if layout != LAYOUT or not isinstance(self._index, dict):
                     self._index = {}
             except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError,

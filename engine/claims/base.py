@@ -11,6 +11,7 @@ import numpy as np
 import yaml
 
 from engine.claims.verdict import Estimate
+from engine.config.load import FAST_SAFE_LOADER
 from engine.record import Record
 
 TEXTS = Path(__file__).resolve().parent.parent.parent / "templates" / "claims"
@@ -19,7 +20,7 @@ TEXTS = Path(__file__).resolve().parent.parent.parent / "templates" / "claims"
 @lru_cache(maxsize=None)
 def _prose(claim_id: str) -> dict:
     return yaml.load((TEXTS / f"{claim_id}.yaml").read_text(encoding="utf-8"),
-                     Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+                     Loader=FAST_SAFE_LOADER)
 
 
 @dataclass

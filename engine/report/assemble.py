@@ -124,10 +124,13 @@ def _analyse(exp: Experiments, records: list[Record], missing: list, waiting: li
     """Every claim of the experiments file, analysed in `language`: (claims for the page, claims.json rows)."""
     catalog = load_catalog(language)
     claims, claims_json = [], []
+    by_claim: dict[str, list[int]] = {}
+    for i, record in enumerate(records):
+        by_claim.setdefault(record.spec.claim, []).append(i)
     for cid, claim in CLAIMS.items():
         if cid not in exp.data["claims"]:  # a claim this experiments file does not test
             continue
-        mine = [r for r in records if claim.serves(r.spec.claim)]
+        mine = [records[i] for i in sorted(i for c, rows in by_claim.items() if claim.serves(c) for i in rows)]
         lacking = [r.label for r in missing if claim.serves(r.spec["claim"])] + [
             f"{cell.text()}: final seeds (await the tuning grid)" for cell in waiting
             if claim.serves(exp.data["studies"][cell.study]["claim"])]
@@ -254,7 +257,7 @@ def build_report(exp: Experiments, store: ResultStore, out_dir: Path, languages=
         else:
             written.update({f"{language}/{kind}": path for kind, path in paths.items()})
 
-    write_atomic(out_dir / "results.csv", results_csv(records))
+    write_atomic(out_dir / "results.csv", cache.table(records, lambda: results_csv(records)))
     write_atomic(out_dir / "claims.json", json.dumps(
         {"profile": exp.profile, "experiments_sha256": exp.sha256, "claims": main_json},
         indent=2, ensure_ascii=False, allow_nan=False))

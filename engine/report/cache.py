@@ -1,7 +1,7 @@
 """Work the report keeps between builds, keyed by everything it depends on.
 
 A warm `make report` (nothing to train) would otherwise redraw every figure and repaint every
-PDF page: about a minute for two languages.  Two things are kept, in ``<store>/report-cache/``:
+PDF page: about a minute for two languages.  Kept in ``<store>/report-cache/``:
 
 - a claim's analysis in one language (its quantities, figures, tables and numbers), keyed by the
   source of the claim's import closure (engine.codehash), its prose, the studies it reads, the
@@ -10,7 +10,8 @@ PDF page: about a minute for two languages.  Two things are kept, in ``<store>/r
 - a page's HTML, keyed by its context, the templates and the renderer's source (its inline
   formulas are set by matplotlib, which is slow);
 - a PDF, keyed by its HTML and the version of WeasyPrint, with the layout problems found when it
-  was made.
+  was made;
+- results.csv, keyed by the identity of every record and the source that writes it.
 
 An entry is written atomically; an entry that cannot be read is recomputed, never trusted.  A
 cache of None (``ReportCache(None)``) keeps nothing.
@@ -69,6 +70,12 @@ class ReportCache:
                       sorted((r.key, r.status, r.wall_time_s) for r in records),
                       matplotlib.__version__, numpy.__version__)
         return self._kept("analysis", key, compute)
+
+    def table(self, records: list, compute: Callable) -> str:
+        """results.csv of `records`, keyed by their identity and the source that writes it."""
+        key = _digest("table", fingerprint(("engine.report.assemble",)),
+                      [(r.key, r.status, r.wall_time_s) for r in records])
+        return self._kept("table", key, compute)
 
     def html(self, context: dict, templates_dir: Path, compute: Callable) -> str:
         """The HTML of `context`, keyed by the context itself, every file under `templates_dir`

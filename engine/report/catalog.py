@@ -16,6 +16,8 @@ from pathlib import Path
 
 import yaml
 
+from engine.config.load import FAST_SAFE_LOADER
+
 __all__ = ["DEFAULT_LANGUAGE", "Catalog", "MESSAGES_DIR", "flat_keys", "load_catalog", "message"]
 
 DEFAULT_LANGUAGE = "es"
@@ -48,7 +50,7 @@ def load_catalog(language: str, messages_dir: Path | None = None) -> Catalog:
             f"(available: {', '.join(available) or 'none'})"
         )
     with path.open(encoding="utf-8") as handle:
-        data = yaml.safe_load(handle)
+        data = yaml.load(handle, Loader=FAST_SAFE_LOADER)
     if not isinstance(data, dict):
         raise ValueError(f"message catalogue {path} must be a mapping, got {type(data).__name__}")
     for key, value in flat_keys(data).items():

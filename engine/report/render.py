@@ -119,6 +119,7 @@ from markupsafe import Markup, escape
 from . import TEMPLATES_DIR
 from .catalog import DEFAULT_LANGUAGE, load_catalog, message
 from engine.atomic import write_atomic
+from engine.config.load import FAST_SAFE_LOADER
 
 from .figures import display_text, replace_decimals, scope_svg_ids
 from .mathsvg import inline_math_svg, split_math
@@ -421,7 +422,7 @@ def _references(context: dict, templates_dir: Path, language: str) -> list[dict]
     refs = context.get("references")
     if refs is None:
         path = Path(templates_dir) / REFERENCES_NAME
-        refs = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else []
+        refs = yaml.load(path.read_text(encoding="utf-8"), Loader=FAST_SAFE_LOADER) if path.is_file() else []
     out = []
     for ref in _listify(refs, "references"):
         note = ref.get("note", "")
