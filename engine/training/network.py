@@ -24,9 +24,9 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from autograd import make_vjp
-from autograd.core import SparseObject, vspace
-from autograd.extend import defvjp, primitive
+from autograd.core import VJPNode, add_outgrads
+from autograd.tracer import isbox, new_box, trace_stack
+from autograd.util import toposort
 
 from engine.data import DATASETS
 from engine.models import MODELS, Player
@@ -45,39 +45,29 @@ def member_rngs(specs: list[dict], stream: int) -> list[np.random.Generator]:
     return [np.random.default_rng([s["seed"], stream]) for s in specs]
 
 
-@primitive
-def _columns(theta, start: int, stop: int, shape: tuple):
-    """θ[:, start:stop] as (K, *shape): one parameter array, a view of the flat matrix."""
-    return theta[:, start:stop].reshape((theta.shape[0],) + shape)
-
-
-def _columns_vjp(ans, theta, start, stop, shape):
-    # The gradient of a slice is the slice's gradient placed in a zero matrix.  A sparse object
-    # lets autograd allocate that matrix once for all the slices and add each in place (the
-    # default VJP of indexing would build a full-size array per slice and add them up).
-    space = vspace(theta)
-
-    def vjp(g):
-        rows = np.reshape(g, (g.shape[0], -1))
-
-        def add_into(total):
-            total[:, start:stop] += rows
-            return total
-
-        return SparseObject(space, add_into)
-
-    return vjp
-
-
-defvjp(_columns, _columns_vjp)
+def _leaf_gradients(end_node, g, leaves: list) -> dict:
+    """autograd's backward pass (autograd.core.backward_pass), keeping the gradient of each of
+    several leaves rather than of one start node: leaf -> gradient, for the leaves reached."""
+    wanted, found = set(leaves), {}
+    outgrads = {end_node: (g, False)}
+    for node in toposort(end_node):
+        outgrad = outgrads.pop(node)[0]
+        if node in wanted:
+            found[node] = outgrad
+            continue
+        for parent, ingrad in zip(node.parents, node.vjp(outgrad)):
+            outgrads[parent] = add_outgrads(outgrads.get(parent), ingrad)
+    return found
 
 
 class FlatBlock:
     """The parameters under one prefix, as the (K, P) matrix the optimizers step, and back.
 
-    Gradients are taken with respect to the flat matrix itself: ``unpack`` cuts it into the
-    model's arrays with one primitive per array, whose gradients land in place in one (K, P)
-    matrix, which is what the optimizer steps."""
+    ``unpack`` cuts the flat matrix into the model's arrays (views, no copies).  Gradients are
+    taken with respect to those arrays, each its own leaf of one autograd trace, and joined into
+    the (K, P) matrix the optimizer steps: differentiating with respect to θ itself would record
+    one slicing primitive per array, forward and backward, and add each slice's gradient into a
+    zero matrix, which is most of the cost of a single-example step of a small network."""
 
     def __init__(self, params: dict, prefix: str):
         self.names = sorted(n for n in params if n.startswith(prefix))
@@ -88,12 +78,28 @@ class FlatBlock:
         k = params[self.names[0]].shape[0]
         return np.concatenate([params[n].reshape(k, -1) for n in self.names], axis=1)
 
-    def unpack(self, theta) -> dict:
-        out, start = {}, 0
+    def unpack(self, theta: np.ndarray) -> dict:
+        out, start, k = {}, 0, theta.shape[0]
         for name, shape, size in zip(self.names, self.shapes, self.sizes):
-            out[name] = _columns(theta, start, start + size, shape)
+            out[name] = theta[:, start:start + size].reshape((k,) + shape)
             start += size
         return out
+
+    def loss_and_gradient(self, loss, theta: np.ndarray) -> tuple:
+        """loss(arrays) -> (K,) at θ's arrays: its values and the (K, P) gradient of their sum,
+        which holds every member's gradient of its own loss (a parameter the loss does not
+        read gets zeros)."""
+        k = theta.shape[0]
+        arrays = self.unpack(theta)
+        leaves = [VJPNode.new_root() for _ in self.names]
+        with trace_stack.new_trace() as trace:
+            end = loss({name: new_box(arrays[name], trace, leaf) for name, leaf in zip(self.names, leaves)})
+        if not (isbox(end) and end._trace == trace):
+            return end, np.zeros_like(theta)
+        grads = _leaf_gradients(end._node, np.ones(k), leaves)
+        return end._value, np.concatenate(
+            [grads[leaf].reshape(k, -1) if leaf in grads else np.zeros((k, size))
+             for leaf, size in zip(leaves, self.sizes)], axis=1)
 
 
 def _batch_size(spec: dict, n_train: int) -> int:
@@ -184,7 +190,6 @@ def train_network_group(specs: list[dict]) -> list[dict]:
     seconds_at: list[float | None] = [None] * k
     history: list[dict] = [dict() for _ in range(k)]
     snapshots: list[dict] = [dict() for _ in range(k)]
-    ones = np.ones(k)
     order = None
     trained_seconds = 0.0
 
@@ -241,10 +246,10 @@ def train_network_group(specs: list[dict]) -> list[dict]:
             for other, theta in zip(blocks, members.thetas):
                 if other is not block:
                     frozen.update(other.unpack(theta))
-            vjp, values = make_vjp(lambda theta: player.loss({**frozen, **block.unpack(theta)}, batch))(
-                members.thetas[b])
+            values, grads = block.loss_and_gradient(lambda arrays: player.loss({**frozen, **arrays}, batch),
+                                                    members.thetas[b])
             members.check_finite(np.asarray(values), step, parameters=False)
-            members.step(b, vjp(ones))
+            members.step(b, grads)
         trained_seconds += time.perf_counter() - started
         if not members.active.any():
             break
