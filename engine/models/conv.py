@@ -19,12 +19,13 @@ kernels are (O, C, *k) either way.
 
 Output length along each axis: ⌊(n + 2p − k)/s⌋ + 1.
 """
+from itertools import product
 from math import prod
 
 import autograd.numpy as np
 import numpy as onp
 from autograd.extend import defvjp, defvjp_argnums, primitive
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
 from .layers import ACTIVATION_NAMES, FUSED_ACTIVATIONS, Layer, activation_derivative, check_activation, glorot
 
@@ -62,12 +63,15 @@ def im2col(x, kernel, stride, padding):
     d = len(kernel)
     lead = x.ndim - d - 1
     xp = _zero_padded(x, lead, padding)
-    spatial_axes = tuple(range(lead, lead + d))
-    windows = sliding_window_view(xp, kernel, axis=spatial_axes)  # (..., *full, C, *kernel)
-    windows = windows[(slice(None),) * lead + tuple(slice(None, None, s) for s in stride)]
-    out = windows.shape[lead : lead + d]
-    order = list(range(lead + d)) + [lead + d + 1 + i for i in range(d)] + [lead + d]
-    return windows.transpose(order).reshape(x.shape[:lead] + out + (-1,))
+    out = tuple(conv_output_size(n, k, s) for n, k, s in zip(xp.shape[lead:lead + d], kernel, stride))
+    # A read-only view (..., *out, *kernel, C): window j's offset a along an axis is element
+    # j·s + a, so its strides are (s·step, step).  Flattening it copies each window's values
+    # once, already in row order (no sliding_window_view and transpose: half the cost at B = 1).
+    steps = xp.strides[lead:lead + d]
+    windows = as_strided(xp, x.shape[:lead] + out + tuple(kernel) + x.shape[-1:],
+                         xp.strides[:lead] + tuple(t * s for t, s in zip(steps, stride)) + steps + xp.strides[-1:],
+                         writeable=False)
+    return windows.reshape(x.shape[:lead] + out + (-1,))
 
 
 @primitive
@@ -82,7 +86,7 @@ def col2im(cols, x_shape, kernel, stride, padding):
     xp = onp.zeros(x_shape[:lead] + padded + (channels,), dtype=cols.dtype)
     # One strided slice-add per kernel offset (∏kernel of them) rather than np.add.at per element:
     # the same scatter, with the loop over the few offsets instead of the many windows.
-    for offset in onp.ndindex(*kernel):
+    for offset in product(*map(range, kernel)):
         target = tuple(slice(o, o + s * (m - 1) + 1, s) for o, s, m in zip(offset, stride, out))
         xp[(Ellipsis,) + target + (slice(None),)] += g[(Ellipsis,) + offset + (slice(None),)]
     return xp[(Ellipsis,) + tuple(slice(p, p + n) for p, n in zip(padding, spatial)) + (slice(None),)]
