@@ -97,9 +97,12 @@ class FlatBlock:
         if not (isbox(end) and end._trace == trace):
             return end, np.zeros_like(theta)
         grads = _leaf_gradients(end._node, np.ones(k), leaves)
-        return end._value, np.concatenate(
-            [grads[leaf].reshape(k, -1) if leaf in grads else np.zeros((k, size))
-             for leaf, size in zip(leaves, self.sizes)], axis=1)
+        # Each gradient is copied once into its columns, whatever its memory layout (a
+        # convolution's kernel gradient comes transposed): the columns' views take it as it is.
+        gradient = np.empty(theta.shape)
+        for leaf, columns in zip(leaves, self.unpack(gradient).values()):
+            columns[...] = grads.get(leaf, 0.0)
+        return end._value, gradient
 
 
 def _batch_size(spec: dict, n_train: int) -> int:
