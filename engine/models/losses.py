@@ -44,21 +44,22 @@ def softmax_cross_entropy(logits, y):
     One primitive with a hand-written gradient, (softmax − one-hot) · weight / Σ weights, instead
     of the ten primitives of its formula (first order only).
     """
+    # Reductions as array methods, here and in the VJP: the same sums, without the dispatch of
+    # onp.sum and onp.max, which costs more than the sums themselves at B = 1.
     weights = _has_target(y)
-    shift = onp.max(logits, axis=-1, keepdims=True)
-    log_z = onp.log(onp.sum(onp.exp(logits - shift), axis=-1)) + shift[..., 0]
-    picked = onp.sum(logits * one_hot(y, logits.shape[-1]), axis=-1)
+    shift = logits.max(axis=-1, keepdims=True)
+    log_z = onp.log(onp.exp(logits - shift).sum(axis=-1)) + shift[..., 0]
+    picked = (logits * one_hot(y, logits.shape[-1])).sum(axis=-1)
     axes = tuple(range(1, weights.ndim))
-    return onp.sum((log_z - picked) * weights, axis=axes) / onp.sum(weights, axis=axes)
+    return ((log_z - picked) * weights).sum(axis=axes) / weights.sum(axis=axes)
 
 
 def _softmax_cross_entropy_vjp(ans, logits, y):
     weights = _has_target(y)
     axes = tuple(range(1, weights.ndim))
-    scale = weights / onp.sum(weights, axis=axes).reshape((-1,) + (1,) * (weights.ndim - 1))
-    shift = onp.max(logits, axis=-1, keepdims=True)
-    p = onp.exp(logits - shift)
-    p /= onp.sum(p, axis=-1, keepdims=True)
+    scale = weights / weights.sum(axis=axes).reshape((-1,) + (1,) * (weights.ndim - 1))
+    p = onp.exp(logits - logits.max(axis=-1, keepdims=True))
+    p /= p.sum(axis=-1, keepdims=True)
     p -= one_hot(y, logits.shape[-1])
     p *= scale[..., None]
     return lambda g: p * onp.reshape(g, (-1,) + (1,) * (p.ndim - 1))
