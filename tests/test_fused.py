@@ -54,7 +54,8 @@ def _compare(fused, reference, args, argnums):
 
 
 @pytest.mark.parametrize("activation", [None, "relu", "tanh"])
-@pytest.mark.parametrize("x_shape", [(3, 5, 4), (3, 5, 6, 4)])   # (K, B, n_in) and one extra axis
+# (K, B, n_in), one extra axis, and one example (B = 1: the weights' gradient is an outer product)
+@pytest.mark.parametrize("x_shape", [(3, 5, 4), (3, 5, 6, 4), (3, 1, 4)])
 def test_dense_matches_its_formula(activation, x_shape):
     x, W, b = rng.normal(size=x_shape), rng.normal(size=(3, 4, 2)), rng.normal(size=(3, 2))
     _compare(lambda x, W, b: dense(x, W, b, activation), lambda x, W, b: reference_dense(x, W, b, activation),
