@@ -12,8 +12,8 @@ from pathlib import Path
 from engine.config.errors import ConfigError
 from engine.config.validate import DEFAULT_FILE, DEFAULT_PROFILE, load_experiments
 from engine.config.errors import ConfigProblem
-from engine.plan import (FILTER_FIELDS, cell_of, count_runs, expand, expand_with_waiting, group_key, group_runs,
-                         parse_filter, select)
+from engine.plan import (FILTER_FIELDS, Run, count_runs, expand, expand_with_waiting, expected_finals, group_key,
+                         group_runs, parse_filter, select)
 from engine.record import Record
 from engine.store import DEFAULT_STORE, ResultStore, StoreBusy, StoreUnwritable
 
@@ -109,10 +109,18 @@ def _selected_with_waiting(args, store=None):
     chosen = select(runs, terms)
     if terms and not chosen:
         raise UsageError(f"--only '{args.only}' matches none of the {len(runs)} runs of profile '{args.profile}'.")
-    if terms:
-        cells = {cell_of(r.spec) for r in chosen}
-        waiting = [c for c in waiting if c in cells]
+    if terms:  # the cells whose final seeds this selection trains once their grid is stored
+        waiting = list(expected_finals(waiting, chosen, _seeds(exp), _selects(terms)))
     return exp, chosen, waiting
+
+
+def _seeds(exp):
+    return lambda study: exp.data["studies"][study]["seeds"]
+
+
+def _selects(terms):
+    """Whether the selection `terms` keeps a run with a given spec."""
+    return lambda spec: bool(select([Run("", "", spec)], terms))
 
 
 def cmd_validate(args) -> int:
@@ -249,12 +257,13 @@ def _train(executor, todo, waiting, args, exp, store, tally) -> None:
     (engine/progress.py): one slow group of single-example SGD does not hide behind hundreds of
     cheap runs, and the final seeds still to come count from the start."""
     from engine.executor import execute_group
-    from engine.progress import CostModel, Progress, expected_finals
+    from engine.progress import CostModel, Progress
 
     queue = group_runs(todo)
     known = {r.key for r in todo}
     pending, pending_timed = {}, {}
-    expected = expected_finals(waiting, todo, lambda study: exp.data["studies"][study]["seeds"])
+    terms = parse_filter(args.only)
+    expected = expected_finals(waiting, todo, _seeds(exp), _selects(terms))
     costs = CostModel()
     costs.learn_from_records(store.indexed_records(),
                              {group_key(spec) for spec in [g[0].spec for g in queue] + [s for s, _ in expected.values()]})
@@ -285,7 +294,7 @@ def _train(executor, todo, waiting, args, exp, store, tally) -> None:
                 study = records[0].spec.study
                 if exp.data["studies"][study].get("tune"):
                     now, still = expand_with_waiting(exp, store, {study})
-                    new = [r for r in select(now, parse_filter(args.only))
+                    new = [r for r in select(now, terms)
                            if r.key not in known and not store.is_finished(r.key)]
                     known.update(r.key for r in new)
                     groups = group_runs(new)

@@ -37,10 +37,10 @@ class Run:
 
     @property
     def group(self) -> str:
-        """Runs with equal group keys differ only in seed and optimizer (rule and
-        hyperparameters), so they train together as members of one computation: one forward and
-        backward pass for all, each rule updating its own rows.  A study marked `alone` (its
-        claim times single runs) gives every run a group of its own."""
+        """Runs with equal group keys differ only in seed, optimizer (rule and hyperparameters)
+        and batch 'full' against no batch (one regime), so they train together as members of one
+        computation: one forward and backward pass for all, each rule updating its own rows.  A
+        study marked `alone` (its claim times single runs) gives every run a group of its own."""
         return group_key(self.spec)
 
 
@@ -174,19 +174,16 @@ def expand(exp: Experiments, store=None, studies=None) -> list[Run]:
     A study without `tune` runs its whole grid with every seed.  A study with
     `tune: {metric, mode}` follows the tuning protocol: the grid runs with the first seed and is
     scored on the validation split; the best grid point then runs with every seed.  Those final
-    runs are known only once the grid is in `store`; until then `awaiting_tuning` names them.
+    runs are known only once the grid is in `store`; until then `expand_with_waiting` names their
+    cells.
     `studies` restricts the expansion to those study names.
     """
     return _expand(exp, store, studies)[0]
 
 
-def awaiting_tuning(exp: Experiments, store=None) -> list[Cell]:
-    """Cells whose final runs wait for their tuning grid to be trained."""
-    return _expand(exp, store)[1]
-
-
 def expand_with_waiting(exp: Experiments, store=None, studies=None) -> tuple[list[Run], list[Cell]]:
-    """`expand` and `awaiting_tuning` at once (one pass over the plan, or over `studies`)."""
+    """`expand`, and the cells whose final runs wait for their tuning grid to be trained (one pass
+    over the plan, or over `studies`)."""
     return _expand(exp, store, studies)
 
 
@@ -211,6 +208,20 @@ def _expand(exp: Experiments, store, studies=None) -> tuple[list[Run], list[Cell
         if best is not None:
             runs.extend(_run(make(best.spec.optimizer.hp, seed)) for seed in study["seeds"][1:])
     return runs, waiting
+
+
+def expected_finals(waiting, grid_runs, seeds_of, selected=lambda spec: True) -> dict[Cell, tuple[dict, int]]:
+    """Each waiting cell's final seeds as (a spec of its grid, how many runs): ``seeds_of(study)``
+    is the study's seed list; ``selected(spec)`` whether the run's selection (``--only``) keeps
+    a run like `spec`.  A cell with no final run to expect (one seed, or none selected) is left out."""
+    waiting, out = set(waiting), {}
+    for run in grid_runs:
+        cell = cell_of(run.spec)
+        if cell in waiting and cell not in out:
+            finals = sum(selected({**run.spec, "seed": seed}) for seed in seeds_of(cell.study)[1:])
+            if finals:
+                out[cell] = (run.spec, finals)
+    return out
 
 
 def parse_filter(text: str | None) -> list[tuple[str | None, str]]:

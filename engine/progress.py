@@ -17,7 +17,7 @@ from __future__ import annotations
 import statistics
 import sys
 
-from engine.plan import Cell, cell_of, estimated_cost, group_key
+from engine.plan import estimated_cost, group_key
 
 
 class CostModel:
@@ -39,7 +39,8 @@ class CostModel:
             self._prior += prior
 
     def learn_from_records(self, records, families: set[str]) -> None:
-        """Calibrate the `families` on stored records: one measurement per group they trained in."""
+        """Calibrate the `families` on stored records: one measurement per group they trained in
+        (records carry no group id; a group's wall time and size stand in for one)."""
         seen = set()
         for record in records:
             group = (record.group_wall_time_s, record.group_size)
@@ -59,24 +60,14 @@ class CostModel:
         return sum(prior * factors.get(family, fallback) for family, prior in estimates)
 
 
-def expected_finals(waiting, grid_runs, seeds_of) -> dict[Cell, tuple[dict, int]]:
-    """Each waiting cell's final seeds as (a spec of its grid, how many runs): ``seeds_of(study)``
-    is the study's seed list."""
-    waiting, out = set(waiting), {}
-    for run in grid_runs:
-        cell = cell_of(run.spec)
-        if cell in waiting and cell not in out:
-            out[cell] = (run.spec, len(seeds_of(cell.study)) - 1)
-    return out
-
-
 class Progress:
     """The bar of one `engine run`: seconds of work done and left, and runs finished (of those
     queued and expected)."""
 
     FORMAT = "{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]"
 
-    def __init__(self, groups, expected: dict, costs: CostModel, runs_total: int, file=sys.stderr):
+    def __init__(self, groups, expected: dict, costs: CostModel, runs_total: int, file=None):
+        """`expected`: cell → (spec, runs) of the final seeds to come (``plan.expected_finals``)."""
         from tqdm import tqdm
 
         self.costs = costs
@@ -86,7 +77,7 @@ class Progress:
         self.runs_done = 0
         self.runs_total = runs_total + sum(k for _, k in self.expected.values())
         # smoothing=0: the rate is all work done over all time elapsed, not the last few groups'.
-        self.bar = tqdm(total=self.total_seconds(), file=file, dynamic_ncols=True, smoothing=0,
+        self.bar = tqdm(total=self.total_seconds(), file=file or sys.stderr, dynamic_ncols=True, smoothing=0,
                         bar_format=self.FORMAT)
         self._describe()
 
@@ -98,10 +89,12 @@ class Progress:
         self.bar.set_description_str(f"{self.runs_done}/{self.runs_total} runs")
 
     def finished(self, group, records) -> None:
-        """A group came back: count the seconds it took and calibrate its family."""
+        """A group came back: count the seconds it took and calibrate its family (not on a group
+        that failed: it may have failed at once, and would teach that the family costs nothing)."""
         family, prior = self.left.pop(id(group))
-        seconds = records[0].group_wall_time_s if records else 0.0
-        self.costs.learn(family, prior, seconds)
+        seconds = records[0].group_wall_time_s
+        if records[0].status != "failed":
+            self.costs.learn(family, prior, seconds)
         self.done_seconds += seconds
         self.runs_done += len(records)
         self._refresh()

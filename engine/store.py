@@ -72,8 +72,9 @@ class ResultStore:
     def index_path(self) -> Path:
         return self.root / "index.pickle"
 
-    def _indexed(self, key: str, path: Path) -> Record | None:
-        """The record kept in the index for `key`, if its file is the one that was indexed."""
+    def _load_index(self) -> dict:
+        """The consolidated index (key → ((mtime_ns, size) of its file, Record)), read once; an
+        index that cannot be read is an empty one."""
         if self._index is None:
             try:
                 layout, self._index = _unpickle(self.index_path.read_bytes())
@@ -82,7 +83,11 @@ class ResultStore:
             except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError,
                     TypeError):
                 self._index = {}
-        entry = self._index.get(key)
+        return self._index
+
+    def _indexed(self, key: str, path: Path) -> Record | None:
+        """The record kept in the index for `key`, if its file is the one that was indexed."""
+        entry = self._load_index().get(key)
         if entry is None:
             return None
         try:
@@ -106,9 +111,7 @@ class ResultStore:
     def indexed_records(self) -> list[Record]:
         """The records of the consolidated index, as last indexed, without checking their files:
         for estimates only (engine/progress.py calibrates its costs on them)."""
-        if self._index is None:
-            self._indexed("", self.root)   # loads the index
-        return [record for _, record in self._index.values()]
+        return [record for _, record in self._load_index().values()]
 
     def path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
@@ -161,13 +164,11 @@ class ResultStore:
         return path
 
     def _remember(self, key: str, path: Path, record: Record) -> None:
-        if self._index is None:
-            self._indexed(key, path)   # loads the index
         try:
             stat = path.stat()
         except OSError:
             return
-        self._index[key] = ((stat.st_mtime_ns, stat.st_size), record)
+        self._load_index()[key] = ((stat.st_mtime_ns, stat.st_size), record)
         self._index_changed = True
 
     @contextmanager

@@ -3,12 +3,12 @@ change results, divergence recorded rather than raised, a killed run that loses 
 from __future__ import annotations
 
 import json
-from collections import Counter
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np

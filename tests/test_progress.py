@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from engine.config.validate import load_experiments
-from engine.plan import estimated_cost, expand_with_waiting, group_runs
-from engine.progress import CostModel, Progress, expected_finals
+from engine.plan import estimated_cost, expand_with_waiting, expected_finals, group_runs
+from engine.progress import CostModel, Progress
 from engine.record import Record
 
 EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments.yaml"
@@ -75,18 +75,48 @@ def test_the_final_seeds_of_tuned_cells_count_from_the_start_and_leave_when_queu
     groups = group_runs(todo)
     progress = _progress(groups, expected)
     assert progress.runs_total == len(todo) + 7 * (seeds - 1)
-    with_finals = progress.total_seconds()
-    assert with_finals > sum(estimated_cost(g[0].spec, len(g)) for g in groups)
+    assert progress.total_seconds() == pytest.approx(
+        sum(estimated_cost(g[0].spec, len(g)) for g in groups)
+        + sum(estimated_cost(spec, k) for spec, k in expected.values()))
     progress.queued([], resolved=list(expected))     # e.g. every grid point diverged: nothing to train
     assert progress.runs_total == len(todo)
     assert progress.total_seconds() == pytest.approx(sum(estimated_cost(g[0].spec, len(g)) for g in groups))
 
 
-def test_stored_records_calibrate_before_anything_trains(plan):
-    """A rebuild after a code change knows how long its families took last time."""
+def test_stored_records_calibrate_before_anything_trains(plan, tmp_path):
+    """A rebuild after a code change knows how long its families took last time: the store's
+    index hands its records to the cost model."""
+    from engine.store import ResultStore
+
     _, runs, _ = plan
     group = _groups(runs, "matrix-cnn-digits")[0]
     prior = estimated_cost(group[0].spec, len(group))
+    earlier = ResultStore(tmp_path)
+    for run in group:
+        earlier.put(_record(run, len(group), 5 * prior))
+    earlier.save_index()
     costs = CostModel()
-    costs.learn_from_records([_record(r, len(group), 5 * prior) for r in group], {group[0].group})
+    costs.learn_from_records(ResultStore(tmp_path).indexed_records(), {group[0].group})
     assert _progress([group], costs=costs).total_seconds() == pytest.approx(5 * prior)
+
+
+def test_a_selection_expects_only_the_final_seeds_it_will_train(plan):
+    """`--only seed=0` trains the grids and no final seed: none is expected; a study with one
+    seed has none to expect either."""
+    from engine.plan import Run, parse_filter, select
+
+    exp, runs, waiting = plan
+    todo = [r for r in runs if r.spec["study"] == "matrix-mlp-digits"]
+    seeds = lambda study: exp.data["studies"][study]["seeds"]
+    only = lambda text: (lambda spec: bool(select([Run("", "", spec)], parse_filter(text))))
+    assert expected_finals(waiting, todo, seeds, only("seed=0")) == {}
+    assert all(k == 1 for _, k in expected_finals(waiting, todo, seeds, only("seed=3")).values())
+    assert expected_finals(waiting, todo, lambda study: [0]) == {}
+
+
+def test_the_bar_of_a_selection_counts_what_it_trains(tmp_path, cli):
+    tiny = Path(__file__).parent / "data" / "tiny_nn.yaml"
+    code, _, err = cli("run", tiny, "--store", tmp_path / "s", "--jobs", "1", "--only", "seed=0")
+    assert code == 0, err
+    assert "trained 4 runs" in err and "4/4 runs" in err and "/6 runs" not in err
+    assert "final seeds" not in err   # no tuned cell's final seed is in this selection

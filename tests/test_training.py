@@ -140,17 +140,19 @@ def test_tuning_protocol_runs_the_grid_then_the_chosen_rate_with_every_seed(tmp_
     from pathlib import Path
 
     from engine.config.validate import load_experiments
-    from engine.plan import awaiting_tuning, expand
+    from engine.plan import expand, expand_with_waiting
     from engine.store import ResultStore
 
     tiny = Path(__file__).parent / "data" / "tiny_nn.yaml"
     exp, store = load_experiments(tiny), ResultStore(tmp_path / "s")
-    assert len(expand(exp, store)) == 4 and len(awaiting_tuning(exp, store)) == 2
+    assert len(expand(exp, store)) == 4 and len(expand_with_waiting(exp, store)[1]) == 2
     code, _, err = cli("run", tiny, "--store", store.root, "--jobs", "1")
     assert code == 0, err
     assert "the final seeds of 2 tuned cells follow their grids" in err and "trained 6 runs" in err
+    # The progress bar counts the final seeds from the start: its total is 6 runs throughout.
+    assert "6/6 runs" in err and "/4 runs" not in err
     runs = expand(exp, store)
-    assert len(runs) == 6 and not awaiting_tuning(exp, store)
+    assert len(runs) == 6 and not expand_with_waiting(exp, store)[1]
     finals = [r for r in runs if r.spec["seed"] == 1]
     chosen = {r.spec["optimizer"]["name"]: r.spec["optimizer"]["hp"]["lr"] for r in finals}
     assert chosen == {"sgd": 0.3, "adam": 0.01}  # the other rates barely move in two epochs

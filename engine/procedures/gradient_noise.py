@@ -29,7 +29,7 @@ fixed parameters:
 from __future__ import annotations
 
 import numpy as np
-from autograd import grad, make_vjp
+from autograd import grad
 
 from engine.data import DATASETS
 from engine.models import MODELS
@@ -127,7 +127,6 @@ def run(specs: list[dict]) -> list[dict]:
     draw_rngs = member_rngs(specs, DRAW_STREAM)
     batch = n_total if s0["batch"] in ("full", None) else min(int(s0["batch"]), n_total)
     steps_per_epoch = n_total // batch
-    ones = np.ones(k)
     order = None
     history = [{"train_steps": [], "train_loss": [], "points": []} for _ in range(k)]
 
@@ -139,9 +138,9 @@ def run(specs: list[dict]) -> list[dict]:
                 order = [rng.permutation(n_total) for rng in batch_rngs]
             idx = np.stack([o[position * batch:(position + 1) * batch] for o in order])
             mb = {"x": data.x_train[idx], "y": data.y_train[idx]}
-            vjp, values = make_vjp(lambda p: model.loss(p, mb))(block.unpack(members.thetas[0]))
+            values, grads = block.loss_and_gradient(lambda p: model.loss(p, mb), members.thetas[0])
             members.check_finite(np.asarray(values), step, parameters=False)
-            members.step(0, block.pack(vjp(ones)))
+            members.step(0, grads)
             step += 1
         current = block.unpack(members.thetas[0])
         losses = np.asarray(model.loss(current, {"x": np.broadcast_to(x_pop, (k,) + x_pop.shape),

@@ -11,7 +11,8 @@ PDF page: about a minute for two languages.  Kept in ``<store>/report-cache/``:
   formulas are set by matplotlib, which is slow);
 - a PDF, keyed by its HTML and the version of WeasyPrint, with the layout problems found when it
   was made;
-- results.csv, keyed by the identity of every record and the source that writes it.
+- results.csv, keyed by the identity of every record and the source that writes it (the latest
+  only: it weighs megabytes).
 
 An entry is written atomically; an entry that cannot be read is recomputed, never trusted.  A
 cache of None (``ReportCache(None)``) keeps nothing.
@@ -38,7 +39,9 @@ class ReportCache:
         self.root = None if root is None else Path(root)
         self.hits = self.misses = 0
 
-    def _kept(self, kind: str, key: str, compute: Callable):
+    def _kept(self, kind: str, key: str, compute: Callable, only_latest: bool = False):
+        """`compute()`, or what it gave before under `key`; with `only_latest`, the other entries
+        of `kind` are dropped when a new one is written (one large value kept, not one per build)."""
         if self.root is None:
             return compute()
         path = self.root / kind / key[:2] / f"{key}.pickle"
@@ -52,6 +55,10 @@ class ReportCache:
         self.misses += 1
         try:
             write_atomic(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+            if only_latest:
+                for old in (self.root / kind).glob("*/*.pickle"):
+                    if old != path:
+                        old.unlink(missing_ok=True)
         except OSError:  # a read-only store still gets its report, only slower
             pass
         return value
@@ -75,7 +82,7 @@ class ReportCache:
         """results.csv of `records`, keyed by their identity and the source that writes it."""
         key = _digest("table", fingerprint(("engine.report.assemble",)),
                       [(r.key, r.status, r.wall_time_s) for r in records])
-        return self._kept("table", key, compute)
+        return self._kept("table", key, compute, only_latest=True)
 
     def html(self, context: dict, templates_dir: Path, compute: Callable) -> str:
         """The HTML of `context`, keyed by the context itself, every file under `templates_dir`

@@ -12,6 +12,7 @@ they are half of it (`Members.subset`).
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -101,12 +102,11 @@ class Members:
     def subset(self, rows: np.ndarray) -> "Members":
         """The members of `rows` (sorted indices of the current rows) with their parameters,
         hyperparameters, optimizer states and status, the others dropped from the computation."""
-        out = object.__new__(Members)
+        out = copy.copy(self)   # what is not per member (clip_norm, …) carries over as it is
         out.thetas = [theta[rows] for theta in self.thetas]
         out.k = len(rows)
         out.active = self.active[rows]
         out.diverged_at = [self.diverged_at[i] for i in rows]
-        out.clip_norm = self.clip_norm
         out.rules = []
         for r in self.rules:
             old = np.arange(self.k)[r.rows]                  # this rule's rows, ascending
