@@ -20,32 +20,48 @@ pytest.importorskip("distributed", reason="the 'cluster' extra is not installed 
 TINY = Path(__file__).resolve().parent / "data" / "tiny.yaml"
 FIELDS = ("status", "diverged_at_step", "history", "final")
 ONLY = "study=scaling,seed=0"
-RUNS = select(expand(load_experiments(TINY, "full")), parse_filter(ONLY))
 
 
 @pytest.fixture(scope="module")
-def pool_store(tmp_path_factory) -> ResultStore:
+def experiments(tmp_path_factory) -> Path:
+    """tests/data/tiny.yaml with six condition numbers: six groups (one per κ), more than the
+    four a run keeps in flight on two workers, so a worker that delivers a group has another
+    one to train."""
+    path = tmp_path_factory.mktemp("experiments") / "six.yaml"
+    path.write_text(TINY.read_text().replace("kappa: [10, 100, 1000]", "kappa: [10, 30, 100, 300, 1000, 3000]"))
+    return path
+
+
+@pytest.fixture(scope="module")
+def runs(experiments) -> list:
+    selected = select(expand(load_experiments(experiments, "full")), parse_filter(ONLY))
+    assert len(selected) > 300 and len(group_runs(selected)) == 6
+    return selected
+
+
+@pytest.fixture(scope="module")
+def pool_store(tmp_path_factory, experiments) -> ResultStore:
     """The subset trained by the process pool: the reference the Dask runs must match."""
     root = tmp_path_factory.mktemp("pool")
-    assert main(["run", str(TINY), "--store", str(root), "--jobs", "2", "--only", ONLY]) == 0
+    assert main(["run", str(experiments), "--store", str(root), "--jobs", "2", "--only", ONLY]) == 0
     return ResultStore(root)
 
 
-def _same_as_pool(pool: ResultStore, dask: ResultStore) -> None:
-    assert len(RUNS) > 100
-    for run in RUNS:
+def _same_as_pool(runs, pool: ResultStore, dask: ResultStore) -> None:
+    for run in runs:
         a, b = pool.get(run.key), dask.get(run.key)
         assert a is not None and b is not None, run.label
         assert all(getattr(a, f) == getattr(b, f) for f in FIELDS), run.label
 
 
-def test_dask_local_cluster_gives_the_same_bits_as_the_process_pool(tmp_path, cli, pool_store):
-    code, _, err = cli("run", TINY, "--store", tmp_path, "--jobs", "2", "--only", ONLY, "--executor", "dask")
+def test_dask_local_cluster_gives_the_same_bits_as_the_process_pool(tmp_path, cli, experiments, runs, pool_store):
+    code, _, err = cli("run", experiments, "--store", tmp_path, "--jobs", "2", "--only", ONLY, "--executor", "dask")
     assert code == 0, err
-    _same_as_pool(pool_store, ResultStore(tmp_path))
+    _same_as_pool(runs, pool_store, ResultStore(tmp_path))
 
 
-def test_a_lost_worker_loses_no_run_and_redoes_no_stored_one(tmp_path, cli, pool_store, monkeypatch):
+def test_a_lost_worker_loses_no_run_and_redoes_no_stored_one(tmp_path, cli, experiments, runs, pool_store,
+                                                              monkeypatch):
     """As soon as the first record is stored, SIGKILL the worker that computed it, now busy with
     another group.  The run still ends with every run of the subset stored once and the same bits
     as the process pool; the records stored before the loss are untouched; and the scheduler's
@@ -91,15 +107,15 @@ def test_a_lost_worker_loses_no_run_and_redoes_no_stored_one(tmp_path, cli, pool
     monkeypatch.setattr(engine.executor.DaskExecutor, "__init__", capture)
     monkeypatch.setattr(engine.executor.DaskExecutor, "shutdown", count_then_shutdown)
     monkeypatch.setattr(ResultStore, "put", put_then_kill)
-    code, _, err = cli("run", TINY, "--store", tmp_path, "--jobs", "2", "--only", ONLY, "--executor", "dask")
+    code, _, err = cli("run", experiments, "--store", tmp_path, "--jobs", "2", "--only", ONLY, "--executor", "dask")
     assert code == 0, err
     assert lost["delivered"] and lost["files"]
-    assert puts == Counter({run.key: 1 for run in RUNS})     # every run stored exactly once
+    assert puts == Counter({run.key: 1 for run in runs})     # every run stored exactly once
     assert {p: (p.stat().st_mtime_ns, p.stat().st_ino) for p in lost["files"]} == lost["files"]
-    assert set(started) == set(runs_of) and len(runs_of) == len(group_runs(RUNS))
+    assert set(started) == set(runs_of) and len(runs_of) == len(group_runs(runs))
     assert all(started[task] == 1 for task in lost["delivered"]), started
     assert max(started.values()) == 2, started     # the group the lost worker was training
-    _same_as_pool(pool_store, ResultStore(tmp_path))
+    _same_as_pool(runs, pool_store, ResultStore(tmp_path))
 
 
 def test_scheduler_needs_the_dask_executor(tmp_path, cli):
