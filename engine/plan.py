@@ -288,16 +288,21 @@ def member_limit(spec: dict) -> int:
 class _Size:
     n_train: int   # training examples of the data set
     outputs: int   # values the model's layers output per example
-    n_params: int  # parameters of one member
+    macs: int      # multiply-adds of one forward pass per example
 
 
 @lru_cache(maxsize=None)
 def _model_size(model_json: str, dataset_json: str) -> _Size:
+    """A layer's multiply-adds are its parameters times the positions it applies them at (all but
+    the last axis of its output: 1 for a dense layer, the output length for a convolution, the
+    steps for a recurrence)."""
     model, dataset = json.loads(model_json), json.loads(dataset_json)
     data = DATASETS[dataset["kind"]].load(None, **dataset["params"])
     built = MODELS[model["kind"]].build(data.info, **model["params"])
-    return _Size(data.x_train.shape[0], max(1, sum(math.prod(row["output_shape"]) for row in built.layers or ())),
-                 built.n_params)
+    rows = built.layers or ()
+    macs = sum(row["n_params"] * math.prod(row["output_shape"][:-1]) for row in rows)
+    return _Size(data.x_train.shape[0], max(1, sum(math.prod(row["output_shape"]) for row in rows)),
+                 max(macs, built.n_params))
 
 
 def _batch(spec: dict, n_train: int) -> int:
@@ -305,17 +310,19 @@ def _batch(spec: dict, n_train: int) -> int:
 
 
 # The prior of `estimated_cost`, in seconds, fitted (non-negative least squares) on the groups of
-# a cold full build on 2 cores here; the progress bar calibrates it as groups finish
-# (engine/progress.py), so only its proportions between families need to be about right.
+# a cold full build on 2 cores here (most families within 0.6-1.4× of what they took); the
+# progress bar calibrates it as groups finish (engine/progress.py), so only its proportions
+# between families need to be about right.
 GROUP_START_S = 0.2                       # a worker loads the data and builds the model
-NETWORK_STEP_S = (4.4e-4, 4.7e-5, 4.5e-10)  # per step: fixed, per member, per member × example × parameter
-OBJECTIVE_STEP_S = (4.8e-5, 4.7e-8)       # per step of an analytic objective: fixed, per member
+NETWORK_STEP_S = (2.8e-5, 8.5e-5, 5.0e-10)  # per step: fixed, per member, per member × example × multiply-add
+OBJECTIVE_STEP_S = (8.3e-5, 0.0)          # per step of an analytic objective: fixed, per member
 PROCEDURE_RUN_S = 1.0                     # per run of a procedure
 
 
 def estimated_cost(spec: dict, members: int) -> float:
     """Seconds a group of `members` runs like `spec` should take: optimizer steps × (a fixed cost
-    + a cost per member + one per member, example and parameter), plus the group's start."""
+    + a cost per member + one per member, example and multiply-add of the model), plus the
+    group's start."""
     budget = spec["budget"]
     if spec.get("procedure") is not None or not budget:
         return GROUP_START_S + PROCEDURE_RUN_S * members
@@ -326,4 +333,4 @@ def estimated_cost(spec: dict, members: int) -> float:
     batch = _batch(spec, size.n_train)
     steps = budget["max_steps"] if "max_steps" in budget else budget["epochs"] * -(-size.n_train // batch)
     fixed, per_member, per_value = NETWORK_STEP_S
-    return GROUP_START_S + steps * (fixed + members * (per_member + per_value * batch * size.n_params))
+    return GROUP_START_S + steps * (fixed + members * (per_member + per_value * batch * size.macs))

@@ -1,7 +1,7 @@
 """How much training is left, in seconds: the work behind the progress bar's ETA.
 
-A group's cost starts as the prior of `engine.plan.estimated_cost` (steps × model size × members,
-in seconds on this kind of machine) and is calibrated by what the groups actually took: each
+A group's cost starts as the prior of `engine.plan.estimated_cost` (steps × members × examples ×
+the model's multiply-adds, in seconds on this kind of machine) and is calibrated by what the groups actually took: each
 finished group gives its family — the runs that share a group key (model, data set, batch,
 budget) — the factor measured seconds / prior, and a family with no measurement yet takes the
 factor of all the work measured so far.  Groups already in the store (a rebuild after a code
