@@ -27,7 +27,7 @@ import numpy as onp
 from autograd.extend import defvjp, defvjp_argnums, primitive
 from numpy.lib.stride_tricks import as_strided
 
-from .layers import ACTIVATION_NAMES, FUSED_ACTIVATIONS, Layer, activation_derivative, check_activation, glorot
+from .layers import ACTIVATION_NAMES, Layer, check_activation, dense, dense_vjp, glorot
 
 
 def conv_output_size(n, kernel, stride=1, padding=0):
@@ -109,36 +109,27 @@ def windows_times_kernels(cols, w, b, activation=None):
     """f(cols · W + b): every window row of ``cols`` (K, B, *out, ∏k·C) against the kernels
     w (K, O, C, *k), plus bias b (K, O), then the activation; returns (K, B, *out, O).
 
-    One primitive with a hand-written backward pass instead of the reshapes, transposes, matmul,
-    bias and activation it replaces: a CNN step costs per recorded operation at small batches.
+    The fused dense layer (engine/models/layers.py) with the kernels as its weight matrix, forward
+    and backward: one autograd primitive instead of the reshapes, transposes, matmul, bias and
+    activation it replaces, since a CNN step costs per recorded operation at small batches.
     """
-    K, O = w.shape[:2]
-    z = onp.matmul(cols.reshape(K, -1, cols.shape[-1]), _kernel_matrix(w))
-    z += b[:, None, :]
-    return FUSED_ACTIVATIONS[activation][0](z).reshape(cols.shape[:-1] + (O,))
+    return dense.fun(cols, _kernel_matrix(w), b, activation)
 
 
 def _windows_times_kernels_vjp(argnums, ans, args, kwargs):
-    """dL/dz = g·f'(z) as rows (K, M, O); dL/dcols = dL/dz Wᵀ; dL/dW = colsᵀ dL/dz;
-    dL/db = Σ_rows dL/dz.  First order only (NumPy inside)."""
+    """The dense layer's backward pass; dL/dw is its dL/dW laid back out as (K, O, C, *k)."""
     cols, w = args[0], args[1]
-    activation = args[3] if len(args) > 3 else kwargs.get("activation")
     K, O, C = w.shape[:3]
     kernel = w.shape[3:]
+    backward = dense_vjp(argnums, ans, (cols, _kernel_matrix(w)) + tuple(args[2:]), kwargs)
 
     def vjp(g):
-        gz = activation_derivative(g, ans, activation).reshape(K, -1, O)
-        out = []
-        for argnum in argnums:
-            if argnum == 0:
-                out.append(onp.matmul(gz, _kernel_matrix(w).transpose(0, 2, 1)).reshape(cols.shape))
-            elif argnum == 1:
-                gw = onp.matmul(cols.reshape(K, -1, cols.shape[-1]).transpose(0, 2, 1), gz)  # (K, ∏k·C, O)
-                gw = gw.reshape((K,) + kernel + (C, O))
-                out.append(gw.transpose((0, len(kernel) + 2, len(kernel) + 1) + tuple(range(1, len(kernel) + 1))))
-            else:
-                out.append(gz.sum(axis=1))
-        return tuple(out)
+        grads = list(backward(g))
+        if 1 in argnums:
+            i = argnums.index(1)
+            gw = grads[i].reshape((K,) + kernel + (C, O))
+            grads[i] = gw.transpose((0, len(kernel) + 2, len(kernel) + 1) + tuple(range(1, len(kernel) + 1)))
+        return tuple(grads)
 
     return vjp
 
