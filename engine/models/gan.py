@@ -62,12 +62,19 @@ def _squared_distances(a, b):
     return onp.maximum(out, 0.0, out=out)
 
 
-def _kernel_sums(a, b, sigma):
-    """Σ_ij exp(−‖a_i − b_j‖² / 2σ²) per member, and the diagonal's sum (for a against itself)."""
-    kernel = _squared_distances(a, b)
+def _kernel_sums(distance2, sigma):
+    """Σ_ij exp(−‖a_i − b_j‖² / 2σ²) per member from the squared distances (K, N, M), and the
+    diagonal's sum (for a against itself).  Overwrites `distance2` with the kernel."""
+    kernel = distance2
     kernel *= (-0.5 / sigma**2)[:, None, None]
     onp.exp(kernel, out=kernel)
     return onp.sum(kernel, axis=(1, 2)), onp.trace(kernel, axis1=1, axis2=2)
+
+
+def _median_distance(distance2):
+    """The median distance between distinct samples, per member, from their squared distances."""
+    off_diagonal = ~onp.eye(distance2.shape[1], dtype=bool)
+    return onp.sqrt(onp.median(distance2[:, off_diagonal], axis=1))
 
 
 def real_bandwidth(real):
@@ -77,9 +84,7 @@ def real_bandwidth(real):
     generator does, so this bandwidth is fixed for a data set and split: MMD values are comparable
     along training and across runs (unlike the median over real and generated samples pooled)."""
     real = onp.reshape(real, real.shape[:2] + (-1,))
-    distance2 = _squared_distances(real, real)
-    off_diagonal = ~onp.eye(real.shape[1], dtype=bool)
-    return onp.sqrt(onp.median(distance2[:, off_diagonal], axis=1))
+    return _median_distance(_squared_distances(real, real))
 
 
 def mmd2(a, b, bandwidth=None):
@@ -92,11 +97,12 @@ def mmd2(a, b, bandwidth=None):
     """
     a = onp.reshape(a, a.shape[:2] + (-1,))
     b = onp.reshape(b, b.shape[:2] + (-1,))
-    sigma = real_bandwidth(a) if bandwidth is None else onp.full(len(a), float(bandwidth))
+    real = _squared_distances(a, a)   # also what the median bandwidth is read from
+    sigma = _median_distance(real) if bandwidth is None else onp.full(len(a), float(bandwidth))
     n, m = a.shape[1], b.shape[1]
-    within_a = onp.subtract(*_kernel_sums(a, a, sigma)) / (n * (n - 1))
-    within_b = onp.subtract(*_kernel_sums(b, b, sigma)) / (m * (m - 1))
-    return within_a + within_b - 2.0 * _kernel_sums(a, b, sigma)[0] / (n * m)
+    within_a = onp.subtract(*_kernel_sums(real, sigma)) / (n * (n - 1))
+    within_b = onp.subtract(*_kernel_sums(_squared_distances(b, b), sigma)) / (m * (m - 1))
+    return within_a + within_b - 2.0 * _kernel_sums(_squared_distances(a, b), sigma)[0] / (n * m)
 
 
 def mmd_permutation_test(a, b, bandwidth, rng, n_permutations=N_PERMUTATIONS):
