@@ -27,6 +27,7 @@ from engine.record import NoSuchField
 from engine.spec import Named, OptimizerSpec, ProcedureSpec, RunSpec, canonical
 from engine.tuning import choose
 from engine.training import MODEL_KINDS
+from engine.training.network import examples_per_step
 
 
 @dataclass(frozen=True)
@@ -281,7 +282,7 @@ def member_limit(spec: dict) -> int:
     if spec["dataset"] is None or spec.get("procedure") is not None:
         return 4096
     size = _model_size(canonical(spec["model"]), canonical(spec["dataset"]))
-    return max(1, VALUES_PER_STEP // (_batch(spec, size.n_train) * size.outputs))
+    return max(1, VALUES_PER_STEP // (examples_per_step(spec, size.n_train) * size.outputs))
 
 
 @dataclass(frozen=True)
@@ -305,10 +306,6 @@ def _model_size(model_json: str, dataset_json: str) -> _Size:
                  max(macs, built.n_params))
 
 
-def _batch(spec: dict, n_train: int) -> int:
-    return n_train if spec["batch"] in ("full", None) else min(int(spec["batch"]), n_train)
-
-
 # The prior of `estimated_cost`, in seconds, fitted (non-negative least squares) on the groups of
 # a cold full build on 2 cores here (most families within 0.6-1.4× of what they took); the
 # progress bar calibrates it as groups finish (engine/progress.py), so only its proportions
@@ -330,7 +327,7 @@ def estimated_cost(spec: dict, members: int) -> float:
         fixed, per_member = OBJECTIVE_STEP_S
         return GROUP_START_S + budget.get("max_steps", budget.get("epochs", 1)) * (fixed + per_member * members)
     size = _model_size(canonical(spec["model"]), canonical(spec["dataset"]))
-    batch = _batch(spec, size.n_train)
+    batch = examples_per_step(spec, size.n_train)
     steps = budget["max_steps"] if "max_steps" in budget else budget["epochs"] * -(-size.n_train // batch)
     fixed, per_member, per_value = NETWORK_STEP_S
     return GROUP_START_S + steps * (fixed + members * (per_member + per_value * batch * size.macs))

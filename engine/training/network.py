@@ -105,7 +105,8 @@ class FlatBlock:
         return end._value, gradient
 
 
-def _batch_size(spec: dict, n_train: int) -> int:
+def examples_per_step(spec: dict, n_train: int) -> int:
+    """Examples per step: the whole training split for batch 'full' or none, else B (at most N)."""
     batch = spec["batch"]
     if batch == "full" or batch is None:
         return n_train
@@ -156,7 +157,7 @@ def train_network_group(specs: list[dict]) -> list[dict]:
     model = MODELS[s0["model"]["kind"]].build(data.info, **s0["model"]["params"])
     k = len(specs)
     n_train = data.x_train.shape[0]
-    batch_size = _batch_size(s0, n_train)
+    batch_size = examples_per_step(s0, n_train)
     steps_per_epoch = -(-n_train // batch_size)
     budget = s0["budget"]
     total_steps = budget["max_steps"] if "max_steps" in budget else budget["epochs"] * steps_per_epoch
@@ -233,11 +234,11 @@ def train_network_group(specs: list[dict]) -> list[dict]:
                 break
         started = time.perf_counter()
         position = step % steps_per_epoch
-        if position == 0:
-            order = np.stack([rng.permutation(n_train) for rng in batch_rngs])
-        if batch_size == n_train:
+        if batch_size == n_train:  # every step sees the whole split: no order to draw
             batch = _examples(data.x_train, data.y_train, k)
         else:
+            if position == 0:
+                order = np.stack([rng.permutation(n_train) for rng in batch_rngs])
             idx = order[:, position * batch_size:(position + 1) * batch_size]
             batch = {"x": data.x_train[idx]}
             if data.y_train is not None:
