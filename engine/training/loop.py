@@ -60,6 +60,19 @@ def clip_by_norm(g: np.ndarray, max_norm: float | None) -> np.ndarray:
     return g * np.minimum(1.0, max_norm / np.maximum(norms, 1e-300))
 
 
+def _row_selector(rows):
+    """A slice when the sorted `rows` are contiguous (the planner's order: views, no copies), else
+    the index array."""
+    rows = np.asarray(rows)
+    return slice(int(rows[0]), int(rows[-1]) + 1) if rows[-1] - rows[0] + 1 == len(rows) else rows
+
+
+def _per_row(value, n: int) -> bool:
+    """Whether an optimizer state or hyperparameter holds one row per member (of n), rather than
+    one value shared by all (a step counter, a string setting)."""
+    return isinstance(value, np.ndarray) and value.shape[:1] == (n,)
+
+
 @dataclass
 class _RuleRows:
     """The members that step with one optimizer rule: their rows, hyperparameters and states."""
@@ -93,8 +106,7 @@ class Members:
 
         for kind, choices in dict.fromkeys(variant(s) for s in specs):
             rows = [i for i, s in enumerate(specs) if variant(s) == (kind, choices)]
-            contiguous = rows == list(range(rows[0], rows[-1] + 1))  # the planner's order: views, no copies
-            sel = slice(rows[0], rows[-1] + 1) if contiguous else np.asarray(rows)
+            sel = _row_selector(rows)
             rule = OPTIMIZERS[kind]
             self.rules.append(_RuleRows(rule, sel, stack_hyperparameters([specs[i] for i in rows]),
                                         [rule.init(theta[sel]) for theta in blocks]))
@@ -114,9 +126,8 @@ class Members:
             if not len(at):
                 continue
             local = np.searchsorted(old, rows[at])           # the kept ones, within the rule's rows
-            n = len(old)
-            take = lambda value: value[local] if isinstance(value, np.ndarray) and value.shape[:1] == (n,) else value
-            out.rules.append(_RuleRows(r.rule, slice(at[0], at[-1] + 1) if at[-1] - at[0] + 1 == len(at) else at,
+            take = lambda value: value[local] if _per_row(value, len(old)) else value
+            out.rules.append(_RuleRows(r.rule, _row_selector(at),
                                        {name: take(v) for name, v in r.hp.items()},
                                        [{key: take(v) for key, v in state.items()} for state in r.states]))
         return out
@@ -163,8 +174,7 @@ class Members:
             if not keep.all():  # frozen rows keep their values (all rows active: nothing to select)
                 n = keep.shape[0]
                 new_theta = np.where(keep, new_theta, old_theta)
-                new_state = {key: (np.where(keep, new, state[key])
-                                   if isinstance(new, np.ndarray) and new.shape[:1] == (n,) else new)
+                new_state = {key: np.where(keep, new, state[key]) if _per_row(new, n) else new
                              for key, new in new_state.items()}
             r.states[block] = new_state
             if len(self.rules) == 1:
