@@ -98,8 +98,8 @@ def test_linear_probe_against_known_answers():
 
 def test_pca_error_matches_an_svd_by_hand():
     data = _digits()
-    train = data.x_train.reshape(len(data.x_train), -1)
-    test = data.x_test.reshape(len(data.x_test), -1)
+    train = data.x_train.reshape(len(data.x_train), -1).astype(np.float64)
+    test = data.x_test.reshape(len(data.x_test), -1).astype(np.float64)
     mean = train.mean(axis=0)
     _, _, vt = np.linalg.svd(train - mean, full_matrices=False)
     for code in (2, 8):

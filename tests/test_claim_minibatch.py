@@ -25,7 +25,9 @@ from tests.test_record import make_record
 def digits_mlp():
     data = DATASETS["digits"].load(None)
     model = MODELS["mlp"].build(data.info, hidden=[7])
-    params = model.init([np.random.default_rng(3)])
+    # in float64, where the references below (a loop, finite differences) are precise: the
+    # gradients' code keeps its inputs' dtype
+    params = {name: value.astype(np.float64) for name, value in model.init([np.random.default_rng(3)]).items()}
     return data, model, params
 
 
@@ -33,7 +35,7 @@ def test_per_example_gradients_match_a_loop_and_finite_differences(digits_mlp):
     data, model, params = digits_mlp
     from autograd import grad
     block = FlatBlock(params, "")
-    x, y = data.x_train[:12], data.y_train[:12]
+    x, y = data.x_train[:12].astype(np.float64), data.y_train[:12]
     G = per_example_gradients(model, block, params, x, y)
     assert G.shape == (12, block.pack(params).shape[1])
     # Reference 1: one example at a time through the model's own (K=1, B=1) loss.

@@ -36,7 +36,7 @@ def reference_cross_entropy(logits, y):
     weights = (y >= 0).astype(float)
     shift = np.max(logits._value if hasattr(logits, "_value") else logits, axis=-1, keepdims=True)
     log_z = anp.log(anp.sum(anp.exp(logits - shift), axis=-1)) + shift[..., 0]
-    picked = anp.sum(logits * one_hot(y, logits.shape[-1]), axis=-1)
+    picked = anp.sum(logits * one_hot(y, logits.shape[-1], logits.dtype), axis=-1)
     axes = tuple(range(1, y.ndim))
     return anp.sum((log_z - picked) * weights, axis=axes) / anp.sum(weights, axis=axes)
 

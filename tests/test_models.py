@@ -13,16 +13,19 @@ from engine.models.gan import mmd2
 from engine.models.layers import count_params, subtree
 from engine.models.losses import accuracy, softmax_cross_entropy
 from engine.models.rnn import teacher_forced_logits
+from engine.precision import FLOAT
 
 K = 2  # members
 B = 3  # examples per member
 
 
-def check(f, x):
+def check(f, params):
+    """Reverse-mode gradient against finite differences, in float64 (models train in FLOAT, but
+    every layer keeps its inputs' dtype, and differences are only precise in float64)."""
     # check_grads draws its random direction from the global NumPy generator: fix it so that a
     # failure reproduces.
     np.random.seed(0)
-    check_grads(f, modes=["rev"], order=1)(x)
+    check_grads(f, modes=["rev"], order=1)({name: value.astype(np.float64) for name, value in params.items()})
 
 
 def info(kind, shape, n_classes=None, **extra):
@@ -87,17 +90,20 @@ def test_loss_gradients(case):
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_shapes_and_float64(case):
+def test_shapes_and_dtype(case):
+    """Parameters, loss, gradients and metrics stay in FLOAT when the data are in FLOAT: no layer
+    promotes to float64 (several of autograd's own VJPs would)."""
     model, params, batch = setup(case)
-    assert all(v.dtype == np.float64 and v.shape[0] == K for v in params.values())
+    batch = {name: value.astype(FLOAT) if value.dtype.kind == "f" else value for name, value in batch.items()}
+    assert all(v.dtype == FLOAT and v.shape[0] == K for v in params.values())
     assert count_params(params) == K * model.n_params == K * sum(row["n_params"] for row in model.layers)
     value, grads = value_and_grad(lambda p: anp.sum(model.loss(p, batch)))(params)
     assert np.isfinite(value)
     assert grads.keys() == params.keys()
     for key, g in grads.items():
-        assert g.dtype == np.float64, key
+        assert g.dtype == FLOAT, key
         assert g.shape == params[key].shape
-    assert model.loss(params, batch).shape == (K,)
+    assert model.loss(params, batch).shape == (K,) and model.loss(params, batch).dtype == FLOAT
     metrics = model.metrics(params, batch)
     assert "loss" in metrics
     for key, value in metrics.items():

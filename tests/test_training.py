@@ -7,9 +7,13 @@ import json
 import numpy as np
 import pytest
 
+from engine.data import DATASETS
 from engine.executor import execute_group
-from engine.training.loop import clip_by_norm
-from engine.training.network import FlatBlock
+from engine.models import MODELS
+from engine.optim import OPTIMIZERS
+from engine.precision import FLOAT
+from engine.training.loop import Members, clip_by_norm
+from engine.training.network import FlatBlock, member_rngs
 
 RESULT_FIELDS = ("status", "diverged_at_step", "history", "final")
 TIMINGS = ("seconds", "seconds_to_target")  # wall-clock: the only numbers allowed to differ
@@ -89,6 +93,31 @@ def test_budget_in_epochs_gives_every_regime_the_same_examples():
         n_train = n_train or rec.final["batch_size"]  # full batch = the whole training split
         assert n_train % 64, "the test needs a split that 64 does not divide"
         assert rec.final["examples"] == n_train and rec.history["examples"][-1] == n_train
+
+
+def test_training_stays_in_float32_under_every_optimizer():
+    """A network's parameters, gradients, hyperparameters and every rule's state stay in FLOAT
+    through steps of all seven rules in one group, clipped: a float64 constant anywhere would
+    promote them (and double the cost of every later step)."""
+    data = DATASETS["digits"].load(None)
+    model = MODELS["mlp"].build(data.info, hidden=[8])
+    kinds = sorted(OPTIMIZERS)
+    specs = [{"seed": i, "optimizer": {"kind": kind, "hp": OPTIMIZERS[kind].resolve({"lr": 0.01})}}
+             for i, kind in enumerate(kinds)]
+    params = model.init(member_rngs(specs, 0))
+    block = FlatBlock(params, "")
+    members = Members(specs, [block.pack(params)], clip_norm=1.0)
+    assert data.x_train.dtype == FLOAT and members.thetas[0].dtype == FLOAT
+    batch = {"x": np.broadcast_to(data.x_train[:16], (len(kinds),) + data.x_train[:16].shape),
+             "y": np.broadcast_to(data.y_train[:16], (len(kinds), 16))}
+    for _ in range(3):
+        values, grads = block.loss_and_gradient(lambda arrays: model.loss(arrays, batch), members.thetas[0])
+        assert values.dtype == FLOAT and grads.dtype == FLOAT
+        members.step(0, grads)
+        assert members.thetas[0].dtype == FLOAT
+    for r in members.rules:
+        assert all(np.asarray(v).dtype == FLOAT for v in r.hp.values() if not isinstance(v, str)), r.rule.name
+        assert all(v.dtype == FLOAT for v in r.states[0].values() if isinstance(v, np.ndarray)), r.rule.name
 
 
 def test_clip_by_norm():

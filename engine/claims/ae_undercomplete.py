@@ -44,7 +44,9 @@ def load_data(spec: RunSpec):
 
 
 def _flat(x):
-    return np.reshape(x, (x.shape[0], -1))
+    """One row per example, in float64: PCA is the reference, computed as exactly as it can be
+    whatever the dtype the networks train in."""
+    return np.reshape(x, (x.shape[0], -1)).astype(np.float64)
 
 
 @lru_cache(maxsize=64)

@@ -59,7 +59,7 @@ def pca_test_mse(spec: RunSpec) -> float:
     from engine.data import DATASETS
 
     data = DATASETS[spec.dataset.kind].load(None, **spec.dataset.params)
-    flat = lambda x: x.reshape(len(x), -1)
+    flat = lambda x: x.reshape(len(x), -1).astype(np.float64)   # the reference, in float64
     pca = PCA(n_components=spec.model.params["code"]).fit(flat(data.x_train))
     test = flat(data.x_test)
     return float(np.mean((pca.inverse_transform(pca.transform(test)) - test) ** 2))

@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 
+from engine.precision import FLOAT
 from engine.registry import keyword_defaults
 
 KINDS = frozenset({"image", "signal", "sequence", "points", "memory"})
@@ -20,7 +21,7 @@ KINDS = frozenset({"image", "signal", "sequence", "points", "memory"})
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """x arrays are float64 with the example axis first; y are int64 labels, or None when the
+    """x arrays are FLOAT (engine/precision.py) with the example axis first; y are int64 labels, or None when the
     data set has no labels. ``info`` holds 'name', 'kind', 'shape' (one example), 'n_classes',
     'x_range' (bounds of x, or None), 'seed', 'params' and what is specific to the set."""
 
@@ -90,7 +91,7 @@ def make_dataset(name, kind, splits, info):
         raise ValueError(f"unknown kind {kind!r}")
     arrays, extra = {}, {}
     for split, (x, y) in splits.items():
-        x = np.asarray(x, dtype=np.float64)
+        x = np.asarray(x, dtype=FLOAT)
         y = None if y is None else np.asarray(y, dtype=np.int64)
         if split in ("train", "val", "test"):
             arrays[f"x_{split}"], arrays[f"y_{split}"] = x, y

@@ -16,6 +16,8 @@
 """
 import numpy as np
 
+from engine.precision import FLOAT
+
 from .base import DatasetFactory, make_dataset, view
 from .digits import DIGITS
 from .mnist1d import MNIST1D
@@ -28,7 +30,7 @@ def delayed_bits(rng, n, seq_len, delay):
     bits = rng.integers(0, 2, size=(n, seq_len))
     targets = np.full((n, seq_len), -1)
     targets[:, delay:] = bits[:, : seq_len - delay]
-    return bits[:, :, None].astype(np.float64), targets
+    return bits[:, :, None].astype(FLOAT), targets
 
 
 def make_delayed_recall(seed, *, seq_len=20, delay=3, n_train=2000, n_val=500, n_test=500, test_seq_len=None,

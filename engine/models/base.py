@@ -2,7 +2,8 @@
 
 Conventions shared by all models:
 
-* float64 everywhere.
+* Data, parameters and noise in FLOAT (float32, engine/precision.py).  Every layer and loss keeps
+  its inputs' dtype, so float64 inputs (the gradient tests') give float64 results.
 * ``params`` is a dict name -> array whose leading axis is the member axis K: K independent copies
   of the model train together; member k never reads another member's numbers.
 * A ``batch`` is a dict of arrays with leading axes (K, B): ``{'x': (K, B, ...), 'y': (K, B)}``,

@@ -18,6 +18,8 @@ import autograd.numpy as np
 import numpy as onp
 from autograd.extend import defvjp_argnums, primitive
 
+from engine.precision import FLOAT
+
 
 class Layer(NamedTuple):
     init: Callable
@@ -198,8 +200,9 @@ def activations(layers, params, x):
 
 
 def stack_members(members):
-    """Stack per-member parameter dicts along a new leading member axis."""
-    return {k: onp.stack([m[k] for m in members]) for k in members[0]}
+    """Stack per-member parameter dicts along a new leading member axis, in FLOAT: generators
+    draw float64, and each member's initial values are its draws rounded once to FLOAT."""
+    return {k: onp.stack([m[k] for m in members]).astype(FLOAT, copy=False) for k in members[0]}
 
 
 def init_members(init_fn, rngs, input_shape):

@@ -18,13 +18,14 @@ def per_member_mean(values, weights=None):
     return np.sum(values * weights, axis=axes) / np.sum(weights, axis=axes)
 
 
-def _has_target(y):
-    return (onp.asarray(y) >= 0).astype(onp.float64)
+def _has_target(y, dtype=onp.float64):
+    return (onp.asarray(y) >= 0).astype(dtype)
 
 
-def one_hot(y, n):
-    """Rows of the identity for labels ≥ 0, zero rows for missing labels (y < 0)."""
-    return (onp.asarray(y)[..., None] == onp.arange(n)).astype(onp.float64)
+def one_hot(y, n, dtype):
+    """Rows of the identity for labels ≥ 0, zero rows for missing labels (y < 0), in ``dtype``
+    (that of the values they meet, so that nothing is promoted)."""
+    return (onp.asarray(y)[..., None] == onp.arange(n)).astype(dtype)
 
 
 def logsumexp(logits, axis=-1, keepdims=False):
@@ -46,21 +47,21 @@ def softmax_cross_entropy(logits, y):
     """
     # Reductions as array methods, here and in the VJP: the same sums, without the dispatch of
     # onp.sum and onp.max, which costs more than the sums themselves at B = 1.
-    weights = _has_target(y)
+    weights = _has_target(y, logits.dtype)
     shift = logits.max(axis=-1, keepdims=True)
     log_z = onp.log(onp.exp(logits - shift).sum(axis=-1)) + shift[..., 0]
-    picked = (logits * one_hot(y, logits.shape[-1])).sum(axis=-1)
+    picked = (logits * one_hot(y, logits.shape[-1], logits.dtype)).sum(axis=-1)
     axes = tuple(range(1, weights.ndim))
     return ((log_z - picked) * weights).sum(axis=axes) / weights.sum(axis=axes)
 
 
 def _softmax_cross_entropy_vjp(ans, logits, y):
-    weights = _has_target(y)
+    weights = _has_target(y, logits.dtype)
     axes = tuple(range(1, weights.ndim))
     scale = weights / weights.sum(axis=axes).reshape((-1,) + (1,) * (weights.ndim - 1))
     p = onp.exp(logits - logits.max(axis=-1, keepdims=True))
     p /= p.sum(axis=-1, keepdims=True)
-    p -= one_hot(y, logits.shape[-1])
+    p -= one_hot(y, logits.shape[-1], p.dtype)
     p *= scale[..., None]
     return lambda g: p * onp.reshape(g, (-1,) + (1,) * (p.ndim - 1))
 

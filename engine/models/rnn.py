@@ -70,13 +70,13 @@ def _fused(params):
 
 
 def _with_ones(x):
-    return np.concatenate([x, np.ones(x.shape[:-1] + (1,))], axis=-1)
+    return np.concatenate([x, np.ones(x.shape[:-1] + (1,), dtype=x.dtype)], axis=-1)
 
 
 def hidden_states(params, x):
     """[h⁽¹⁾, …, h⁽τ⁾] for x of shape (K, B, τ, features), each (K, B, hidden)."""
     theta, x = _fused(params), _with_ones(x)
-    h = np.zeros(x.shape[:2] + (params["W"].shape[-1],))
+    h = np.zeros(x.shape[:2] + (params["W"].shape[-1],), dtype=x.dtype)
     states = []
     for t in range(x.shape[2]):
         h = dense(np.concatenate([h, x[:, :, t]], axis=-1), theta, None, "tanh")
@@ -98,7 +98,7 @@ def unshared_logits(params, x):
     # [W⁽ᵗ⁾; U⁽ᵗ⁾; b⁽ᵗ⁾ᵀ] for every t: (K, τ, hidden + features + 1, hidden)
     theta = np.concatenate([params["W"], params["U"], params["b"][:, :, None, :]], axis=2)
     x = _with_ones(x)
-    h = np.zeros(x.shape[:2] + (params["W"].shape[-1],))
+    h = np.zeros(x.shape[:2] + (params["W"].shape[-1],), dtype=x.dtype)
     outputs = []
     for t in range(steps):
         h = dense(np.concatenate([h, x[:, :, t]], axis=-1), theta[:, t], None, "tanh")
@@ -116,7 +116,7 @@ def teacher_forced_logits(params, x, y):
     steps are computed at once."""
     y = onp.asarray(y)
     previous = onp.concatenate([onp.full(y.shape[:-1] + (1,), -1), y[..., :-1]], axis=-1)
-    fed_back = one_hot(previous, params["c"].shape[-1])
+    fed_back = one_hot(previous, params["c"].shape[-1], x.dtype)
     h = dense(np.concatenate([fed_back, _with_ones(x)], axis=-1), _fused(params), None, "tanh")
     return affine(h, params["V"], params["c"])
 
@@ -124,7 +124,7 @@ def teacher_forced_logits(params, x, y):
 def free_running_logits(params, x):
     """Pattern 2 at evaluation: the model's own output distribution softmax(o⁽ᵗ⁻¹⁾) is fed back."""
     theta, x = _fused(params), _with_ones(x)
-    fed_back = np.zeros(x.shape[:2] + (params["c"].shape[-1],))
+    fed_back = np.zeros(x.shape[:2] + (params["c"].shape[-1],), dtype=x.dtype)
     outputs = []
     for t in range(x.shape[2]):
         h = dense(np.concatenate([fed_back, x[:, :, t]], axis=-1), theta, None, "tanh")

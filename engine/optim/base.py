@@ -2,9 +2,11 @@
 
 Conventions shared by every rule (other modules code against them):
 
-- theta and g are float64 arrays of shape (K, P) — K independent members trained together — or
-  (P,). Numeric hyperparameters are floats or (K, 1) arrays (one value per member) and reach theta
-  by broadcasting only, so K members in one array give the same numbers as K separate runs.
+- theta and g are float arrays of shape (K, P) — K independent members trained together — or
+  (P,): float32 for the networks, float64 for the analytic objectives (engine/precision.py); an
+  update keeps theta's dtype. Numeric hyperparameters are floats or (K, 1) arrays of theta's dtype
+  (one value per member) and reach theta by broadcasting only, so K members in one array give the
+  same numbers as K separate runs.
 - State is a dict of arrays (plus an int step counter 't' where the rule needs one). Updates
   return new dicts and arrays and never write into their inputs, so a caller may keep old states
   (for figures, or to restart) without copying them.

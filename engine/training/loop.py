@@ -37,8 +37,9 @@ def log_checkpoints(max_steps: int, n: int = 150) -> set[int]:
     return set(np.unique(np.round(np.geomspace(1, max_steps, n)).astype(int)).tolist()) | {0, max_steps}
 
 
-def stack_hyperparameters(specs: list[dict]) -> dict:
-    """Per-member hyperparameters: numbers become (K, 1) columns, strings must agree."""
+def stack_hyperparameters(specs: list[dict], dtype=np.float64) -> dict:
+    """Per-member hyperparameters: numbers become (K, 1) columns of ``dtype`` (the parameters'
+    own, so that an update keeps their dtype), strings must agree."""
     out = {}
     for name in specs[0]["optimizer"]["hp"]:
         values = [s["optimizer"]["hp"][name] for s in specs]
@@ -47,7 +48,7 @@ def stack_hyperparameters(specs: list[dict]) -> dict:
                 raise ValueError(f"members of one group disagree on {name}: {sorted(set(values))}")
             out[name] = values[0]
         else:
-            out[name] = np.asarray(values, dtype=float)[:, None]
+            out[name] = np.asarray(values, dtype=dtype)[:, None]
     return out
 
 
@@ -57,7 +58,7 @@ def clip_by_norm(g: np.ndarray, max_norm: float | None) -> np.ndarray:
     if not max_norm:
         return g
     norms = np.sqrt(np.sum(g * g, axis=1, keepdims=True))
-    return g * np.minimum(1.0, max_norm / np.maximum(norms, 1e-300))
+    return g * np.minimum(1.0, max_norm / np.maximum(norms, np.finfo(g.dtype).tiny))
 
 
 def _row_selector(rows):
@@ -108,7 +109,7 @@ class Members:
             rows = [i for i, s in enumerate(specs) if variant(s) == (kind, choices)]
             sel = _row_selector(rows)
             rule = OPTIMIZERS[kind]
-            self.rules.append(_RuleRows(rule, sel, stack_hyperparameters([specs[i] for i in rows]),
+            self.rules.append(_RuleRows(rule, sel, stack_hyperparameters([specs[i] for i in rows], blocks[0].dtype),
                                         [rule.init(theta[sel]) for theta in blocks]))
 
     def subset(self, rows: np.ndarray) -> "Members":

@@ -30,6 +30,7 @@ from autograd.util import toposort
 
 from engine.data import DATASETS
 from engine.models import MODELS, Player
+from engine.precision import FLOAT
 from engine.training.loop import Members
 
 # Curves along training are read on fixed subsets: 24 points on the whole splits cost as much as
@@ -96,10 +97,10 @@ class FlatBlock:
             end = loss({name: new_box(arrays[name], trace, leaf) for name, leaf in zip(self.names, leaves)})
         if not (isbox(end) and end._trace == trace):
             return end, np.zeros_like(theta)
-        grads = _leaf_gradients(end._node, np.ones(k), leaves)
+        grads = _leaf_gradients(end._node, np.ones(k, dtype=theta.dtype), leaves)
         # Each gradient is copied once into its columns, whatever its memory layout (a
         # convolution's kernel gradient comes transposed): the columns' views take it as it is.
-        gradient = np.empty(theta.shape)
+        gradient = np.empty_like(theta)
         for leaf, columns in zip(leaves, self.unpack(gradient).values()):
             columns[...] = grads.get(leaf, 0.0)
         return end._value, gradient
@@ -114,7 +115,8 @@ def examples_per_step(spec: dict, n_train: int) -> int:
 
 
 def _draw_latents(model, rngs, size: int) -> dict:
-    return {name: np.stack([rng.standard_normal((size,) + tuple(shape)) for rng in rngs])
+    """Each member's N(0, 1) draws for the model's noise inputs, rounded to FLOAT."""
+    return {name: np.stack([rng.standard_normal((size,) + tuple(shape)) for rng in rngs]).astype(FLOAT)
             for name, shape in model.latents.items()}
 
 
