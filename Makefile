@@ -9,9 +9,11 @@ RUN_OPTS := --profile $(PROFILE) $(if $(JOBS),--jobs $(JOBS)) $(if $(ONLY),--onl
 
 .PHONY: report run test bench validate status schema clean distclean
 
+# What `make report` needs, and no more: the test tools (pytest, Selenium and its dependencies)
+# would add about 6 s to a cold install.
 $(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[test]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -e .
 	touch $@
 
 ## Train what is missing, then render reports/ (HTML, PDF, CSV, claims.json).
@@ -27,14 +29,14 @@ status: $(VENV)/.installed
 validate: $(VENV)/.installed
 	$(PY) -m engine validate
 
-# The Dask extra: optional for `make report` (it would add ~20 s to a cold install), needed to test
-# `engine run --executor dask`.
-$(VENV)/.cluster: $(VENV)/.installed
+# The test tools and the Dask extra: optional for `make report` (Dask would add ~20 s to a cold
+# install), needed to test `engine run --executor dask`.
+$(VENV)/.testing: $(VENV)/.installed
 	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[test,cluster]'
 	touch $@
 
 ## The test suite (CI runs this through .ci/run).
-test: $(VENV)/.installed $(VENV)/.cluster
+test: $(VENV)/.testing
 	$(PY) -m pytest -q
 
 bench: $(VENV)/.installed
