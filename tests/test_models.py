@@ -101,8 +101,11 @@ def test_shapes_and_dtype(case):
     assert np.isfinite(value)
     assert grads.keys() == params.keys()
     for key, g in grads.items():
-        assert g.dtype == FLOAT, key
         assert g.shape == params[key].shape
+        # Differentiated alone, an array's gradient comes out as the backward pass computed it
+        # (a dict of gradients is cast back to its arrays' dtype, which would hide a promotion).
+        alone = grad(lambda a: anp.sum(model.loss({**params, key: a}, batch)))(params[key])
+        assert alone.dtype == FLOAT, key
     assert model.loss(params, batch).shape == (K,) and model.loss(params, batch).dtype == FLOAT
     metrics = model.metrics(params, batch)
     assert "loss" in metrics

@@ -34,6 +34,7 @@ from .layers import (
     Sigmoid,
     dense_stack,
     layer_table,
+    mean,
     namespace,
     serial,
     sigmoid,
@@ -191,7 +192,7 @@ def vae(info, *, hidden=(32,), code=8, activation="relu"):
 
     def loss(params, batch):
         reconstruction, kl = terms(params, batch)
-        return np.mean(reconstruction + kl, axis=1)
+        return mean(reconstruction + kl, 1)
 
     def encode(params, x):
         return posterior(params, x)[0]

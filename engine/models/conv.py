@@ -27,7 +27,7 @@ import numpy as onp
 from autograd.extend import defvjp, defvjp_argnums, primitive
 from numpy.lib.stride_tricks import as_strided
 
-from .layers import ACTIVATION_NAMES, Layer, check_activation, dense, dense_vjp, glorot
+from .layers import ACTIVATION_NAMES, Layer, check_activation, dense, dense_vjp, glorot, mean
 
 
 def conv_output_size(n, kernel, stride=1, padding=0):
@@ -208,6 +208,22 @@ def _pool(reduce, label):
     return layer
 
 
-MaxPool = _pool(np.max, "MaxPool")
-AvgPool = _pool(np.mean, "AvgPool")
+@primitive
+def window_max(x, axis):
+    """The largest value along ``axis`` (max pooling over a window's positions)."""
+    return x.max(axis=axis)
+
+
+def _window_max_vjp(ans, x, axis):
+    """g shared equally among the positions that attain the maximum, as autograd's VJP of np.max
+    does, but in x's dtype (autograd's divides by an integer count, promoting float32)."""
+    winners = x == onp.expand_dims(ans, axis)
+    share = winners / winners.sum(axis=axis, keepdims=True).astype(x.dtype)
+    return lambda g: onp.expand_dims(g, axis) * share
+
+
+defvjp(window_max, _window_max_vjp)
+
+MaxPool = _pool(window_max, "MaxPool")
+AvgPool = _pool(mean, "AvgPool")
 POOLS = {"max": MaxPool, "avg": AvgPool}

@@ -110,6 +110,14 @@ def softplus(x):
     return np.logaddexp(0.0, x)
 
 
+def mean(x, axis):
+    """np.mean(x, axis) as a sum over a count: the same values, and a backward pass that keeps
+    x's dtype (autograd's VJP of np.mean divides by a NumPy integer, which promotes float32
+    gradients to float64 for the rest of the backward pass)."""
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    return np.sum(x, axis=axis) / prod(x.shape[a] for a in axes)
+
+
 def check_activation(activation) -> None:
     """A clear error for an activation a fused layer does not have."""
     if activation not in FUSED_ACTIVATIONS:

@@ -8,13 +8,13 @@ import numpy as onp
 from autograd.extend import defvjp, primitive
 from autograd.tracer import getval
 
-from .layers import softplus
+from .layers import mean, softplus
 
 
 def per_member_mean(values, weights=None):
     axes = tuple(range(1, values.ndim))
     if weights is None:
-        return np.mean(values, axis=axes)
+        return mean(values, axes)
     return np.sum(values * weights, axis=axes) / np.sum(weights, axis=axes)
 
 
