@@ -207,6 +207,26 @@ def test_quadratic_start_spreads_energy_over_eigendirections():
     np.testing.assert_allclose(share, 1.0, rtol=0.1)
 
 
+@pytest.mark.parametrize("dim,angle", [(10, 0.0), (2, 0.0), (2, 30.0)])
+def test_quadratic_closed_form_gradient_is_autograds(dim, angle):
+    """The trainer steps a quadratic with its closed-form ∇f: the same bits as autograd's for a
+    diagonal A, and the same up to rounding for the rotated valley; f is the same bits."""
+    from autograd import grad
+    from autograd import numpy as anp
+
+    from engine.objectives import OBJECTIVES
+
+    problem = OBJECTIVES["quadratic"].build(dim=dim, kappa=300.0, angle_deg=angle)
+    x = np.random.default_rng(1).standard_normal((5, dim)) * 3
+    value, gradient = problem.value_and_gradient(x)
+    reference = grad(lambda v: anp.sum(problem.value(v)))(x)
+    np.testing.assert_array_equal(value, problem.value(x))
+    if angle == 0.0:
+        np.testing.assert_array_equal(gradient, reference)
+    else:
+        np.testing.assert_allclose(gradient, reference, rtol=1e-14, atol=1e-14)
+
+
 def test_a_failed_write_leaves_the_old_record_and_no_temporary_file(tmp_path, monkeypatch):
     import engine.atomic
 

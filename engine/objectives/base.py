@@ -15,6 +15,10 @@ class ObjectiveInstance:
     initial_point: Callable    # rng → x₀, shape (d,)
     dim: int
     curvature: tuple[float, float] | None = None   # (μ, L) where the objective is a quadratic
+    # (K, d) → ((K,), (K, d)): f and ∇f in closed form, which the trainer then uses instead of
+    # autograd's: a step of a small problem costs per recorded operation, and the slowest members
+    # of a group take tens of thousands of steps alone.  Tested against autograd's gradient.
+    value_and_gradient: Callable | None = None
 
 
 @dataclass(frozen=True)

@@ -193,10 +193,11 @@ COMPACT_MIN_ROWS = 8
 
 
 def run_members(loss, theta0: np.ndarray, specs: list[dict], max_steps: int,
-                done=None, record_path: bool = False) -> list[MemberLog]:
+                done=None, record_path: bool = False, value_and_gradient=None) -> list[MemberLog]:
     """Minimise a fixed loss: (K, P) → (K,) from θ₀, every member with its own settings.
 
-    ``loss`` must treat rows independently (it may be called with some rows only);
+    ``loss`` must treat rows independently (it may be called with some rows only); its gradient
+    is autograd's, or ``value_and_gradient(θ) -> (loss, ∇loss)`` in closed form when given;
     ``done(values, step) -> bool mask`` marks members that have reached their target (``values``
     holds all K members, NaN for those no longer trained).
     """
@@ -210,7 +211,10 @@ def run_members(loss, theta0: np.ndarray, specs: list[dict], max_steps: int,
 
     for step in range(max_steps + 1):
         theta = members.thetas[0]
-        vjp, values = vjp_and_value(theta)
+        if value_and_gradient is None:
+            vjp, values = vjp_and_value(theta)
+        else:
+            values, gradient = value_and_gradient(theta)
         values = np.asarray(values)
         was_active = members.active.copy()
         bad = members.check_finite(values, step)
@@ -236,7 +240,7 @@ def run_members(loss, theta0: np.ndarray, specs: list[dict], max_steps: int,
         members.freeze(reached)
         if not members.active.any() or step == max_steps:
             break
-        members.step(0, vjp(ones))
+        members.step(0, vjp(ones) if value_and_gradient is None else gradient)
         if members.k >= COMPACT_MIN_ROWS and members.active.sum() <= COMPACT_WHEN_STOPPED * members.k:
             rows = np.flatnonzero(members.active)
             members, ids, ones = members.subset(rows), ids[rows], ones[rows]

@@ -31,7 +31,7 @@ def train_objective_group(specs: list[dict]) -> list[dict]:
         return (values - problem.minimum) <= target * start_gap if target else np.zeros(len(values), bool)
 
     logs = run_members(problem.value, theta0, specs, budget["max_steps"], done,
-                       record_path=problem.dim == 2)
+                       record_path=problem.dim == 2, value_and_gradient=problem.value_and_gradient)
     rels = [[None if v is None else float((v - problem.minimum) / gap0) for v in log.values]
             for log, gap0 in zip(logs, start_gap)]
     outcomes = []
