@@ -9,6 +9,7 @@ from engine.claims.conv_features import analyze as analyze_features
 from engine.claims.conv_operation import analyze as analyze_operation
 from engine.data import DATASETS, load_dataset
 from engine.models import build_model
+from engine.models.conv import kernels
 from engine.precision import FLOAT
 from engine.procedures import PROCEDURES
 from tests.test_record import make_record
@@ -109,13 +110,14 @@ def test_cnn_artifacts_are_kernels_and_feature_maps():
     model = build_model("cnn", data.info, conv=[[4, 5, 2, 1], [3, 3, 2, 1]])
     params = model.init([np.random.default_rng(i) for i in range(2)])
     art = model.artifacts(params, data, None)
-    np.testing.assert_array_equal(art["kernels"], params["1.w"])
+    w = kernels(params["1.w"], (5,))   # the layer's matrix as (K, O, C, k) kernels
+    np.testing.assert_array_equal(art["kernels"], w)
     assert art["example"].shape == (2, 1, 40) and art["example_label"].tolist() == [data.y_test[0]] * 2
     assert art["maps_0"].shape == (2, 4, 19) and art["maps_1"].shape == (2, 3, 10)
     # The first map, recomputed with SciPy: ReLU of the strided correlation over the padded input.
     for k in range(2):
         for o in range(4):
-            ref = correlate(np.pad(data.x_test[0, 0], 1), params["1.w"][k, o, 0], mode="valid")[::2] + params["1.b"][k, o]
+            ref = correlate(np.pad(data.x_test[0, 0], 1), w[k, o, 0], mode="valid")[::2] + params["1.b"][k, o]
             # the maps are computed in FLOAT, the reference in float64
             np.testing.assert_allclose(art["maps_0"][k, o], np.maximum(ref, 0), atol=10 * np.finfo(FLOAT).eps)
     assert build_model("mlp", data.info).artifacts is None

@@ -77,8 +77,8 @@ def cnn_artifacts(layers, params, data, _rngs):
     """For the report (conv-features): the first layer's kernels (K, O, C, *k), one test example
     (K, C, *n) and, for every convolution, its feature maps on that example after the layer's
     nonlinearity (before pooling, if any): ``maps_<i>`` of shape (K, O_i, *out_i), channels first."""
-    conv_at = [i for i, layer in enumerate(layers) if layer.name.startswith("Conv(")]
-    kernels = params[f"{conv_at[0]}.w"]
+    conv_at = [i for i, layer in enumerate(layers) if layer.kernels is not None]
+    kernels = layers[conv_at[0]].kernels(params[f"{conv_at[0]}.w"], data.x_test.ndim - 2)
     k = kernels.shape[0]
     x = np.broadcast_to(data.x_test[EXAMPLE], (k, 1) + data.x_test.shape[1:])
     out = {"kernels": kernels, "example": x[:, 0],

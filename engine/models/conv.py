@@ -6,16 +6,19 @@ the flip w(a) ↔ w(−a) of a learned kernel, so they define the same model fam
 with ``scipy.signal.correlate`` directly and with ``scipy.signal.convolve`` on a flipped kernel.
 
 Every window of the (padded) input becomes a row of a matrix (im2col), and the convolution is one
-matmul of those rows with the kernels (``windows_times_kernels``, which also adds the bias and
-applies the activation, with a hand-written backward pass). ``im2col`` is an autograd primitive:
-the windows are cut from the untraced array with NumPy stride tricks, and its VJP (col2im)
-scatters the gradient of each window back onto the input.
+matmul of those rows with the kernels: the fused dense layer (engine/models/layers.py), which also
+adds the bias and applies the activation, with a hand-written backward pass.  ``im2col`` is an
+autograd primitive: the windows are cut from the untraced array with NumPy stride tricks, and
+its VJP (col2im) scatters the gradient of each window back onto the input.
 
 Inside a CNN the feature maps are channels-last, (K, B, *n, C) like TensorFlow's default and
 unlike torch's (C, *n): a window's channels are then contiguous in memory, so cutting windows
 and scattering them back copies whole runs, and the matmul's output is already the next layer's
-input, with no transpose.  ``conv`` offers the lecture's and SciPy's layout (K, B, C, *n) on top;
-kernels are (O, C, *k) either way.
+input, with no transpose.  ``conv`` offers the lecture's and SciPy's layout (K, B, C, *n) on top,
+with kernels (O, C, *k) as torch stores them.  A ``Conv`` layer stores its kernels as the matrix
+that multiplies the windows, (∏k·C, O) (``kernel_matrix``; ``kernels`` lays it back out as
+(O, C, *k)): the same numbers, initialised from the same draws, and nothing to transpose at any
+step, forward or backward.
 
 Output length along each axis: ⌊(n + 2p − k)/s⌋ + 1.
 """
@@ -24,10 +27,10 @@ from math import prod
 
 import autograd.numpy as np
 import numpy as onp
-from autograd.extend import defvjp, defvjp_argnums, primitive
+from autograd.extend import defvjp, primitive
 from numpy.lib.stride_tricks import as_strided
 
-from .layers import ACTIVATION_NAMES, Layer, check_activation, dense, dense_vjp, glorot, mean
+from .layers import ACTIVATION_NAMES, Layer, check_activation, dense, glorot, mean
 
 
 def conv_output_size(n, kernel, stride=1, padding=0):
@@ -97,57 +100,36 @@ defvjp(im2col, lambda ans, x, kernel, stride, padding: lambda g: col2im(g, x.sha
 defvjp(col2im, lambda ans, cols, x_shape, kernel, stride, padding: lambda g: im2col(g, kernel, stride, padding))
 
 
-def _kernel_matrix(w):
-    """w (K, O, C, *k) as the (K, ∏k·C, O) matrix that multiplies im2col's rows."""
-    K, O, C = w.shape[:3]
-    d = w.ndim - 3
-    return w.transpose((0,) + tuple(range(3, 3 + d)) + (2, 1)).reshape(K, -1, O)
+def kernel_matrix(w, d):
+    """Kernels w (..., O, C, *k) with d spatial axes as the (..., ∏k·C, O) matrix that multiplies
+    im2col's rows (rows ordered by kernel offset, then channel)."""
+    lead = w.ndim - 2 - d
+    axes = tuple(range(lead)) + tuple(range(lead + 2, lead + 2 + d)) + (lead + 1, lead)
+    return np.reshape(np.transpose(w, axes), w.shape[:lead] + (-1, w.shape[lead]))
 
 
-@primitive
-def windows_times_kernels(cols, w, b, activation=None):
-    """f(cols · W + b): every window row of ``cols`` (K, B, *out, ∏k·C) against the kernels
-    w (K, O, C, *k), plus bias b (K, O), then the activation; returns (K, B, *out, O).
-
-    The fused dense layer (engine/models/layers.py) with the kernels as its weight matrix, forward
-    and backward: one autograd primitive instead of the reshapes, transposes, matmul, bias and
-    activation it replaces, since a CNN step costs per recorded operation at small batches.
-    """
-    return dense.fun(cols, _kernel_matrix(w), b, activation)
+def kernels(matrix, kernel):
+    """The inverse of ``kernel_matrix``: (..., ∏k·C, O) → (..., O, C, *k) for a kernel shape k."""
+    d, lead = len(kernel), matrix.ndim - 2
+    channels = matrix.shape[-2] // prod(kernel)
+    w = onp.reshape(matrix, matrix.shape[:lead] + tuple(kernel) + (channels, matrix.shape[-1]))
+    return onp.transpose(w, tuple(range(lead)) + (lead + d + 1, lead + d) + tuple(range(lead, lead + d)))
 
 
-def _windows_times_kernels_vjp(argnums, ans, args, kwargs):
-    """The dense layer's backward pass; dL/dw is its dL/dW laid back out as (K, O, C, *k)."""
-    cols, w = args[0], args[1]
-    K, O, C = w.shape[:3]
-    kernel = w.shape[3:]
-    backward = dense_vjp(argnums, ans, (cols, _kernel_matrix(w)) + tuple(args[2:]), kwargs)
-
-    def vjp(g):
-        grads = list(backward(g))
-        if 1 in argnums:
-            i = argnums.index(1)
-            gw = grads[i].reshape((K,) + kernel + (C, O))
-            grads[i] = gw.transpose((0, len(kernel) + 2, len(kernel) + 1) + tuple(range(1, len(kernel) + 1)))
-        return tuple(grads)
-
-    return vjp
-
-
-defvjp_argnums(windows_times_kernels, _windows_times_kernels_vjp)
-
-
-def conv_channels_last(x, w, b, stride=1, padding=0, activation=None):
-    """f(cross-correlation of x (K, B, *n, C) with kernels w (K, O, C, *k) + bias b (K, O)):
-    (K, B, *out, O).  Member k uses only w[k], b[k] and x[k]."""
-    d = w.ndim - 3
-    cols = im2col(x, tuple(w.shape[3:]), _per_axis(stride, d), _per_axis(padding, d))
-    return windows_times_kernels(cols, w, b, activation)
+def conv_channels_last(x, W, b, kernel, stride=1, padding=0, activation=None):
+    """f(cross-correlation of x (K, B, *n, C) with the kernels of shape ``kernel`` held as the
+    matrix W (K, ∏k·C, O) + bias b (K, O)): (K, B, *out, O).  Member k uses only W[k], b[k] and
+    x[k]."""
+    d = len(kernel)
+    cols = im2col(x, tuple(kernel), _per_axis(stride, d), _per_axis(padding, d))
+    return dense(cols, W, b, activation)
 
 
 def conv(x, w, b, stride=1, padding=0, activation=None):
-    """The same in the lecture's (and SciPy's) layout: x (K, B, C, *n) → (K, B, O, *out)."""
-    y = conv_channels_last(np.moveaxis(x, 2, -1), w, b, stride, padding, activation)
+    """The same in the lecture's (and SciPy's) layout: x (K, B, C, *n) and kernels w (K, O, C, *k)
+    → (K, B, O, *out)."""
+    d = w.ndim - 3
+    y = conv_channels_last(np.moveaxis(x, 2, -1), kernel_matrix(w, d), b, w.shape[3:], stride, padding, activation)
     return np.moveaxis(y, -1, 2)
 
 
@@ -178,14 +160,16 @@ def Conv(out_channels, kernel_size, stride=1, padding=0, activation=None):
         kernel, strides, pads = (_per_axis(v, d) for v in (kernel_size, stride, padding))
         out = _output_shape(spatial, kernel, strides, pads, "convolution")
         fan_in, fan_out = channels * prod(kernel), out_channels * prod(kernel)
-        w = glorot(rng, (out_channels, channels) + kernel, fan_in, fan_out)
-        return out + (out_channels,), {"w": w, "b": onp.zeros(out_channels)}
+        w = glorot(rng, (out_channels, channels) + kernel, fan_in, fan_out)   # torch's layout, its draws
+        return out + (out_channels,), {"w": kernel_matrix(w, d), "b": onp.zeros(out_channels)}
 
     def apply(params, x):
-        return conv_channels_last(x, params["w"], params["b"], stride, padding, activation)
+        kernel = _per_axis(kernel_size, x.ndim - 3)
+        return conv_channels_last(x, params["w"], params["b"], kernel, stride, padding, activation)
 
     name = f"Conv({out_channels}, k={kernel_size}, s={stride}, p={padding})"
-    return Layer(init, apply, name + ("" if activation is None else f" + {ACTIVATION_NAMES[activation]}"))
+    return Layer(init, apply, name + ("" if activation is None else f" + {ACTIVATION_NAMES[activation]}"),
+                 kernels=lambda matrix, d: kernels(matrix, _per_axis(kernel_size, d)))
 
 
 def _pool(reduce, label):

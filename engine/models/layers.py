@@ -26,6 +26,9 @@ class Layer(NamedTuple):
     apply: Callable
     name: str
     layout: bool = False   # only moves the channel axis (engine/models/conv.py): no layer of the model
+    # a convolution's: its weight array (K, ∏k·C, O) and its number of spatial axes → kernels
+    # (K, O, C, *k) (engine/models/conv.py), for figures of what the layer learned
+    kernels: Callable | None = None
 
 
 def glorot(rng, shape, fan_in, fan_out):
@@ -52,7 +55,7 @@ def activation_derivative(g, ans, activation):
 def dense(x, W, b=None, activation=None):
     """f(x W + b) member by member: x (K, B, ..., n_in), W (K, n_in, n_out), b (K, n_out) or None.
 
-    One autograd primitive with a hand-written backward pass (``dense_vjp``) rather than the
+    One autograd primitive with a hand-written backward pass (``_dense_vjp``) rather than the
     four to six primitives of matmul, broadcast, add and activation: training steps of small
     models cost per recorded operation, not per flop (single-example SGD most of all).  Each
     member's rows meet only its own W[k] and b[k], through a matmul stacked over K.
@@ -65,7 +68,7 @@ def dense(x, W, b=None, activation=None):
     return FUSED_ACTIVATIONS[activation][0](z).reshape(x.shape[:-1] + (W.shape[-1],))
 
 
-def dense_vjp(argnums, ans, args, kwargs):
+def _dense_vjp(argnums, ans, args, kwargs):
     """dL/dz = g·f'(z); dL/dx = dL/dz Wᵀ; dL/dW = xᵀ dL/dz; dL/db = Σ_rows dL/dz (per member).
 
     First order only: these are NumPy operations, so ``dense`` cannot be differentiated twice."""
@@ -93,7 +96,7 @@ def dense_vjp(argnums, ans, args, kwargs):
     return vjp
 
 
-defvjp_argnums(dense, dense_vjp)
+defvjp_argnums(dense, _dense_vjp)
 
 
 def affine(x, W, b=None):
