@@ -21,9 +21,10 @@ KINDS = frozenset({"image", "signal", "sequence", "points", "memory"})
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """x arrays are FLOAT (engine/precision.py) with the example axis first; y are int64 labels, or None when the
-    data set has no labels. ``info`` holds 'name', 'kind', 'shape' (one example), 'n_classes',
-    'x_range' (bounds of x, or None), 'seed', 'params' and what is specific to the set."""
+    """x arrays are FLOAT (engine/precision.py) with the example axis first; y are int64 labels,
+    or None when the data set has no labels. ``info`` holds 'name', 'kind', 'shape' (one
+    example), 'n_classes', 'x_range' (bounds of x, or None), 'seed', 'params' and what is specific
+    to the set."""
 
     name: str
     kind: str

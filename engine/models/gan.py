@@ -164,7 +164,7 @@ def gan(info, *, latent_dim=16, hidden=(128, 128), activation="relu", mmd_bandwi
     def d_logit(params, x):
         logit = d.apply(subtree(params, "d."), x)
         # Dropping the last axis by reshape, not by indexing [..., 0]: an index's backward pass
-        # scatters with np.add.at, 6 % of a ring-GAN step; a reshape's is a reshape (same bits).
+        # scatters with np.add.at (6 % of a ring-GAN step); a reshape's is a reshape.
         return np.reshape(logit, logit.shape[:-1])
 
     def discriminator_loss(params, batch):
