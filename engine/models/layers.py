@@ -183,8 +183,20 @@ def subtree(params, prefix):
     return {k[n:]: params[k] for k in params if k.startswith(prefix)}
 
 
+def _by_layer(params) -> dict:
+    """``'{i}.{name}'`` entries grouped as {'i': {name: value}} in one pass over the keys, rather
+    than one ``subtree`` pass per layer: a single-example step of a small network costs per Python
+    operation."""
+    groups: dict = {}
+    for key in params:
+        index, _, name = key.partition(".")
+        groups.setdefault(index, {})[name] = params[key]
+    return groups
+
+
 def serial(*layers):
     """Composition f_n ∘ … ∘ f_1; layer i's parameters are named ``'{i}.{name}'``."""
+    indices = [str(i) for i in range(len(layers))]
 
     def init(rng, input_shape):
         shape, params = tuple(input_shape), {}
@@ -194,8 +206,9 @@ def serial(*layers):
         return shape, params
 
     def apply(params, x):
-        for i, layer in enumerate(layers):
-            x = layer.apply(subtree(params, f"{i}."), x)
+        groups = _by_layer(params)
+        for index, layer in zip(indices, layers):
+            x = layer.apply(groups.get(index, {}), x)
         return x
 
     return Layer(init, apply, "serial")
@@ -203,9 +216,9 @@ def serial(*layers):
 
 def activations(layers, params, x):
     """Output of every layer of ``serial(*layers)`` (feature maps for the report)."""
-    outputs = []
+    groups, outputs = _by_layer(params), []
     for i, layer in enumerate(layers):
-        x = layer.apply(subtree(params, f"{i}."), x)
+        x = layer.apply(groups.get(str(i), {}), x)
         outputs.append((layer.name, x))
     return outputs
 
