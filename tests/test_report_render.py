@@ -27,6 +27,7 @@ from engine.report.figures import (
     optimizer_color,
     optimizer_label,
     optimizer_style,
+    plain_power,
     report_language,
     scope_svg_ids,
 )
@@ -362,6 +363,25 @@ def test_prose_math_is_rendered_and_the_rest_escaped(html):
     assert "$v_t" not in html.split("<title>")[0]  # no raw math in the text
     assert 'class="math math-inline"' in html
     assert "cuesta $0 &amp; &lt;nada&gt;." in html
+
+
+def test_log_axis_powers_are_plain_text_with_superscripts():
+    """matplotlib's mathtext tick labels of a log axis become the same powers in plain text
+    (no mathtext parse); any other text is left alone."""
+    assert plain_power(r"$\mathdefault{10^{-2}}$") == "10⁻²"
+    assert plain_power(r"$\mathdefault{10^{0}}$") == "10⁰"
+    assert plain_power(r"$\mathdefault{2\times10^{-12}}$") == "2×10⁻¹²"
+    assert plain_power(r"$\mathdefault{2^{4}}$") == "2⁴"
+    for other in (r"$\lambda$", r"$\mathdefault{0.5}$", "10^2", "", None):
+        assert plain_power(other) == other
+    from engine.report.figures import _present_figure
+
+    fig, ax = new_figure()
+    ax.loglog([1, 1000], [0.01, 10])
+    _present_figure(fig, "en")   # what figure_to_svg does before drawing
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels() + ax.get_yticklabels() if t.get_text()]
+    assert "10³" in labels and "10⁻²" in labels and not any("$" in t for t in labels)
 
 
 def test_captions_take_the_decimal_comma(html):

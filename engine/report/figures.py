@@ -324,15 +324,34 @@ def format_number(value: float, digits: int = 3, language: str | None = None) ->
     return localize_decimals(f"{number:.{digits}g}", language).replace("-", "−")
 
 
+# matplotlib writes a log axis's tick labels as mathtext, $\mathdefault{10^{-2}}$ and
+# $\mathdefault{2\times10^{-2}}$.  Written as plain text with Unicode superscripts, 10⁻² and
+# 2×10⁻², they look the same and skip matplotlib's mathtext parser, which took half of a report's
+# mathtext parsing (542 of 1,098 strings).
+_POWER_TICK_RE = re.compile(r"^\$\\mathdefault\{(?:(\d+)\\times)?(\d+)\^\{(-?\d+)\}\}\$$")
+_SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+def plain_power(text: str) -> str:
+    """A log axis's mathtext tick label (``$\\mathdefault{2\\times10^{-2}}$``) as plain text
+    (``2×10⁻²``); any other text as it is."""
+    match = _POWER_TICK_RE.match(text) if isinstance(text, str) else None
+    if match is None:
+        return text
+    coefficient, base, exponent = match.groups()
+    return (f"{coefficient}×" if coefficient else "") + base + exponent.translate(_SUPERSCRIPTS)
+
+
 class _PresentedFormatter(Formatter):
-    """Wraps an axis formatter: display names for ids, the language's decimal separator."""
+    """Wraps an axis formatter: display names for ids, the language's decimal separator, powers
+    in plain text."""
 
     def __init__(self, inner: Formatter, language: str):
         self.inner = inner
         self.language = language
 
     def _present(self, text: str) -> str:
-        return localize_decimals(display_text(text, self.language), self.language)
+        return localize_decimals(display_text(plain_power(text), self.language), self.language)
 
     def set_axis(self, axis):
         self.axis = axis
