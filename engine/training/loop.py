@@ -206,15 +206,16 @@ def run_members(loss, theta0: np.ndarray, specs: list[dict], max_steps: int,
     ids = np.arange(k)   # the member each row holds
     logs = [MemberLog() for _ in range(k)]
     checkpoints = log_checkpoints(max_steps)
-    vjp_and_value = make_vjp(loss)
-    ones = np.ones(k)
+    if value_and_gradient is None:
+        vjp_and_value = make_vjp(loss)
+
+        def value_and_gradient(theta):   # autograd's: every row's gradient of its own loss
+            vjp, values = vjp_and_value(theta)
+            return values, vjp(np.ones(theta.shape[0]))
 
     for step in range(max_steps + 1):
         theta = members.thetas[0]
-        if value_and_gradient is None:
-            vjp, values = vjp_and_value(theta)
-        else:
-            values, gradient = value_and_gradient(theta)
+        values, gradient = value_and_gradient(theta)
         values = np.asarray(values)
         was_active = members.active.copy()
         bad = members.check_finite(values, step)
@@ -240,8 +241,8 @@ def run_members(loss, theta0: np.ndarray, specs: list[dict], max_steps: int,
         members.freeze(reached)
         if not members.active.any() or step == max_steps:
             break
-        members.step(0, vjp(ones) if value_and_gradient is None else gradient)
+        members.step(0, gradient)
         if members.k >= COMPACT_MIN_ROWS and members.active.sum() <= COMPACT_WHEN_STOPPED * members.k:
             rows = np.flatnonzero(members.active)
-            members, ids, ones = members.subset(rows), ids[rows], ones[rows]
+            members, ids = members.subset(rows), ids[rows]
     return logs
