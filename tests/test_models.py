@@ -89,6 +89,44 @@ def test_loss_gradients(case):
         check(lambda p: player.loss(p, batch), params)
 
 
+# Models whose gradient has a hand-written backward pass (Model.loss_and_gradient), and cases
+# without pooling and at one example (the dense layer's backward pass has a branch for B = 1).
+BY_HAND = {"logistic", "mlp", "cnn"}
+HAND_CASES = CASES + [
+    ("cnn", info("signal", (1, 12), 3), {"conv": [[3, 5, 2, 1], [2, 3, 2, 1]], "hidden": (4,), "activation": "tanh"}),
+    ("cnn", info("image", (2, 5, 4), 3), {"conv": [[2, 3, 1, 1]], "pool": "max"}),
+]
+
+
+def test_the_hand_written_backward_passes_are_where_expected():
+    assert {name for name, data_info, params in HAND_CASES
+            if build_model(name, data_info, **params).loss_and_gradient is not None} == BY_HAND
+
+
+@pytest.mark.parametrize("dtype", [FLOAT, np.float64])
+@pytest.mark.parametrize("b", [1, B])
+@pytest.mark.parametrize("case", [c for c in HAND_CASES if c[0] in BY_HAND],
+                         ids=[f"{n}-{i['kind']}-{len(p)}" for n, i, p in HAND_CASES if n in BY_HAND])
+def test_the_hand_written_backward_pass_is_autograds_bit_for_bit(case, b, dtype):
+    """Model.loss_and_gradient runs the NumPy operations of autograd's VJPs itself: the same
+    values and the same gradient of every array, to the last bit (so the autograd gradient's
+    test against finite differences above covers it too), in float32 and float64."""
+    model, params, _ = setup(case)
+    batch = make_batch(model, case[1], np.random.default_rng(5), b)
+    params = {name: value.astype(dtype) for name, value in params.items()}
+    batch = {name: value.astype(dtype) if value.dtype.kind == "f" else value for name, value in batch.items()}
+    value, grads = model.loss_and_gradient(params, batch)
+    expected_value, expected = value_and_grad(lambda p: anp.sum(model.loss(p, batch)))(params)
+    np.testing.assert_array_equal(value, model.loss(params, batch))
+    assert value.dtype == dtype and float(np.sum(value)) == expected_value
+    assert grads.keys() == params.keys()
+    for name, g in grads.items():
+        alone = grad(lambda a: anp.sum(model.loss({**params, name: a}, batch)))(params[name])
+        assert g.dtype == alone.dtype == dtype, name
+        np.testing.assert_array_equal(g, alone, err_msg=name)
+        np.testing.assert_array_equal(g, expected[name], err_msg=name)
+
+
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_shapes_and_dtype(case):
     """Parameters, loss, gradients and metrics stay in FLOAT when the data are in FLOAT: no layer

@@ -12,7 +12,7 @@ import numpy as np
 from .base import Model, ModelFactory
 from .conv import POOLS, ChannelsFirst, ChannelsLast, Conv
 from .layers import Dense, Flatten, activations, dense_stack, init_members, layer_table, serial
-from .losses import accuracy, softmax_cross_entropy
+from .losses import accuracy, softmax_cross_entropy, softmax_cross_entropy_vjp
 
 FLAT_INPUTS = frozenset({"image", "signal", "sequence"})
 
@@ -30,6 +30,11 @@ def classifier(kind, layers, info, artifacts=None):
     def loss(params, batch):
         return softmax_cross_entropy(net.apply(params, batch["x"]), batch["y"])
 
+    def loss_and_gradient(params, batch):
+        logits, pullback = net.vjp(params, batch["x"])
+        value, g = softmax_cross_entropy_vjp(logits, batch["y"])
+        return value, pullback(g, False)[1]
+
     def metrics(params, batch):
         logits = net.apply(params, batch["x"])
         return {"loss": softmax_cross_entropy(logits, batch["y"]), "accuracy": accuracy(logits, batch["y"])}
@@ -38,6 +43,7 @@ def classifier(kind, layers, info, artifacts=None):
         kind=kind,
         init=init,
         loss=loss,
+        loss_and_gradient=loss_and_gradient if net.vjp is not None else None,
         metrics=metrics,
         layers=table,
         n_params=sum(row["n_params"] for row in table),

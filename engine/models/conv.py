@@ -30,7 +30,7 @@ import numpy as onp
 from autograd.extend import defvjp, primitive
 from numpy.lib.stride_tricks import as_strided
 
-from .layers import ACTIVATION_NAMES, Layer, check_activation, dense, glorot, mean
+from .layers import ACTIVATION_NAMES, Layer, check_activation, dense, dense_vjp, glorot, mean, reshaping
 
 
 def conv_output_size(n, kernel, stride=1, padding=0):
@@ -138,6 +138,7 @@ ChannelsLast = Layer(
     lambda params, x: np.moveaxis(x, 2, -1),
     "channels last",
     layout=True,
+    vjp=reshaping(lambda x: onp.moveaxis(x, 2, -1), lambda g, shape: onp.moveaxis(g, -1, 2)),
 )
 # Back to (C, *n) before flattening: the dense layers then see the features in torch's order
 # (channel, then position), so a CNN computes exactly what it did with channels-first maps.
@@ -146,6 +147,7 @@ ChannelsFirst = Layer(
     lambda params, x: np.moveaxis(x, -1, 2),
     "channels first",
     layout=True,
+    vjp=reshaping(lambda x: onp.moveaxis(x, -1, 2), lambda g, shape: onp.moveaxis(g, 2, -1)),
 )
 
 
@@ -167,12 +169,25 @@ def Conv(out_channels, kernel_size, stride=1, padding=0, activation=None):
         kernel = _per_axis(kernel_size, x.ndim - 3)
         return conv_channels_last(x, params["w"], params["b"], kernel, stride, padding, activation)
 
+    def vjp(params, x):
+        d = x.ndim - 3
+        window = (_per_axis(kernel_size, d), _per_axis(stride, d), _per_axis(padding, d))
+        y, pullback = dense_vjp(im2col.fun(x, *window), params["w"], params["b"], activation)
+
+        def conv_pullback(g, input_gradient):
+            gcols, gw, gb = pullback(g, input_gradient)
+            return (col2im.fun(gcols, x.shape, *window) if input_gradient else None), {"w": gw, "b": gb}
+
+        return y, conv_pullback
+
     name = f"Conv({out_channels}, k={kernel_size}, s={stride}, p={padding})"
     return Layer(init, apply, name + ("" if activation is None else f" + {ACTIVATION_NAMES[activation]}"),
-                 kernels=lambda matrix, d: kernels(matrix, _per_axis(kernel_size, d)))
+                 kernels=lambda matrix, d: kernels(matrix, _per_axis(kernel_size, d)), vjp=vjp)
 
 
-def _pool(reduce, label):
+def _pool(reduce, reduce_vjp, label):
+    """A pooling layer: ``reduce(x, axis)`` over each window's positions; ``reduce_vjp(x, axis)``
+    gives its output and its backward pass by hand, g ↦ ∂L/∂x."""
     def layer(window, stride=None):
         stride = window if stride is None else stride
 
@@ -187,7 +202,20 @@ def _pool(reduce, label):
             cols = im2col(x, _per_axis(window, d), _per_axis(stride, d), (0,) * d)
             return reduce(np.reshape(cols, cols.shape[:-1] + (-1, x.shape[-1])), axis=-2)
 
-        return Layer(init, apply, f"{label}({window}, s={stride})")
+        def vjp(params, x):
+            d = x.ndim - 3
+            windows = (_per_axis(window, d), _per_axis(stride, d), (0,) * d)
+            cols = im2col.fun(x, *windows)
+            y, pullback = reduce_vjp(onp.reshape(cols, cols.shape[:-1] + (-1, x.shape[-1])), -2)
+
+            def pool_pullback(g, input_gradient):
+                if not input_gradient:
+                    return None, {}
+                return col2im.fun(onp.reshape(pullback(g), cols.shape), x.shape, *windows), {}
+
+            return y, pool_pullback
+
+        return Layer(init, apply, f"{label}({window}, s={stride})", vjp=vjp)
 
     return layer
 
@@ -208,6 +236,20 @@ def _window_max_vjp(ans, x, axis):
 
 defvjp(window_max, _window_max_vjp)
 
-MaxPool = _pool(window_max, "MaxPool")
-AvgPool = _pool(mean, "AvgPool")
+
+def _window_max_by_hand(x, axis):
+    y = window_max.fun(x, axis)
+    return y, _window_max_vjp(y, x, axis)
+
+
+def _mean_by_hand(x, axis):
+    """``mean``'s output, and the VJPs autograd takes through its sum and division: g / n, then
+    reshaped and added to zeros of x's shape (autograd's repeat_to_match_shape)."""
+    count = x.shape[axis]
+    y = onp.sum(x, axis=axis) / count
+    return y, lambda g: onp.reshape(g / count, onp.expand_dims(y, axis).shape) + onp.zeros(x.shape, x.dtype)
+
+
+MaxPool = _pool(window_max, _window_max_by_hand, "MaxPool")
+AvgPool = _pool(mean, _mean_by_hand, "AvgPool")
 POOLS = {"max": MaxPool, "avg": AvgPool}

@@ -69,6 +69,13 @@ def _softmax_cross_entropy_vjp(ans, logits, y):
 defvjp(softmax_cross_entropy, _softmax_cross_entropy_vjp)
 
 
+def softmax_cross_entropy_vjp(logits, y):
+    """The loss (K,) and ∂(Σ_k J_k)/∂logits by the VJP above, as autograd's backward pass starts
+    it (g = 1 for every member): for a hand-written backward pass (engine/models/layers.py)."""
+    value = softmax_cross_entropy.fun(logits, y)
+    return value, _softmax_cross_entropy_vjp(value, logits, y)(onp.ones(value.shape, value.dtype))
+
+
 def accuracy(logits, y):
     hits = (onp.argmax(logits, axis=-1) == onp.asarray(y)).astype(onp.float64)
     return per_member_mean(hits, _has_target(y))

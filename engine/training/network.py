@@ -98,12 +98,23 @@ class FlatBlock:
         if not (isbox(end) and end._trace == trace):
             return end, np.zeros_like(theta)
         grads = _leaf_gradients(end._node, np.ones(k, dtype=theta.dtype), leaves)
+        return end._value, self._joined({name: grads[leaf] for name, leaf in zip(self.names, leaves) if leaf in grads},
+                                        theta)
+
+    def loss_and_gradient_by_hand(self, loss_and_gradient, theta: np.ndarray) -> tuple:
+        """The same from a model's hand-written backward pass (``Model.loss_and_gradient``):
+        loss_and_gradient(arrays) -> ((K,) values, {name: gradient})."""
+        values, grads = loss_and_gradient(self.unpack(theta))
+        return values, self._joined(grads, theta)
+
+    def _joined(self, grads: dict, theta: np.ndarray) -> np.ndarray:
+        """The (K, P) matrix of the arrays' gradients; zeros for an array without one."""
         # Each gradient is copied once into its columns, whatever its memory layout (a
         # convolution's kernel gradient comes transposed): the columns' views take it as it is.
         gradient = np.empty_like(theta)
-        for leaf, columns in zip(leaves, self.unpack(gradient).values()):
-            columns[...] = grads.get(leaf, 0.0)
-        return end._value, gradient
+        for name, columns in self.unpack(gradient).items():
+            columns[...] = grads.get(name, 0.0)
+        return gradient
 
 
 def examples_per_step(spec: dict, n_train: int) -> int:
@@ -165,7 +176,7 @@ def train_network_group(specs: list[dict]) -> list[dict]:
     total_steps = budget["max_steps"] if "max_steps" in budget else budget["epochs"] * steps_per_epoch
 
     params = model.init(member_rngs(specs, 0))
-    players = model.players or (Player("all", "", model.loss),)
+    players = model.players or (Player("all", "", model.loss, model.loss_and_gradient),)
     blocks = [FlatBlock(params, p.prefix) for p in players]
     members = Members(specs, [b.pack(params) for b in blocks], s0.get("clip_norm"))
     batch_rngs, noise_rngs, eval_rngs = (member_rngs(specs, i) for i in (1, 2, 3))
@@ -252,8 +263,12 @@ def train_network_group(specs: list[dict]) -> list[dict]:
             for other, theta in zip(blocks, members.thetas):
                 if other is not block:
                     frozen.update(other.unpack(theta))
-            values, grads = block.loss_and_gradient(lambda arrays: player.loss({**frozen, **arrays}, batch),
-                                                    members.thetas[b])
+            if player.loss_and_gradient is not None:
+                values, grads = block.loss_and_gradient_by_hand(
+                    lambda arrays: player.loss_and_gradient({**frozen, **arrays}, batch), members.thetas[b])
+            else:
+                values, grads = block.loss_and_gradient(lambda arrays: player.loss({**frozen, **arrays}, batch),
+                                                        members.thetas[b])
             members.check_finite(np.asarray(values), step, parameters=False)
             members.step(b, grads)
         trained_seconds += time.perf_counter() - started
