@@ -91,7 +91,7 @@ def test_loss_gradients(case):
 
 # Models whose gradient has a hand-written backward pass (Model.loss_and_gradient), and cases
 # without pooling and at one example (the dense layer's backward pass has a branch for B = 1).
-BY_HAND = {"logistic", "mlp", "cnn"}
+BY_HAND = {"logistic", "mlp", "cnn", "autoencoder", "linear_autoencoder"}
 HAND_CASES = CASES + [
     ("cnn", info("signal", (1, 12), 3), {"conv": [[3, 5, 2, 1], [2, 3, 2, 1]], "hidden": (4,), "activation": "tanh"}),
     ("cnn", info("image", (2, 5, 4), 3), {"conv": [[2, 3, 1, 1]], "pool": "max"}),
@@ -125,6 +125,31 @@ def test_the_hand_written_backward_pass_is_autograds_bit_for_bit(case, b, dtype)
         assert g.dtype == alone.dtype == dtype, name
         np.testing.assert_array_equal(g, alone, err_msg=name)
         np.testing.assert_array_equal(g, expected[name], err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", [FLOAT, np.float64])
+@pytest.mark.parametrize("b", [1, B])
+@pytest.mark.parametrize("case", [c for c in CASES if c[0] == "gan"], ids=[i for i in IDS if i.startswith("gan")])
+def test_each_players_hand_written_backward_pass_is_autograds_bit_for_bit(case, b, dtype):
+    """A GAN's players: each loss's gradient with respect to the player's own parameters (the
+    other's held fixed, as training takes it), by hand and by autograd, to the last bit."""
+    model, params, _ = setup(case)
+    batch = make_batch(model, case[1], np.random.default_rng(5), b)
+    params = {name: value.astype(dtype) for name, value in params.items()}
+    batch = {name: value.astype(dtype) if value.dtype.kind == "f" else value for name, value in batch.items()}
+    assert model.players and all(player.loss_and_gradient is not None for player in model.players)
+    for player in model.players:
+        own = {name: value for name, value in params.items() if name.startswith(player.prefix)}
+        frozen = {name: value for name, value in params.items() if name not in own}
+        value, grads = player.loss_and_gradient(params, batch)
+        np.testing.assert_array_equal(value, player.loss(params, batch))
+        assert grads.keys() == own.keys()
+        together = grad(lambda mine: anp.sum(player.loss({**frozen, **mine}, batch)))(own)
+        for name, g in grads.items():
+            alone = grad(lambda a: anp.sum(player.loss({**frozen, **own, name: a}, batch)))(own[name])
+            assert g.dtype == alone.dtype == dtype, name
+            np.testing.assert_array_equal(g, alone, err_msg=f"{player.name}: {name}")
+            np.testing.assert_array_equal(g, together[name], err_msg=f"{player.name}: {name}")
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)

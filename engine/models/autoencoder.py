@@ -41,7 +41,7 @@ from .layers import (
     stack_members,
     subtree,
 )
-from .losses import bernoulli_nll, mean_squared_error
+from .losses import bernoulli_nll, mean_squared_error, mean_squared_error_vjp
 
 INPUTS = frozenset({"image", "signal"})
 
@@ -131,6 +131,14 @@ def _autoencoder(kind, info, hidden, code, activation, output):
     def loss(params, batch):
         return mean_squared_error(decode(params, encode(params, batch["x"])), batch["x"])
 
+    def loss_and_gradient(params, batch):
+        code, encoder_pullback = enc.vjp(subtree(params, "enc."), batch["x"])
+        reconstruction, decoder_pullback = dec.vjp(subtree(params, "dec."), code)
+        value, g = mean_squared_error_vjp(reconstruction, batch["x"])
+        g, dec_grads = decoder_pullback(g, True)
+        enc_grads = encoder_pullback(g, False)[1]
+        return value, {**namespace(enc_grads, "enc."), **namespace(dec_grads, "dec.")}
+
     def metrics(params, batch):
         mse = loss(params, batch)
         return {"loss": mse, "mse": mse}
@@ -148,6 +156,7 @@ def _autoencoder(kind, info, hidden, code, activation, output):
         kind=kind,
         init=lambda rngs: stack_members([init_one(rng) for rng in rngs]),
         loss=loss,
+        loss_and_gradient=loss_and_gradient,
         metrics=metrics,
         layers=table,
         n_params=sum(row["n_params"] for row in table),

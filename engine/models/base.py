@@ -26,7 +26,8 @@ class Player:
     name: str
     prefix: str
     loss: Callable
-    loss_and_gradient: Callable | None = None  # see Model.loss_and_gradient
+    # As Model.loss_and_gradient, the gradient with respect to this player's parameters only.
+    loss_and_gradient: Callable | None = None
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ import numpy as onp
 from autograd.extend import defvjp, primitive
 from numpy.lib.stride_tricks import as_strided
 
-from .layers import ACTIVATION_NAMES, Layer, check_activation, dense, dense_vjp, glorot, mean, reshaping
+from .layers import ACTIVATION_NAMES, Layer, check_activation, dense, dense_vjp, glorot, mean, mean_vjp, reshaping
 
 
 def conv_output_size(n, kernel, stride=1, padding=0):
@@ -174,9 +174,10 @@ def Conv(out_channels, kernel_size, stride=1, padding=0, activation=None):
         window = (_per_axis(kernel_size, d), _per_axis(stride, d), _per_axis(padding, d))
         y, pullback = dense_vjp(im2col.fun(x, *window), params["w"], params["b"], activation)
 
-        def conv_pullback(g, input_gradient):
-            gcols, gw, gb = pullback(g, input_gradient)
-            return (col2im.fun(gcols, x.shape, *window) if input_gradient else None), {"w": gw, "b": gb}
+        def conv_pullback(g, input_gradient, parameter_gradients=True):
+            gcols, gw, gb = pullback(g, input_gradient, parameter_gradients)
+            return ((col2im.fun(gcols, x.shape, *window) if input_gradient else None),
+                    ({"w": gw, "b": gb} if parameter_gradients else {}))
 
         return y, conv_pullback
 
@@ -208,7 +209,7 @@ def _pool(reduce, reduce_vjp, label):
             cols = im2col.fun(x, *windows)
             y, pullback = reduce_vjp(onp.reshape(cols, cols.shape[:-1] + (-1, x.shape[-1])), -2)
 
-            def pool_pullback(g, input_gradient):
+            def pool_pullback(g, input_gradient, parameter_gradients=True):
                 if not input_gradient:
                     return None, {}
                 return col2im.fun(onp.reshape(pullback(g), cols.shape), x.shape, *windows), {}
@@ -242,14 +243,6 @@ def _window_max_by_hand(x, axis):
     return y, _window_max_vjp(y, x, axis)
 
 
-def _mean_by_hand(x, axis):
-    """``mean``'s output, and the VJPs autograd takes through its sum and division: g / n, then
-    reshaped and added to zeros of x's shape (autograd's repeat_to_match_shape)."""
-    count = x.shape[axis]
-    y = onp.sum(x, axis=axis) / count
-    return y, lambda g: onp.reshape(g / count, onp.expand_dims(y, axis).shape) + onp.zeros(x.shape, x.dtype)
-
-
 MaxPool = _pool(window_max, _window_max_by_hand, "MaxPool")
-AvgPool = _pool(mean, _mean_by_hand, "AvgPool")
+AvgPool = _pool(mean, mean_vjp, "AvgPool")
 POOLS = {"max": MaxPool, "avg": AvgPool}

@@ -37,12 +37,15 @@ from .layers import (
     dense_stack,
     layer_table,
     mean,
+    mean_vjp,
     namespace,
     serial,
     sigmoid,
     softplus,
+    softplus_vjp,
     stack_members,
     subtree,
+    unbroadcast,
 )
 
 MMD_SAMPLES = 512       # per side, for the MMD metric along training and the final tests
@@ -177,6 +180,49 @@ def gan(info, *, latent_dim=16, hidden=(128, 128), activation="relu", mmd_bandwi
         """−E log d(g(z)) (non-saturating)."""
         return mean(softplus(-d_logit(params, generate(params, batch["z"]))), 1)
 
+    # The same losses with their gradients by hand (engine/models/layers.py), each with respect to
+    # its own player's parameters only, as the training loop takes them: autograd's bit for bit.
+    def d_logit_vjp(params, x):
+        logit, pullback = d.vjp(subtree(params, "d."), x)
+        return (onp.reshape(logit, logit.shape[:-1]),
+                lambda g, *wanted: pullback(onp.reshape(g, logit.shape), *wanted))
+
+    def softplus_mean_vjp(logit, sign):
+        """mean(softplus(sign · logit), 1) and g ↦ its gradient with respect to logit."""
+        terms, softplus_back = softplus_vjp(-logit if sign < 0 else logit)
+        value, mean_back = mean_vjp(terms, 1)
+
+        def back(g):
+            g = softplus_back(mean_back(g))
+            return -g if sign < 0 else g
+
+        return value, back
+
+    def discriminator_loss_and_gradient(params, batch):
+        real, real_pullback = d_logit_vjp(params, batch["x"])
+        fake, fake_pullback = d_logit_vjp(params, generate(params, batch["z"]))
+        real_value, real_back = softplus_mean_vjp(real, -1)
+        fake_value, fake_back = softplus_mean_vjp(fake, +1)
+        value = real_value + fake_value
+        ones = onp.ones(value.shape, value.dtype)
+        from_real = real_pullback(real_back(unbroadcast(ones, real_value.shape)), False)[1]
+        from_fake = fake_pullback(fake_back(unbroadcast(ones, fake_value.shape)), False)[1]
+        grads = {}
+        for name, first in from_real.items():
+            # autograd sums a leaf's two gradients into zeros: (0 + first) + second
+            total = onp.zeros_like(first)
+            total += first
+            total += from_fake[name]
+            grads[name] = total
+        return value, namespace(grads, "d.")
+
+    def generator_loss_and_gradient(params, batch):
+        samples, generator_pullback = g.vjp(subtree(params, "g."), batch["z"])
+        fake, fake_pullback = d_logit_vjp(params, samples)
+        value, back = softplus_mean_vjp(fake, -1)
+        g_samples = fake_pullback(back(onp.ones(value.shape, value.dtype)), True, False)[0]
+        return value, namespace(generator_pullback(g_samples, False)[1], "g.")
+
     def metrics(params, batch):
         fake = generate(params, batch["z"])
         d_real = sigmoid(d_logit(params, batch["x"]))
@@ -233,7 +279,8 @@ def gan(info, *, latent_dim=16, hidden=(128, 128), activation="relu", mmd_bandwi
         layers=table,
         n_params=sum(row["n_params"] for row in table),
         latents={"z": (latent_dim,)},
-        players=(Player("d", "d.", discriminator_loss), Player("g", "g.", generator_loss)),
+        players=(Player("d", "d.", discriminator_loss, discriminator_loss_and_gradient),
+                 Player("g", "g.", generator_loss, generator_loss_and_gradient)),
         extras={
             "generate": generate,
             "discriminate": lambda params, x: sigmoid(d_logit(params, x)),

@@ -8,11 +8,12 @@ A layer is ``Layer(init, apply, name)``:
   ``(K, B, *input_shape)``. Member k only ever reads ``params[...][k]`` and ``x[k]``, so K copies of
   a network train side by side without seeing each other.
 * ``vjp(params, x) -> (y, pullback)``, where a layer has one: the same output, and its backward
-  pass by hand, ``pullback(g, input_gradient) -> (∂L/∂x or None, {name: ∂L/∂param})`` for g = ∂L/∂y.
-  It runs the very NumPy operations autograd runs through the layer's VJPs, without recording a
-  trace: a single-example step of a small network costs per recorded operation, and the trace was
-  a third of it (half for the MLP).  ``serial`` has one when all its layers do; the tests require
-  its gradients to equal autograd's bit for bit.  Like jax.vjp, but first order only.
+  pass by hand, ``pullback(g, input_gradient, parameter_gradients=True) -> (∂L/∂x or None,
+  {name: ∂L/∂param}, empty when not wanted)`` for g = ∂L/∂y.  It runs the very NumPy operations
+  autograd runs through the layer's VJPs, without recording a trace: a single-example step of a
+  small network costs per recorded operation, and the trace was a third of it (half for the MLP).
+  ``serial`` has one when all its layers do; the tests require the models' gradients to equal
+  autograd's bit for bit.  Like jax.vjp, but first order only.
 
 Running ``init`` once per member and stacking (``init_members``) is what makes a member's numbers
 depend on its own generator only.
@@ -107,23 +108,50 @@ defvjp_argnums(dense, _dense_vjp)
 
 
 def dense_vjp(x, W, b, activation):
-    """``dense``'s output and its backward pass by hand: pullback(g, input_gradient) -> (∂L/∂x or
-    None, ∂L/∂W, ∂L/∂b), by ``_dense_vjp``, as autograd calls it (without ∂L/∂x when x is data)."""
+    """``dense``'s output and its backward pass by hand: pullback(g, input_gradient,
+    parameter_gradients) -> (∂L/∂x, ∂L/∂W, ∂L/∂b), None where not wanted, by ``_dense_vjp`` as
+    autograd calls it (for the arguments it traces: not x when x is data, not W and b when frozen)."""
     args = (x, W, b, activation)
     y = dense.fun(*args)
 
-    def pullback(g, input_gradient):
-        grads = _dense_vjp((0, 1, 2) if input_gradient else (1, 2), y, args, {})(g)
-        return (grads[0] if input_gradient else None), grads[-2], grads[-1]
+    def pullback(g, input_gradient, parameter_gradients=True):
+        argnums = ((0,) if input_gradient else ()) + ((1, 2) if parameter_gradients else ())
+        grads = dict(zip(argnums, _dense_vjp(argnums, y, args, {})(g)))
+        return grads.get(0), grads.get(1), grads.get(2)
 
     return y, pullback
+
+
+def unbroadcast(g, shape):
+    """What autograd's ``unbroadcast`` does to the gradient of an operand of ``shape`` when nothing
+    was broadcast: a sum over each axis of length 1, which changes no value."""
+    for axis, size in enumerate(shape):
+        if size == 1:
+            g = onp.sum(g, axis=axis, keepdims=True)
+    return g
 
 
 def reshaping(forward, backward):
     """The ``vjp`` of a layer that only moves or regroups values, ``forward(x)``: its pullback is
     ``backward(g, x.shape)``, what autograd's VJP of the same NumPy function computes."""
     def vjp(params, x):
-        return forward(x), lambda g, input_gradient: ((backward(g, x.shape) if input_gradient else None), {})
+        def pullback(g, input_gradient, parameter_gradients=True):
+            return (backward(g, x.shape) if input_gradient else None), {}
+
+        return forward(x), pullback
+
+    return vjp
+
+
+def elementwise_vjp(forward_and_backward):
+    """The ``vjp`` of a parameterless elementwise layer: ``forward_and_backward(x) -> (y, g ↦ ∂L/∂x)``."""
+    def vjp(params, x):
+        y, backward = forward_and_backward(x)
+
+        def pullback(g, input_gradient, parameter_gradients=True):
+            return (backward(g) if input_gradient else None), {}
+
+        return y, pullback
 
     return vjp
 
@@ -138,8 +166,28 @@ def sigmoid(x):
     return 0.5 * (np.tanh(0.5 * x) + 1.0)
 
 
+def sigmoid_vjp(x):
+    """``sigmoid`` and its backward pass by hand: autograd's VJPs of its multiply, add, tanh and
+    multiply, in turn (tanh's: g / cosh(z)²)."""
+    z = 0.5 * x
+    inner = onp.tanh(z) + 1.0
+    y = 0.5 * inner
+
+    def backward(g):
+        g = unbroadcast(unbroadcast(0.5 * g, inner.shape), z.shape)
+        return unbroadcast(0.5 * (g / onp.cosh(z) ** 2), x.shape)
+
+    return y, backward
+
+
 def softplus(x):
     return np.logaddexp(0.0, x)
+
+
+def softplus_vjp(x):
+    """``softplus`` and its backward pass by hand, autograd's VJP of logaddexp: g · exp(x − y)."""
+    y = onp.logaddexp(0.0, x)
+    return y, lambda g: unbroadcast(g * onp.exp(x - y), x.shape)
 
 
 def mean(x, axis):
@@ -148,6 +196,16 @@ def mean(x, axis):
     gradients to float64 for the rest of the backward pass)."""
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     return np.sum(x, axis=axis) / prod(x.shape[a] for a in axes)
+
+
+def mean_vjp(x, axis):
+    """``mean`` and its backward pass by hand: autograd's VJPs of the division (g / n) and of the
+    sum (g reshaped with the summed axes kept, plus zeros of x's shape)."""
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    count = prod(x.shape[a] for a in axes)
+    y = onp.sum(x, axis=axis) / count
+    kept = tuple(1 if a in {b % x.ndim for b in axes} else n for a, n in enumerate(x.shape))
+    return y, lambda g: onp.reshape(unbroadcast(g / count, y.shape), kept) + onp.zeros(x.shape, x.dtype)
 
 
 def check_activation(activation) -> None:
@@ -172,9 +230,9 @@ def Dense(n_out, activation=None):
     def vjp(params, x):
         y, pullback = dense_vjp(x, params["W"], params["b"], activation)
 
-        def layer_pullback(g, input_gradient):
-            gx, gW, gb = pullback(g, input_gradient)
-            return gx, {"W": gW, "b": gb}
+        def layer_pullback(g, input_gradient, parameter_gradients=True):
+            gx, gW, gb = pullback(g, input_gradient, parameter_gradients)
+            return gx, ({"W": gW, "b": gb} if parameter_gradients else {})
 
         return y, layer_pullback
 
@@ -182,12 +240,9 @@ def Dense(n_out, activation=None):
                  vjp=vjp)
 
 
-def elementwise(fn, name):
-    return Layer(lambda rng, shape: (tuple(shape), {}), lambda params, x: fn(x), name)
-
-
 ACTIVATION_NAMES = {"relu": "ReLU", "tanh": "tanh"}   # how a fused layer's name shows its activation
-Sigmoid = elementwise(sigmoid, "sigmoid")
+Sigmoid = Layer(lambda rng, shape: (tuple(shape), {}), lambda params, x: sigmoid(x), "sigmoid",
+                vjp=elementwise_vjp(sigmoid_vjp))
 
 Flatten = Layer(
     lambda rng, shape: ((prod(shape),), {}),
@@ -262,10 +317,10 @@ def serial(*layers):
         # either, since x there is data, not a traced value.
         first = next((i for i, index in enumerate(indices) if groups.get(index)), len(indices))
 
-        def serial_pullback(g, input_gradient):
+        def serial_pullback(g, input_gradient, parameter_gradients=True):
             grads = {}
             for i in range(len(pullbacks) - 1, (0 if input_gradient else first) - 1, -1):
-                g, layer_grads = pullbacks[i](g, input_gradient or i > first)
+                g, layer_grads = pullbacks[i](g, input_gradient or i > first, parameter_gradients)
                 grads.update(namespace(layer_grads, f"{indices[i]}."))
             return (g if input_gradient else None), grads
 
