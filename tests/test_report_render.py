@@ -10,6 +10,7 @@ import logging
 import re
 import zlib
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ import yaml
 from engine.report import TEMPLATES_DIR
 from engine.report.catalog import flat_keys, load_catalog, message
 from engine.report.figures import (
+    FIGURE_FONTS,
     OPTIMIZER_COLORS,
     annotate_heatmap,
     figure_to_svg,
@@ -32,7 +34,7 @@ from engine.report.figures import (
     scope_svg_ids,
 )
 from engine.report.mathsvg import inline_math_svg, math_svg, split_math
-from engine.report.render import format_cell, render_html, write_report
+from engine.report.render import _svg_data_uri, format_cell, render_html, write_report
 
 LECTURE_OPTIMIZERS = ["gd", "sgd-1", "minibatch-sgd", "momentum", "adagrad", "rmsprop", "adam"]
 
@@ -473,7 +475,19 @@ def test_figure_to_svg_is_deterministic():
     first, second = _figure_svg(), _figure_svg()
     assert first == second
     assert first.startswith("<svg") and "<?xml" not in first and "DOCTYPE" not in first
-    assert "<text" not in first  # glyphs as paths
+
+
+def test_figure_text_stays_text_in_the_figures_faces_with_fallbacks():
+    svg = _figure_svg()
+    assert 'id="DejaVuSans' not in svg  # no glyph outlines
+    assert "número de condición" in svg and "momentum" in svg
+    faces = ", ".join([*(repr(face) for face in FIGURE_FONTS), "sans-serif"])
+    assert re.search(r"<text[^>]*font-family=\"" + re.escape(faces) + '"', svg)
+
+
+def test_svg_data_uri_collapses_ascii_white_space_and_keeps_no_break_spaces():
+    uri = _svg_data_uri('<svg>\n  <text>a\u00a0 \n b</text>\n  <g/>\n</svg>', "test")
+    assert unquote(uri.split(",", 1)[1]) == "<svg><text>a\u00a0 b</text><g/></svg>"
 
 
 def test_scope_svg_ids_rewrites_references():
@@ -541,7 +555,6 @@ def test_figures_speak_the_language_of_the_report():
         spanish = figure_to_svg(draw())
     with report_language("en"):
         english = figure_to_svg(draw())
-    # text is drawn as paths; the <title>-less SVG keeps each glyph run's text in a comment
     assert "SGD (un ejemplo)" in spanish and "exactitud en validación (fracción)" in spanish
     assert "SGD (single example)" in english and "validation accuracy (fraction)" in english
     assert "0,5" in spanish and "0,5" not in english  # tick labels: decimal comma in Spanish

@@ -299,15 +299,16 @@ def _svg_data_uri(svg: str, where: str) -> str:
     Figures are embedded as images rather than inline ``<svg>``: each is then
     an isolated document (no shared ids or styles) and WeasyPrint lays the
     PDF out about twice as fast, because the thousands of path elements of a
-    plot do not go through the HTML style cascade.  Whitespace runs are
-    collapsed (insignificant in matplotlib's SVG, which draws text as paths)
-    and the result percent-encoded; ``:`` is encoded too, so the namespace
-    names do not read as links.  The URI is plain text, autoescaped in the
-    attribute like any other.
+    plot do not go through the HTML style cascade.  Runs of ASCII white space
+    are collapsed, as an SVG renderer collapses them in text anyway (the
+    no-break spaces of matplotlib's mathtext are kept), and the result
+    percent-encoded; ``:`` is encoded too, so the namespace names do not read
+    as links.  The URI is plain text, autoescaped in the attribute like any
+    other.
     """
     text = _checked_svg(svg, where)
-    text = re.sub(r">\s+<", "><", text)
-    text = re.sub(r"\s+", " ", text)
+    text = re.sub(r">[ \t\n\r]+<", "><", text)
+    text = re.sub(r"[ \t\n\r]+", " ", text)
     return "data:image/svg+xml;charset=utf-8," + quote(text, safe=" /=;,.-_()!*[]@+$~")
 
 
