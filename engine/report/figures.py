@@ -11,7 +11,7 @@
   per glyph outline took (a language's PDF painted in 8.3 s instead of 13.7);
 * carries no XML prolog, DOCTYPE, date or creator metadata; and
 * is deterministic: a fixed ``svg.hashsalt`` makes matplotlib's internal ids
-  (clip paths, glyphs) a function of content only, so the same figure gives
+  (clip paths, markers) a function of content only, so the same figure gives
   the same bytes on every run.
 
 ``new_figure`` creates figures in the house style (sizes that fit an A4 text
