@@ -9,8 +9,9 @@ from autograd.test_util import check_grads
 
 from engine.data.ring import ring_centres
 from engine.models import MODELS, build_model
+from engine.models.classifiers import classifier
 from engine.models.gan import mmd2
-from engine.models.layers import count_params, subtree
+from engine.models.layers import Dense, Flatten, Layer, count_params, serial, subtree
 from engine.models.losses import accuracy, softmax_cross_entropy
 from engine.models.rnn import teacher_forced_logits
 from engine.precision import FLOAT
@@ -89,67 +90,91 @@ def test_loss_gradients(case):
         check(lambda p: player.loss(p, batch), params)
 
 
-# Models whose gradient has a hand-written backward pass (Model.loss_and_gradient), and cases
-# without pooling and at one example (the dense layer's backward pass has a branch for B = 1).
+# Models whose gradient has a hand-written backward pass (Model.loss_and_gradient), and cases that
+# add two 2-D convolutions (an image's input gradient through a convolution) and 1-D average
+# pooling; every case also runs at one example (the dense layer's backward pass has a branch for
+# B = 1) and with one member (autograd's unbroadcast then sums over the member axis too).
 BY_HAND = {"logistic", "mlp", "cnn", "autoencoder", "linear_autoencoder"}
-HAND_CASES = CASES + [
-    ("cnn", info("signal", (1, 12), 3), {"conv": [[3, 5, 2, 1], [2, 3, 2, 1]], "hidden": (4,), "activation": "tanh"}),
-    ("cnn", info("image", (2, 5, 4), 3), {"conv": [[2, 3, 1, 1]], "pool": "max"}),
+HAND_CASES = [case for case in CASES if case[0] in BY_HAND] + [
+    ("cnn", info("image", (2, 6, 5), 3), {"conv": [[3, 3, 1, 1], [2, 3, 2, 0]], "hidden": (4,), "activation": "tanh"}),
+    ("cnn", info("signal", (1, 12), 3), {"conv": [[3, 5, 2, 1]], "pool": "avg"}),
 ]
+HAND_IDS = [f"{name}-{i['kind']}-{n}" for n, (name, i, _) in enumerate(HAND_CASES)]
+
+
+def assert_same_bits(actual, expected, what):
+    """Equal to the last bit: np.testing's equality takes −0.0 for +0.0 and NaN for NaN."""
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.shape == expected.shape and actual.dtype == expected.dtype, what
+    assert actual.tobytes() == expected.tobytes(), what
+
+
+def members_of(case, b, dtype, k):
+    """``setup(case)`` cut to its first k members, with a batch of b examples, in dtype."""
+    model, params, _ = setup(case)
+    batch = make_batch(model, case[1], np.random.default_rng(5), b)
+    params = {name: value[:k].astype(dtype) for name, value in params.items()}
+    batch = {name: (value.astype(dtype) if value.dtype.kind == "f" else value)[:k] for name, value in batch.items()}
+    return model, params, batch
 
 
 def test_the_hand_written_backward_passes_are_where_expected():
-    assert {name for name, data_info, params in HAND_CASES
+    assert {name for name, data_info, params in CASES
             if build_model(name, data_info, **params).loss_and_gradient is not None} == BY_HAND
+    assert all(player.loss_and_gradient is not None
+               for name, data_info, params in CASES if name == "gan"
+               for player in build_model(name, data_info, **params).players)
 
 
+def test_a_layer_without_a_backward_pass_by_hand_leaves_the_model_to_autograd():
+    identity = Layer(lambda rng, shape: (tuple(shape), {}), lambda params, x: x, "identity")
+    assert serial(Flatten, identity, Dense(3)).vjp is None
+    data_info = info("signal", (1, 6), 3)
+    model = classifier("mlp", [Flatten, identity, Dense(3)], data_info)
+    assert model.loss_and_gradient is None
+    batch = make_batch(model, data_info, np.random.default_rng(1))
+    check(lambda p: model.loss(p, batch), model.init([np.random.default_rng(seed) for seed in range(K)]))
+
+
+@pytest.mark.parametrize("k", [1, K])
 @pytest.mark.parametrize("dtype", [FLOAT, np.float64])
 @pytest.mark.parametrize("b", [1, B])
-@pytest.mark.parametrize("case", [c for c in HAND_CASES if c[0] in BY_HAND],
-                         ids=[f"{n}-{i['kind']}-{len(p)}" for n, i, p in HAND_CASES if n in BY_HAND])
-def test_the_hand_written_backward_pass_is_autograds_bit_for_bit(case, b, dtype):
+@pytest.mark.parametrize("case", HAND_CASES, ids=HAND_IDS)
+def test_the_hand_written_backward_pass_is_autograds_bit_for_bit(case, b, dtype, k):
     """Model.loss_and_gradient runs the NumPy operations of autograd's VJPs itself: the same
     values and the same gradient of every array, to the last bit (so the autograd gradient's
     test against finite differences above covers it too), in float32 and float64."""
-    model, params, _ = setup(case)
-    batch = make_batch(model, case[1], np.random.default_rng(5), b)
-    params = {name: value.astype(dtype) for name, value in params.items()}
-    batch = {name: value.astype(dtype) if value.dtype.kind == "f" else value for name, value in batch.items()}
+    model, params, batch = members_of(case, b, dtype, k)
     value, grads = model.loss_and_gradient(params, batch)
     expected_value, expected = value_and_grad(lambda p: anp.sum(model.loss(p, batch)))(params)
-    np.testing.assert_array_equal(value, model.loss(params, batch))
-    assert value.dtype == dtype and float(np.sum(value)) == expected_value
+    assert_same_bits(value, model.loss(params, batch), "loss")
+    assert float(np.sum(value)) == expected_value
     assert grads.keys() == params.keys()
     for name, g in grads.items():
         alone = grad(lambda a: anp.sum(model.loss({**params, name: a}, batch)))(params[name])
-        assert g.dtype == alone.dtype == dtype, name
-        np.testing.assert_array_equal(g, alone, err_msg=name)
-        np.testing.assert_array_equal(g, expected[name], err_msg=name)
+        assert_same_bits(g, alone, name)
+        assert_same_bits(g, expected[name], name)
 
 
+@pytest.mark.parametrize("k", [1, K])
 @pytest.mark.parametrize("dtype", [FLOAT, np.float64])
 @pytest.mark.parametrize("b", [1, B])
 @pytest.mark.parametrize("case", [c for c in CASES if c[0] == "gan"], ids=[i for i in IDS if i.startswith("gan")])
-def test_each_players_hand_written_backward_pass_is_autograds_bit_for_bit(case, b, dtype):
+def test_each_players_hand_written_backward_pass_is_autograds_bit_for_bit(case, b, dtype, k):
     """A GAN's players: each loss's gradient with respect to the player's own parameters (the
     other's held fixed, as training takes it), by hand and by autograd, to the last bit."""
-    model, params, _ = setup(case)
-    batch = make_batch(model, case[1], np.random.default_rng(5), b)
-    params = {name: value.astype(dtype) for name, value in params.items()}
-    batch = {name: value.astype(dtype) if value.dtype.kind == "f" else value for name, value in batch.items()}
-    assert model.players and all(player.loss_and_gradient is not None for player in model.players)
+    model, params, batch = members_of(case, b, dtype, k)
     for player in model.players:
         own = {name: value for name, value in params.items() if name.startswith(player.prefix)}
         frozen = {name: value for name, value in params.items() if name not in own}
         value, grads = player.loss_and_gradient(params, batch)
-        np.testing.assert_array_equal(value, player.loss(params, batch))
+        assert_same_bits(value, player.loss(params, batch), f"{player.name}: loss")
         assert grads.keys() == own.keys()
         together = grad(lambda mine: anp.sum(player.loss({**frozen, **mine}, batch)))(own)
         for name, g in grads.items():
             alone = grad(lambda a: anp.sum(player.loss({**frozen, **own, name: a}, batch)))(own[name])
-            assert g.dtype == alone.dtype == dtype, name
-            np.testing.assert_array_equal(g, alone, err_msg=f"{player.name}: {name}")
-            np.testing.assert_array_equal(g, together[name], err_msg=f"{player.name}: {name}")
+            assert_same_bits(g, alone, f"{player.name}: {name}")
+            assert_same_bits(g, together[name].astype(dtype), f"{player.name}: {name}")
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)

@@ -478,11 +478,13 @@ def test_figure_to_svg_is_deterministic():
 
 
 def test_figure_text_stays_text_in_the_figures_faces_with_fallbacks():
-    svg = _figure_svg()
+    svg = _figure_svg()  # plain labels, and formulas ($\kappa$, $10^{-6}$)
     assert 'id="DejaVuSans' not in svg  # no glyph outlines
     assert "número de condición" in svg and "momentum" in svg
     faces = ", ".join([*(repr(face) for face in FIGURE_FONTS), "sans-serif"])
     assert re.search(r"<text[^>]*font-family=\"" + re.escape(faces) + '"', svg)
+    assert re.search(r"<tspan[^>]*font-family=\"" + re.escape(faces) + '"', svg)
+    assert set(re.findall(r'font-family="([^"]*)"', svg)) == {faces}
 
 
 def test_svg_data_uri_collapses_ascii_white_space_and_keeps_no_break_spaces():

@@ -156,7 +156,7 @@ def _autoencoder(kind, info, hidden, code, activation, output):
         kind=kind,
         init=lambda rngs: stack_members([init_one(rng) for rng in rngs]),
         loss=loss,
-        loss_and_gradient=loss_and_gradient,
+        loss_and_gradient=loss_and_gradient if enc.vjp is not None and dec.vjp is not None else None,
         metrics=metrics,
         layers=table,
         n_params=sum(row["n_params"] for row in table),

@@ -30,7 +30,7 @@ import numpy as onp
 from autograd.extend import defvjp, primitive
 from numpy.lib.stride_tricks import as_strided
 
-from .layers import ACTIVATION_NAMES, Layer, check_activation, dense, dense_vjp, glorot, mean, mean_vjp, reshaping
+from .layers import ACTIVATION_NAMES, Layer, check_activation, dense, dense_vjp, glorot, mean, mean_vjp, parameterless_vjp
 
 
 def conv_output_size(n, kernel, stride=1, padding=0):
@@ -138,7 +138,8 @@ ChannelsLast = Layer(
     lambda params, x: np.moveaxis(x, 2, -1),
     "channels last",
     layout=True,
-    vjp=reshaping(lambda x: onp.moveaxis(x, 2, -1), lambda g, shape: onp.moveaxis(g, -1, 2)),
+    # autograd's VJP of a move of an axis is the move back
+    vjp=parameterless_vjp(lambda x: (onp.moveaxis(x, 2, -1), lambda g: onp.moveaxis(g, -1, 2))),
 )
 # Back to (C, *n) before flattening: the dense layers then see the features in torch's order
 # (channel, then position), so a CNN computes exactly what it did with channels-first maps.
@@ -147,7 +148,7 @@ ChannelsFirst = Layer(
     lambda params, x: np.moveaxis(x, -1, 2),
     "channels first",
     layout=True,
-    vjp=reshaping(lambda x: onp.moveaxis(x, -1, 2), lambda g, shape: onp.moveaxis(g, 2, -1)),
+    vjp=parameterless_vjp(lambda x: (onp.moveaxis(x, -1, 2), lambda g: onp.moveaxis(g, 2, -1))),
 )
 
 
@@ -171,12 +172,12 @@ def Conv(out_channels, kernel_size, stride=1, padding=0, activation=None):
 
     def vjp(params, x):
         d = x.ndim - 3
-        window = (_per_axis(kernel_size, d), _per_axis(stride, d), _per_axis(padding, d))
-        y, pullback = dense_vjp(im2col.fun(x, *window), params["w"], params["b"], activation)
+        im2col_args = (_per_axis(kernel_size, d), _per_axis(stride, d), _per_axis(padding, d))
+        y, pullback = dense_vjp(im2col.fun(x, *im2col_args), params["w"], params["b"], activation)
 
         def conv_pullback(g, input_gradient, parameter_gradients=True):
             gcols, gw, gb = pullback(g, input_gradient, parameter_gradients)
-            return ((col2im.fun(gcols, x.shape, *window) if input_gradient else None),
+            return ((col2im.fun(gcols, x.shape, *im2col_args) if input_gradient else None),
                     ({"w": gw, "b": gb} if parameter_gradients else {}))
 
         return y, conv_pullback
@@ -205,14 +206,14 @@ def _pool(reduce, reduce_vjp, label):
 
         def vjp(params, x):
             d = x.ndim - 3
-            windows = (_per_axis(window, d), _per_axis(stride, d), (0,) * d)
-            cols = im2col.fun(x, *windows)
+            im2col_args = (_per_axis(window, d), _per_axis(stride, d), (0,) * d)
+            cols = im2col.fun(x, *im2col_args)
             y, pullback = reduce_vjp(onp.reshape(cols, cols.shape[:-1] + (-1, x.shape[-1])), -2)
 
             def pool_pullback(g, input_gradient, parameter_gradients=True):
                 if not input_gradient:
                     return None, {}
-                return col2im.fun(onp.reshape(pullback(g), cols.shape), x.shape, *windows), {}
+                return col2im.fun(onp.reshape(pullback(g), cols.shape), x.shape, *im2col_args), {}
 
             return y, pool_pullback
 

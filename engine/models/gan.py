@@ -185,16 +185,16 @@ def gan(info, *, latent_dim=16, hidden=(128, 128), activation="relu", mmd_bandwi
     def d_logit_vjp(params, x):
         logit, pullback = d.vjp(subtree(params, "d."), x)
         return (onp.reshape(logit, logit.shape[:-1]),
-                lambda g, *wanted: pullback(onp.reshape(g, logit.shape), *wanted))
+                lambda grad, *wanted: pullback(onp.reshape(grad, logit.shape), *wanted))
 
     def softplus_mean_vjp(logit, sign):
-        """mean(softplus(sign · logit), 1) and g ↦ its gradient with respect to logit."""
+        """mean(softplus(sign · logit), 1) and grad ↦ its gradient with respect to logit."""
         terms, softplus_back = softplus_vjp(-logit if sign < 0 else logit)
         value, mean_back = mean_vjp(terms, 1)
 
-        def back(g):
-            g = softplus_back(mean_back(g))
-            return -g if sign < 0 else g
+        def back(grad):
+            grad = softplus_back(mean_back(grad))
+            return -grad if sign < 0 else grad
 
         return value, back
 
@@ -207,14 +207,9 @@ def gan(info, *, latent_dim=16, hidden=(128, 128), activation="relu", mmd_bandwi
         ones = onp.ones(value.shape, value.dtype)
         from_real = real_pullback(real_back(unbroadcast(ones, real_value.shape)), False)[1]
         from_fake = fake_pullback(fake_back(unbroadcast(ones, fake_value.shape)), False)[1]
-        grads = {}
-        for name, first in from_real.items():
-            # autograd sums a leaf's two gradients into zeros: (0 + first) + second
-            total = onp.zeros_like(first)
-            total += first
-            total += from_fake[name]
-            grads[name] = total
-        return value, namespace(grads, "d.")
+        # d meets real and generated samples: each parameter's gradient is the sum of the two, as
+        # autograd adds a leaf's two incoming gradients
+        return value, namespace({name: from_real[name] + from_fake[name] for name in from_real}, "d.")
 
     def generator_loss_and_gradient(params, batch):
         samples, generator_pullback = g.vjp(subtree(params, "g."), batch["z"])
@@ -271,6 +266,7 @@ def gan(info, *, latent_dim=16, hidden=(128, 128), activation="relu", mmd_bandwi
         return {"samples": _samples(params, rngs, SNAPSHOT_SHOWN.get(info["kind"], 8))}
 
     table = layer_table(g_layers, (latent_dim,), "g: ") + layer_table(d_layers, shape, "d: ")
+    by_hand = g.vjp is not None and d.vjp is not None  # else autograd's trace
     return Model(
         kind="gan",
         init=lambda rngs: stack_members([init_one(rng) for rng in rngs]),
@@ -279,8 +275,8 @@ def gan(info, *, latent_dim=16, hidden=(128, 128), activation="relu", mmd_bandwi
         layers=table,
         n_params=sum(row["n_params"] for row in table),
         latents={"z": (latent_dim,)},
-        players=(Player("d", "d.", discriminator_loss, discriminator_loss_and_gradient),
-                 Player("g", "g.", generator_loss, generator_loss_and_gradient)),
+        players=(Player("d", "d.", discriminator_loss, discriminator_loss_and_gradient if by_hand else None),
+                 Player("g", "g.", generator_loss, generator_loss_and_gradient if by_hand else None)),
         extras={
             "generate": generate,
             "discriminate": lambda params, x: sigmoid(d_logit(params, x)),

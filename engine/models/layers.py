@@ -131,20 +131,8 @@ def unbroadcast(g, shape):
     return g
 
 
-def reshaping(forward, backward):
-    """The ``vjp`` of a layer that only moves or regroups values, ``forward(x)``: its pullback is
-    ``backward(g, x.shape)``, what autograd's VJP of the same NumPy function computes."""
-    def vjp(params, x):
-        def pullback(g, input_gradient, parameter_gradients=True):
-            return (backward(g, x.shape) if input_gradient else None), {}
-
-        return forward(x), pullback
-
-    return vjp
-
-
-def elementwise_vjp(forward_and_backward):
-    """The ``vjp`` of a parameterless elementwise layer: ``forward_and_backward(x) -> (y, g ↦ ∂L/∂x)``."""
+def parameterless_vjp(forward_and_backward):
+    """The ``vjp`` of a layer without parameters, from ``forward_and_backward(x) -> (y, g ↦ ∂L/∂x)``."""
     def vjp(params, x):
         y, backward = forward_and_backward(x)
 
@@ -204,7 +192,8 @@ def mean_vjp(x, axis):
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     count = prod(x.shape[a] for a in axes)
     y = onp.sum(x, axis=axis) / count
-    kept = tuple(1 if a in {b % x.ndim for b in axes} else n for a, n in enumerate(x.shape))
+    summed = {a % x.ndim for a in axes}
+    kept = tuple(1 if a in summed else n for a, n in enumerate(x.shape))
     return y, lambda g: onp.reshape(unbroadcast(g / count, y.shape), kept) + onp.zeros(x.shape, x.dtype)
 
 
@@ -242,13 +231,14 @@ def Dense(n_out, activation=None):
 
 ACTIVATION_NAMES = {"relu": "ReLU", "tanh": "tanh"}   # how a fused layer's name shows its activation
 Sigmoid = Layer(lambda rng, shape: (tuple(shape), {}), lambda params, x: sigmoid(x), "sigmoid",
-                vjp=elementwise_vjp(sigmoid_vjp))
+                vjp=parameterless_vjp(sigmoid_vjp))
 
 Flatten = Layer(
     lambda rng, shape: ((prod(shape),), {}),
     lambda params, x: np.reshape(x, x.shape[:2] + (-1,)),
     "Flatten",
-    vjp=reshaping(lambda x: onp.reshape(x, x.shape[:2] + (-1,)), onp.reshape),
+    # autograd's VJP of a reshape is the reshape back
+    vjp=parameterless_vjp(lambda x: (onp.reshape(x, x.shape[:2] + (-1,)), lambda g: onp.reshape(g, x.shape))),
 )
 
 
@@ -258,7 +248,7 @@ def Reshape(shape):
         lambda rng, input_shape: (shape, {}),
         lambda params, x: np.reshape(x, x.shape[:2] + shape),
         f"Reshape{shape}",
-        vjp=reshaping(lambda x: onp.reshape(x, x.shape[:2] + shape), onp.reshape),
+        vjp=parameterless_vjp(lambda x: (onp.reshape(x, x.shape[:2] + shape), lambda g: onp.reshape(g, x.shape))),
     )
 
 

@@ -98,8 +98,7 @@ class FlatBlock:
         if not (isbox(end) and end._trace == trace):
             return end, np.zeros_like(theta)
         grads = _leaf_gradients(end._node, np.ones(k, dtype=theta.dtype), leaves)
-        return end._value, self._joined({name: grads[leaf] for name, leaf in zip(self.names, leaves) if leaf in grads},
-                                        theta)
+        return end._value, self._joined({name: grads.get(leaf, 0.0) for name, leaf in zip(self.names, leaves)}, theta)
 
     def loss_and_gradient_by_hand(self, loss_and_gradient, theta: np.ndarray) -> tuple:
         """The same from a model's hand-written backward pass (``Model.loss_and_gradient``):
@@ -108,12 +107,12 @@ class FlatBlock:
         return values, self._joined(grads, theta)
 
     def _joined(self, grads: dict, theta: np.ndarray) -> np.ndarray:
-        """The (K, P) matrix of the arrays' gradients; zeros for an array without one."""
+        """The (K, P) matrix of the arrays' gradients, {name: gradient} for every array."""
         # Each gradient is copied once into its columns, whatever its memory layout (a
         # convolution's kernel gradient comes transposed): the columns' views take it as it is.
         gradient = np.empty_like(theta)
         for name, columns in self.unpack(gradient).items():
-            columns[...] = grads.get(name, 0.0)
+            columns[...] = grads[name]
         return gradient
 
 
