@@ -173,12 +173,11 @@ def Conv(out_channels, kernel_size, stride=1, padding=0, activation=None):
     def vjp(params, x):
         d = x.ndim - 3
         im2col_args = (_per_axis(kernel_size, d), _per_axis(stride, d), _per_axis(padding, d))
-        y, pullback = dense_vjp(im2col.fun(x, *im2col_args), params["w"], params["b"], activation)
+        y, pullback = dense_vjp(im2col.fun(x, *im2col_args), params["w"], params["b"], activation, ("w", "b"))
 
         def conv_pullback(g, input_gradient, parameter_gradients=True):
-            gcols, gw, gb = pullback(g, input_gradient, parameter_gradients)
-            return ((col2im.fun(gcols, x.shape, *im2col_args) if input_gradient else None),
-                    ({"w": gw, "b": gb} if parameter_gradients else {}))
+            gcols, grads = pullback(g, input_gradient, parameter_gradients)
+            return (col2im.fun(gcols, x.shape, *im2col_args) if input_gradient else None), grads
 
         return y, conv_pullback
 

@@ -107,17 +107,18 @@ def _dense_vjp(argnums, ans, args, kwargs):
 defvjp_argnums(dense, _dense_vjp)
 
 
-def dense_vjp(x, W, b, activation):
-    """``dense``'s output and its backward pass by hand: pullback(g, input_gradient,
-    parameter_gradients) -> (∂L/∂x, ∂L/∂W, ∂L/∂b), None where not wanted, by ``_dense_vjp`` as
-    autograd calls it (for the arguments it traces: not x when x is data, not W and b when frozen)."""
+def dense_vjp(x, W, b, activation, names=("W", "b")):
+    """``dense``'s output and its backward pass by hand, a layer's pullback (module doc) whose
+    parameter gradients are named ``names``: ``_dense_vjp`` as autograd calls it, for the
+    arguments it traces (not x when x is data, not W and b when they are frozen)."""
     args = (x, W, b, activation)
     y = dense.fun(*args)
 
     def pullback(g, input_gradient, parameter_gradients=True):
         argnums = ((0,) if input_gradient else ()) + ((1, 2) if parameter_gradients else ())
-        grads = dict(zip(argnums, _dense_vjp(argnums, y, args, {})(g)))
-        return grads.get(0), grads.get(1), grads.get(2)
+        grads = _dense_vjp(argnums, y, args, {})(g)
+        return ((grads[0] if input_gradient else None),
+                (dict(zip(names, grads[-2:])) if parameter_gradients else {}))
 
     return y, pullback
 
@@ -217,13 +218,7 @@ def Dense(n_out, activation=None):
         return dense(x, params["W"], params["b"], activation)
 
     def vjp(params, x):
-        y, pullback = dense_vjp(x, params["W"], params["b"], activation)
-
-        def layer_pullback(g, input_gradient, parameter_gradients=True):
-            gx, gW, gb = pullback(g, input_gradient, parameter_gradients)
-            return gx, ({"W": gW, "b": gb} if parameter_gradients else {})
-
-        return y, layer_pullback
+        return dense_vjp(x, params["W"], params["b"], activation)
 
     return Layer(init, apply, f"Dense({n_out})" + ("" if activation is None else f" + {ACTIVATION_NAMES[activation]}"),
                  vjp=vjp)
