@@ -49,3 +49,38 @@ def test_a_single_seed_is_never_decisive(criterion):
     one = Estimate.from_samples([0.5])
     assert check(criterion, one) == "unclear"
     assert evaluate([{"quantity": "q", **criterion}], {"q": one})[0] == "inconclusive"
+
+
+def test_wilson_matches_scipys_interval():
+    from scipy import stats
+
+    from engine.claims.verdict import wilson
+
+    for k, n in [(0, 10), (3, 10), (10, 10), (17, 50), (49, 50)]:
+        ci = stats.binomtest(k, n).proportion_ci(method="wilson")
+        assert wilson(k, n) == pytest.approx((ci.low, ci.high), abs=1e-12)
+
+
+def test_holm_against_a_hand_worked_example():
+    """p = (0.01, 0.04, 0.03, 0.005), m = 4.  Sorted: 0.005·4 = 0.02, 0.01·3 = 0.03,
+    0.03·2 = 0.06, 0.04·1 = 0.04 → running maximum 0.06; back in the given order."""
+    from engine.claims.verdict import holm
+
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+    assert holm([]) == []
+
+
+def test_proportions_and_exact_quantities_say_how_they_were_made():
+    share = Estimate.proportion(17, 50, unit="start")
+    assert (share.method, share.unit, share.n, share.mean) == ("wilson", "start", 50, 0.34)
+    assert share.low < 0.34 < share.high and not share.degenerate
+    exact = Estimate.exact(3.0)
+    assert exact.method == "exact" and exact.low == exact.high == 3.0 and not exact.degenerate
+    assert Estimate.from_samples([1.0, 1.0, 1.0]).degenerate
+    assert evaluate([{"quantity": "q", "at_least": 1}], {"q": exact})[1][0]["estimate"]["method"] == "exact"
+
+
+@pytest.mark.parametrize("criterion, outcome", [({"between": [3.0, 3.0]}, "pass"), ({"at_least": 4.0}, "fail")])
+def test_an_exact_quantity_passes_or_fails_outright(criterion, outcome):
+    assert check(criterion, Estimate.exact(3.0)) == outcome

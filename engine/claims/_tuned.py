@@ -17,6 +17,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from engine.claims.verdict import wilson  # noqa: F401  (re-exported for the claims that import it from here)
 from engine.record import Record
 
 TUNING_SUFFIX = "-tuning"
@@ -73,16 +74,6 @@ def at_edge(choice: dict) -> bool:
     """Whether the chosen learning rate is the smallest or largest of the grid."""
     lrs = [g[0].get("lr") for g in choice["grid"]]
     return choice["hp"] is not None and len(lrs) > 1 and choice["hp"].get("lr") in (min(lrs), max(lrs))
-
-
-def wilson(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
-    """Wilson's 95 % score interval for a binomial proportion."""
-    if n == 0:
-        return (math.nan, math.nan)
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def fmt(x, digits: int = 3) -> str:

@@ -1,11 +1,18 @@
 """Verdicts computed from data against criteria declared in experiments.yaml beforehand.
 
-A quantity is measured over seeds as an Estimate (mean and a 95 % interval).  A criterion
-passes when the whole interval lies inside the declared range, fails when the whole interval
-lies outside, and is unclear otherwise.  A quantity measured fewer than ``MIN_SAMPLES`` times has
-no interval worth the name, so it is always unclear: one seed supports nothing.  The claim is `supported` when every criterion passes,
-`not supported` when any fails, `inconclusive` otherwise, and `missing` when a quantity could
-not be measured at all.
+A quantity is an Estimate: a value with a 95 % interval, the unit its n counts (``unit``: "seed",
+"start", …) and how the interval was made (``method``):
+
+- ``t``: the mean of independent replicates (seeds, starts) with Student's t interval;
+- ``wilson``: a proportion of independent replicates with Wilson's score interval;
+- ``exact``: a quantity with no sampling error (a count, an identity, a parameter ratio): its
+  interval is the value itself, and it passes or fails outright.
+
+A criterion passes when the whole interval lies inside the declared range, fails when the whole
+interval lies outside, and is unclear otherwise.  An estimated (not exact) quantity measured fewer
+than ``MIN_SAMPLES`` times has no interval worth the name, so it is always unclear: one seed
+supports nothing.  The claim is `supported` when every criterion passes, `not supported` when any
+fails, `inconclusive` otherwise, and `missing` when a quantity could not be measured at all.
 """
 from __future__ import annotations
 
@@ -13,6 +20,33 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+
+METHODS = ("t", "wilson", "exact")
+Z95 = 1.959963984540054
+
+
+def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson's 95 % score interval for a binomial proportion ``successes / n``."""
+    if n == 0:
+        return (math.nan, math.nan)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def holm(pvalues) -> list[float]:
+    """Holm's step-down adjusted p-values, in the order given: sort the m p-values ascending,
+    p₍ᵢ₎ becomes max over j ≤ i of min(1, (m − j + 1)·p₍ⱼ₎).  Rejecting where the adjusted value is
+    below α controls the family-wise error rate at α (Holm 1979).  Equals
+    ``statsmodels.stats.multitest.multipletests(p, method='holm')[1]``."""
+    p = [float(x) for x in pvalues]
+    m = len(p)
+    adjusted, running = [0.0] * m, 0.0
+    for rank, i in enumerate(sorted(range(m), key=lambda i: p[i])):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        adjusted[i] = running
+    return adjusted
 
 
 @dataclass(frozen=True)
@@ -22,26 +56,55 @@ class Estimate:
     high: float
     n: int
     values: tuple[float, ...] = ()
+    unit: str = "seed"       # what n counts: "seed", "start", …
+    method: str = "t"        # how [low, high] was made: one of METHODS
 
     @classmethod
-    def from_samples(cls, samples) -> "Estimate | None":
+    def from_samples(cls, samples, unit: str = "seed") -> "Estimate | None":
+        """The mean of independent replicates with its t interval (None when none is finite)."""
         xs = np.asarray([s for s in samples if s is not None and math.isfinite(s)], dtype=float)
         if xs.size == 0:
             return None
         mean = float(xs.mean())
         if xs.size == 1:
-            return cls(mean, mean, mean, 1, tuple(xs.tolist()))
+            return cls(mean, mean, mean, 1, tuple(xs.tolist()), unit, "t")
         from scipy import stats  # here: scipy.stats takes ≈ 0.5 s to import, and a report whose
                                  # analyses are all cached never computes an interval
 
         half = float(stats.t.ppf(0.975, xs.size - 1) * xs.std(ddof=1) / math.sqrt(xs.size))
-        return cls(mean, mean - half, mean + half, int(xs.size), tuple(xs.tolist()))
+        return cls(mean, mean - half, mean + half, int(xs.size), tuple(xs.tolist()), unit, "t")
+
+    @classmethod
+    def proportion(cls, successes: int, n: int, unit: str = "start") -> "Estimate | None":
+        """The share ``successes / n`` of independent replicates, with Wilson's interval."""
+        if n == 0:
+            return None
+        lo, hi = wilson(successes, n)
+        return cls(successes / n, lo, hi, int(n), (float(successes),), unit, "wilson")
+
+    @classmethod
+    def exact(cls, value: float, unit: str = "exact", n: int = 1) -> "Estimate":
+        """A quantity without sampling error; `n` says how many cases it summarises."""
+        value = float(value)
+        return cls(value, value, value, int(n), (value,), unit, "exact")
+
+    @property
+    def degenerate(self) -> bool:
+        """An interval of zero width on an estimated quantity: it claims a certainty its n lacks."""
+        return self.method != "exact" and self.n > 1 and self.low == self.high
 
     def text(self) -> str:
-        """Language-neutral: the mean, its 95 % interval and the number of seeds n."""
+        """Language-neutral: the value, its 95 % interval and what n counts."""
+        if self.method == "exact":
+            return f"{self.mean:.3g} (exact)"
         if self.n == 1:
             return f"{self.mean:.3g} (n = 1)"
-        return f"{self.mean:.3g}, 95 % [{self.low:.3g}, {self.high:.3g}] (n = {self.n})"
+        how = " Wilson" if self.method == "wilson" else ""
+        return f"{self.mean:.3g}, 95 %{how} [{self.low:.3g}, {self.high:.3g}] (n = {self.n} {self.unit}s)"
+
+    def as_dict(self) -> dict:
+        return {"mean": self.mean, "low": self.low, "high": self.high, "n": self.n,
+                "values": list(self.values), "unit": self.unit, "method": self.method}
 
 
 def estimates(samples, names) -> dict[str, "Estimate | None"]:
@@ -74,9 +137,11 @@ def check(criterion: dict, estimate: Estimate | None) -> str:
     """'pass', 'fail', 'unclear' or 'missing' for one criterion."""
     if estimate is None:
         return "missing"
+    lo, hi = _range(criterion)
+    if estimate.method == "exact":
+        return "pass" if lo <= estimate.mean <= hi else "fail"
     if estimate.n < MIN_SAMPLES:
         return "unclear"
-    lo, hi = _range(criterion)
     if lo <= estimate.low and estimate.high <= hi:
         return "pass"
     if estimate.high < lo or estimate.low > hi:
@@ -102,7 +167,5 @@ def evaluate(criteria: list[dict], quantities: dict[str, Estimate | None]) -> tu
         rows.append({"quantity": c["quantity"], "description": c.get("description", ""),
                      "expected": expected_text(c), "measured": est.text() if est else "—",
                      "outcome": check(c, est),
-                     "estimate": None if est is None else {"mean": est.mean, "low": est.low,
-                                                           "high": est.high, "n": est.n,
-                                                           "values": list(est.values)}})
+                     "estimate": None if est is None else est.as_dict()})
     return verdict([r["outcome"] for r in rows]), rows
