@@ -50,6 +50,11 @@ CASES = [
      ["optimizers.gd.batch", "'full' or a positive integer"]),
     ("missing-required", ("    budget: {max_steps: 200, target: 1.0e-6}\n", ""),
      ["studies.paths", "missing required key 'budget'"]),
+    ("unquoted-declared-date", ("claims:\n  momentum-heavy-directions:", "claims:\n  momentum-heavy-directions:\n    declared: 2026-12-04"),
+     ["claims.momentum-heavy-directions.declared", "expected a string"]),
+    ("revision-without-reason", ("claims:\n  momentum-heavy-directions:",
+                                 "claims:\n  momentum-heavy-directions:\n    revisions: [{date: '2026-12-04', from: a, to: b}]"),
+     ["claims.momentum-heavy-directions.revisions[0]", "missing required key 'why'"]),
     ("python-tag", ("version: 1", "version: !!python/object/apply:os.system ['touch PWNED']"),
      ["invalid YAML", "python/object", ":2:"]),
 ]

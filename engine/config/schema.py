@@ -103,6 +103,9 @@ STUDY_PROPERTIES = {
 }
 
 
+DATE = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+        "description": "A date as YYYY-MM-DD, quoted (unquoted, YAML reads it as a date, not text)."}
+
 def build_schema() -> dict:
     study = {"type": "object", "additionalProperties": False, "properties": STUDY_PROPERTIES,
              "required": ["claim", "models", "seeds"]}
@@ -117,6 +120,16 @@ def build_schema() -> dict:
             "at_least": NUMBER, "at_most": NUMBER,
             "description": {"type": "string", "description": "What the criterion means, in Spanish."},
             "description_en": {"type": "string", "description": "The same in English (reports/en/)."},
+        },
+    }
+    revision = {
+        "type": "object", "additionalProperties": False, "required": ["date", "from", "to", "why"],
+        "properties": {
+            "date": DATE,
+            "from": {"type": "string", "description": "What the criterion (or its experiment) said before."},
+            "to": {"type": "string", "description": "What it says after."},
+            "why": {"type": "string", "description": "Why it changed, and whether its numbers had been seen."},
+            "why_en": {"type": "string", "description": "The same reason in English (reports/en/)."},
         },
     }
     return {
@@ -152,6 +165,10 @@ def build_schema() -> dict:
                            "type": "object", "additionalProperties": False, "required": ["criterion"],
                            "properties": {
                                "criterion": {"type": "array", "minItems": 1, "items": criterion},
+                               "declared": {**DATE, "description": (
+                                   "The date the criterion was written down, before its numbers were seen.")},
+                               "revisions": {"type": "array", "items": revision, "description": (
+                                   "Every change to the criterion after it was declared, oldest first.")},
                                "quick_verdict": {"enum": ["supported", "not supported", "inconclusive"],
                                                  "description": (
                                    "The verdict the quick profile gives; pinned by the regression tests.")}}}},

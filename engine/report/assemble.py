@@ -159,7 +159,9 @@ def _analyse(exp: Experiments, records: list[Record], missing: list, waiting: li
             "verdict": verdict, "verdict_reason": reason, "missing": lacking,
             "command": rebuild_command(_claim_ids(claim, exp), exp.profile),
         })
+        record = exp.data["claims"][cid]
         claims_json.append({"id": cid, "verdict": verdict, "reason": reason, "criterion": rows,
+                            "declared": record.get("declared"), "revisions": record.get("revisions", []),
                             "numbers": analysis.numbers, "missing_results": len(lacking),
                             "runs_used": len(mine)})
     return claims, claims_json
