@@ -296,7 +296,9 @@ def _print_plan(args, exp, runs, waiting, store) -> None:
 
 
 def _duration(seconds: float) -> str:
-    """'45 s', '3 min 20 s', '2 h 05 min'."""
+    """'0.4 s', '45 s', '3 min 20 s', '2 h 05 min'."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
     seconds = round(seconds)
     if seconds < 60:
         return f"{seconds} s"
