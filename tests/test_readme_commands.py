@@ -45,8 +45,8 @@ def readme_commands() -> list[str]:
 
 def trains(command: str) -> bool:
     words = shlex.split(command)
-    return words[:2] in (["make", "report"], ["make", "run"]) or (
-        "engine" in words and words[words.index("engine") + 1:][:1] == ["run"])
+    return "--dry-run" not in words and (words[:2] in (["make", "report"], ["make", "run"]) or (
+        "engine" in words and words[words.index("engine") + 1:][:1] == ["run"]))
 
 
 def engine_args(command: str) -> list[str]:
