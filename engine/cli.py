@@ -440,8 +440,10 @@ def _report(args, exp, store: ResultStore, plan=None) -> int:
     _report_corrupt(store)
     store.save_index()
     if summary["missing"]:
-        print(f"report: {len(summary['missing'])} results are missing from {args.store} "
-              f"(run `python -m engine run --profile {args.profile}`); for example:", file=sys.stderr)
+        hint = (f"`--only '{args.only}'` selects the runs of the claims it names and of those they read; "
+                if getattr(args, "only", None) else "")
+        print(f"report: {len(summary['missing'])} results are missing from {args.store} ({hint}"
+              f"`python -m engine run --profile {args.profile}` trains them all); for example:", file=sys.stderr)
         for label in summary["missing"][:10]:
             print(f"  missing: {label}", file=sys.stderr)
     for name, path in summary["written"].items():
