@@ -10,7 +10,8 @@ import pytest
 
 # (case id, (old text, new text) applied to tests/data/tiny.yaml, phrases the message must contain)
 CASES = [
-    ("yaml-syntax", ("seeds: [0, 1]", "seeds: [0, 1"), ["invalid YAML", ":17:9:", "starts at line 16, column 12"]),
+    ("yaml-syntax", ("seeds: [0, 1]", "seeds: [0, 1"), ["invalid YAML", ":17:9:", "starts at line 16, column 12",
+                                                       "is the '[' opened there closed?"]),
     ("unknown-top-key", ("studies:", "studys:"), ["unknown key 'studys'", "Did you mean 'studies'?"]),
     ("unknown-study-key", ("    optimizers: [gd, momentum]\n    seeds: [0, 1]",
                            "    optimisers: [gd, momentum]\n    seeds: [0, 1]"),
@@ -64,6 +65,8 @@ CASES = [
      [":21:2:", "bad indentation: line 21 ('paths:') starts at column 2", "start at column 1"]),
     ("key-under-a-value", ("    models: [valley]", "      models: [valley]"),
      [":23:13:", "unexpected ':' at line 23", "indented deeper than the key above it"]),
+    ("missing-colon", ("    seeds: [0]\n    grid:", "    seeds [0]\n    grid:"),
+     [":26:5:", "line 25 ('seeds [0]') is neither 'key: value' nor a list item", "':' followed by a space is missing"]),
     ("tab-indent", ("    seeds: [0]\n    grid:", "\tseeds: [0]\n    grid:"),
      [":25:1:", "a tab character at line 25, column 1", "spaces only"]),
     ("case-of-a-name", ("  adagrad: {kind: adagrad}\nstudies:\n  scaling:\n    claim: momentum-heavy-directions\n"

@@ -113,9 +113,14 @@ def _yaml_problem(exc: yaml.MarkedYAMLError, text: str) -> str:
                 "line is a key of its own, it is indented deeper than the key above it, which already "
                 "has a value; indent it like its sibling keys.  If the ':' is part of a text, quote "
                 "the text")
+    if mark and context and problem.startswith("could not find expected ':'"):
+        line = text.splitlines()[context.line].strip() if context.line < len(text.splitlines()) else ""
+        return (f"line {context.line + 1} ('{line}') is neither 'key: value' nor a list item '- value': "
+                "a ':' followed by a space is missing after its key")
     if exc.context and context and mark:
+        opened = {"flow mapping": "; is the '{' opened there closed?", "flow sequence": "; is the '[' opened there closed?"}
         return (f"{exc.problem} ({exc.context} that starts at line {context.line + 1}, "
-                f"column {context.column + 1})")
+                f"column {context.column + 1}){opened.get(exc.context.removeprefix('while parsing a '), '')}")
     return " ".join(str(s) for s in (exc.context, exc.problem) if s)
 
 
@@ -155,7 +160,9 @@ def load_yaml(path: Path) -> tuple[dict, Positions]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
-        raise ConfigError(file, [ConfigProblem("", f"invalid YAML: {_yaml_problem(exc, text)}.", line, col)])
+        what = _yaml_problem(exc, text)
+        raise ConfigError(file, [ConfigProblem("", f"invalid YAML: {what}{'' if what.endswith('?') else '.'}",
+                                               line, col)])
     except yaml.YAMLError as exc:
         raise ConfigError(file, [ConfigProblem("", f"invalid YAML: {exc}.")])
     if not isinstance(data, dict):
