@@ -45,7 +45,8 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--only", metavar="FILTER", help=(
             "train a subset: comma-separated terms, all must match; each is KEY=GLOB with KEY in "
             f"{', '.join(FILTER_FIELDS)}, or a bare GLOB matched against study, claim, model and "
-            "optimizer names. Example: --only 'study=momentum-*,optimizer=gd'"))
+            "optimizer names; claim=X also selects the studies of the claims X reads. "
+            "Example: --only 'study=momentum-*,optimizer=gd'"))
         p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                        help="worker processes (default: number of CPUs; 1 = train in this process)")
 
