@@ -441,8 +441,7 @@ def _report(args, exp, store: ResultStore, plan=None) -> int:
     _report_corrupt(store)
     store.save_index()
     if summary["missing"]:
-        hint = (f"`--only '{args.only}'` selects the runs of the claims it names and of those they read; "
-                if getattr(args, "only", None) else "")
+        hint = (f"this run trained what `--only '{args.only}'` selects; " if getattr(args, "only", None) else "")
         print(f"report: {len(summary['missing'])} results are missing from {args.store} ({hint}"
               f"`python -m engine run --profile {args.profile}` trains them all); for example:", file=sys.stderr)
         for label in summary["missing"][:10]:
