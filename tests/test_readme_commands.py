@@ -1,9 +1,10 @@
 """Every README command that trains works as written, on the quick profile.
 
 The commands are read from README.md itself (its ``sh`` blocks and inline code), so a command added
-there that this file does not know fails `test_every_training_command_is_covered`.  Each one is run
-in this process as `make` would run it (`make -n` prints its `engine run` line), first with
-``--dry-run`` exactly as written: its plan must be non-empty and, for ``claim=X``, hold every study
+there is tested here without editing this file (one that trains by other means than `engine run`
+fails `test_every_training_command_is_covered`).  Each one is run in this process as `make` would
+run it (`make -n` prints its `engine run` line), on the quick profile, a temporary store and one
+job, first with ``--dry-run``: its plan must be non-empty and, for ``claim=X``, hold every study
 X analyses (the studies of the claims it reads too).  Then it trains for real, kept to seconds by
 one more ``--only`` term (its study with the fewest runs to train, as the dry run planned them),
 without ``--report`` (test_pipeline.py renders the quick report): what it trains must be what the
