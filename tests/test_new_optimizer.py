@@ -5,6 +5,7 @@ names: the rule's module, its test, experiments.yaml and the generated schema.""
 from __future__ import annotations
 
 import filecmp
+import re
 import shutil
 import subprocess
 import sys
@@ -15,27 +16,19 @@ GIVEN = Path(__file__).resolve().parent / "data" / "new_optimizer"
 SKIP = shutil.ignore_patterns("__pycache__", ".store", "reports", ".venv", ".git")
 
 # experiments.yaml, step 3 of the guide: the entry, then the matrix's optimizer list and grids
-# (the `&all-optimizers` list and the `&nn-grid` grid are shared by six studies; the GAN has its own).
+# (the `&all-optimizers` list and the `&nn-grid` grid are shared by six studies; the GAN has its
+# own).  Each edit adds the new optimizer as the first entry of a mapping found by its header, so
+# that changed learning rates elsewhere in the file do not stop the guide from applying.
+LIST = (r"(&all-optimizers \[[^\]]*)\]", r"\1, adamw]")
 ENTRY = [
-    ("  adam:          {kind: adam, beta1: 0.9, beta2: 0.999, eps: 1.0e-8}\n",
-     "  adam:          {kind: adam, beta1: 0.9, beta2: 0.999, eps: 1.0e-8}\n"
-     "  adamw:         {kind: adamw, beta1: 0.9, beta2: 0.999, eps: 1.0e-8, weight_decay: 0.01}\n"),
-    ("&all-optimizers [gd, sgd-1, minibatch-sgd, momentum, adagrad, rmsprop, adam]",
-     "&all-optimizers [gd, sgd-1, minibatch-sgd, momentum, adagrad, rmsprop, adam, adamw]"),
-    ("      adam:          {lr: [0.0003, 0.001, 0.003, 0.01, 0.03]}\n    budget: {epochs: 30}\n\n  matrix-cnn-digits:",
-     "      adam:          {lr: [0.0003, 0.001, 0.003, 0.01, 0.03]}\n"
-     "      adamw:         {lr: [0.0003, 0.001, 0.003, 0.01, 0.03]}\n    budget: {epochs: 30}\n\n  matrix-cnn-digits:"),
-    ("      adam:          {lr: [0.0005, 0.001, 0.002], beta1: [0.5]}\n    budget: {max_steps: 4000",
-     "      adam:          {lr: [0.0005, 0.001, 0.002], beta1: [0.5]}\n"
-     "      adamw:         {lr: [0.0005, 0.001, 0.002], beta1: [0.5]}\n    budget: {max_steps: 4000"),
+    (r"^optimizers:.*\n", "adamw: {kind: adamw, beta1: 0.9, beta2: 0.999, eps: 1.0e-8, weight_decay: 0.01}"),
+    (r"grid: &nn-grid.*\n", "adamw: {lr: [0.0003, 0.001, 0.003, 0.01, 0.03]}"),
+    (r"^  matrix-gan-ring:.*\n(?:    .*\n|\s*\n)*?    grid:.*\n", "adamw: {lr: [0.0005, 0.001, 0.002], beta1: [0.5]}"),
 ]
 # ... and the quick profile's grids (`&quick-grid` and the GAN's), without which validation fails.
 QUICK = [
-    ("          adam:          {lr: [0.003]}\n        budget: {epochs: 5}",
-     "          adam:          {lr: [0.003]}\n          adamw:         {lr: [0.003]}\n        budget: {epochs: 5}"),
-    ("          adam:          {lr: [0.002], beta1: [0.5]}\n        budget: {max_steps: 400",
-     "          adam:          {lr: [0.002], beta1: [0.5]}\n          adamw:         {lr: [0.002], beta1: [0.5]}\n"
-     "        budget: {max_steps: 400"),
+    (r"grid: &quick-grid.*\n", "adamw: {lr: [0.003]}"),
+    (r"^      matrix-gan-ring:.*\n(?:        .*\n|\s*\n)*?        grid:.*\n", "adamw: {lr: [0.002], beta1: [0.5]}"),
 ]
 RENDER = """
 from pathlib import Path
@@ -46,11 +39,19 @@ build_report(load_experiments(Path('experiments.yaml'), 'quick'), ResultStore(Pa
 """
 
 
-def _edit(path: Path, edits) -> None:
+def _edit(path: Path, entries, substitutions=()) -> None:
+    """Each (header, entry): `entry` as the first key of the mapping under the one line or block
+    that `header` matches, indented as that mapping's keys; each (pattern, replacement) applied once."""
     text = path.read_text(encoding="utf-8")
-    for old, new in edits:
-        assert text.count(old) == 1, f"the guide's edit no longer applies: {old!r}"
-        text = text.replace(old, new)
+    for header, entry in entries:
+        found = list(re.finditer(header, text, re.M))
+        assert len(found) == 1, f"the guide's edit no longer applies: {header!r} matches {len(found)} times"
+        end = found[0].end()
+        indent = re.match(r" *", text[end:]).group()
+        text = f"{text[:end]}{indent}{entry}\n{text[end:]}"
+    for pattern, replacement in substitutions:
+        text, n = re.subn(pattern, replacement, text)
+        assert n == 1, f"the guide's edit no longer applies: {pattern!r} matches {n} times"
     path.write_text(text, encoding="utf-8")
 
 
@@ -85,7 +86,7 @@ def test_a_new_optimizer_by_the_guide_alone(tmp_path):
     shutil.copy(GIVEN / "adamw_tests.py", tree / "tests" / "test_adamw.py")
     _python(tree, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_adamw.py")
     # 3. experiments.yaml: a profile that leaves the new optimizer out of its grid is refused
-    _edit(tree / "experiments.yaml", ENTRY)
+    _edit(tree / "experiments.yaml", ENTRY, [LIST])
     proc = _python(tree, "-m", "engine", "validate", "--profile", "quick", check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "study 'matrix-mlp-digits' leaves out optimizer 'adamw'" in proc.stderr
