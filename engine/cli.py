@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -9,10 +10,9 @@ from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, wait
 from pathlib import Path
 
-from engine.config.errors import ConfigError
+from engine.config.errors import ConfigError, ConfigProblem, did_you_mean
 from engine.config.validate import DEFAULT_FILE, DEFAULT_PROFILE, load_experiments
-from engine.config.errors import ConfigProblem
-from engine.plan import (FILTER_FIELDS, Run, count_runs, expand, expand_with_waiting, expected_finals, group_key,
+from engine.plan import (FILTER_FIELDS, Run, count_runs, expand_with_waiting, expected_finals, group_key,
                          group_runs, parse_filter, select)
 from engine.record import Record
 from engine.store import DEFAULT_STORE, ResultStore, StoreBusy, StoreUnwritable
@@ -45,7 +45,8 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--only", metavar="FILTER", help=(
             "train a subset: comma-separated terms, all must match; each is KEY=GLOB with KEY in "
             f"{', '.join(FILTER_FIELDS)}, or a bare GLOB matched against study, claim, model and "
-            "optimizer names. Example: --only 'study=momentum-*,optimizer=gd'"))
+            "optimizer names; claim=X also selects the studies of the claims X reads. "
+            "Example: --only 'study=momentum-*,optimizer=gd'"))
         p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                        help="worker processes (default: number of CPUs; 1 = train in this process)")
 
@@ -63,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     selection(p)
     executor(p)
     p.add_argument("--force", action="store_true", help="retrain selected runs even if stored")
+    p.add_argument("--dry-run", action="store_true", help=(
+        "print the plan (per study: runs to train, runs already stored, final seeds still to come, "
+        "estimated time) and train nothing"))
     p.add_argument("--report", action="store_true", help=(
         "then render the report (as `report`) in the same process: what `make report` does"))
     p.add_argument("--out", type=Path, default=Path("reports"), help="with --report: output folder (default: reports)")
@@ -78,19 +82,57 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terms(args) -> list:
+    """The terms of --only, each key checked."""
+    terms = parse_filter(getattr(args, "only", None))
+    for key, _ in terms:
+        if key is not None and key not in FILTER_FIELDS:
+            raise UsageError(f"--only: unknown key '{key}'; expected one of: {', '.join(FILTER_FIELDS)}."
+                             f"{did_you_mean(key, FILTER_FIELDS)}")
+    return terms
+
+
 def _load(args):
-    """The validated experiments file, refused when its plan is larger than --max-runs: a typo
-    in a grid (a geomspace of 10⁸ points, an extra zero in seeds) must not fill the memory."""
+    """The validated experiments file and, per study, how many runs the selection (--only) plans;
+    refused when that is more than --max-runs, counted before anything is expanded: a typo in a
+    grid (a geomspace of 10⁸ points, an extra zero in seeds) must not fill the memory."""
     exp = load_experiments(args.file, args.profile)
-    counts = count_runs(exp)
+    terms = _terms(args)
+    counts = _planned_counts(exp, terms)
     total = sum(counts.values())
     if total > args.max_runs:
         largest = sorted(counts.items(), key=lambda kv: -kv[1])[:3]
+        what = f"--only '{args.only}' selects" if terms else "the plan has"
         raise ConfigError(str(args.file), [ConfigProblem("studies", (
-            f"the plan of profile '{args.profile}' has {total:,} runs, more than the limit of "
+            f"in profile '{args.profile}', {what} {total:,} runs, more than the limit of "
             f"{args.max_runs:,}; largest: " + ", ".join(f"{s} ({n:,})" for s, n in largest)
-            + ". Shrink those grids, sweeps or seeds, or raise the limit with --max-runs."))])
-    return exp
+            + ". Shrink those grids, sweeps or seeds, narrow --only, or raise the limit with --max-runs."))])
+    return exp, counts
+
+
+def _planned_counts(exp, terms) -> dict[str, int]:
+    """Study → runs the selection plans (tuned cells: grid and final seeds), counted by
+    ``plan.count_runs`` on each study cut down to the models, optimizers and seeds that some run
+    of the selection has; studies the selection misses are left out.  An upper bound when a tuned
+    study's first seed is filtered out (its grid still counts once)."""
+    if not terms:
+        return count_runs(exp)
+    keeps = _selects(terms)
+    cut = {}
+    for sname, study in exp.data["studies"].items():
+        dataset = study.get("dataset")
+        kept = [(m, o, seed) for m in study["models"] for o in study.get("optimizers") or [None]
+                for seed in study["seeds"]
+                if keeps({"study": sname, "claim": study["claim"], "model": {"name": m},
+                          "optimizer": o and {"name": o}, "seed": seed, "dataset": dataset and {"name": dataset}})]
+        if not kept:
+            continue
+        models, optimizers, seeds = ({k[i] for k in kept} for i in range(3))
+        cut[sname] = {**study, "models": [m for m in study["models"] if m in models],
+                      "seeds": study["seeds"] if study.get("tune") else [s for s in study["seeds"] if s in seeds]}
+        if "optimizers" in study:
+            cut[sname]["optimizers"] = [o for o in study["optimizers"] if o in optimizers]
+    return count_runs(dataclasses.replace(exp, data={**exp.data, "studies": cut}))
 
 
 def _selected(args, store=None):
@@ -99,19 +141,39 @@ def _selected(args, store=None):
 
 
 def _selected_with_waiting(args, store=None):
-    """The file, the runs that --only selects, and the tuned cells whose final seeds still wait."""
-    exp = _load(args)
-    runs, waiting = expand_with_waiting(exp, store)
-    terms = parse_filter(getattr(args, "only", None))
-    for key, _ in terms:
-        if key is not None and key not in FILTER_FIELDS:
-            raise UsageError(f"--only: unknown key '{key}'; expected one of: {', '.join(FILTER_FIELDS)}.")
+    """The file, the runs that --only selects, and the tuned cells whose final seeds still wait.
+    Only the studies the selection reaches are expanded."""
+    exp, counts = _load(args)
+    terms = _terms(args)
+    runs, waiting = expand_with_waiting(exp, store, {s for s, n in counts.items() if n} if terms else None)
     chosen = select(runs, terms)
     if terms and not chosen:
-        raise UsageError(f"--only '{args.only}' matches none of the {len(runs)} runs of profile '{args.profile}'.")
+        raise UsageError(f"--only '{args.only}' matches none of the {sum(count_runs(exp).values())} runs "
+                         f"of profile '{args.profile}'.{_suggest(exp, terms)}")
     if terms:  # the cells whose final seeds this selection trains once their grid is stored
         waiting = list(expected_finals(waiting, chosen, _seeds(exp), _selects(terms)))
     return exp, chosen, waiting
+
+
+def _suggest(exp, terms) -> str:
+    """A did-you-mean for the first term whose key's names hold a close match (case ignored)."""
+    data = exp.data
+    names = {"study": data["studies"], "claim": data["claims"], "model": data["models"],
+             "optimizer": data["optimizers"], "dataset": data.get("datasets") or {}, "seed": []}
+    for key, pattern in terms:
+        known = [n for k in ([key] if key else ["study", "claim", "model", "optimizer"]) for n in names[k]]
+        hint = did_you_mean(pattern, known)
+        if hint and pattern not in known:
+            return hint
+    return ""
+
+
+def _store(args) -> ResultStore:
+    """The result store of --store: a folder (created when the first run is stored), never a file."""
+    if args.store.exists() and not args.store.is_dir():
+        raise UsageError(f"--store {args.store}: this is a file, not a result store; expected a folder "
+                         f"(default: {DEFAULT_STORE}), which `run` creates if it does not exist.")
+    return ResultStore(args.store)
 
 
 def _seeds(exp):
@@ -124,16 +186,22 @@ def _selects(terms):
 
 
 def cmd_validate(args) -> int:
-    exp = _load(args)
-    runs = expand(exp)
-    print(f"{args.file}: OK — {len(exp.data['studies'])} studies, {len(runs)} runs "
-          f"in {len(group_runs(runs))} groups for profile '{args.profile}'.")
+    """The file is valid; the size of its plan, with the final seeds of tuned cells (known only
+    once their grids are trained) counted apart, so that the total matches `status` on a full store."""
+    exp, _ = _load(args)
+    runs, waiting = expand_with_waiting(exp)
+    finals = expected_finals(waiting, runs, _seeds(exp))
+    later = sum(k for _, k in finals.values())
+    print(f"{args.file}: OK — {len(exp.data['studies'])} studies, {len(runs) + later} runs for profile "
+          f"'{args.profile}': {len(runs)} planned now in {len(group_runs(runs))} groups"
+          + (f", and {later} final seeds of {len(finals)} tuned cells, planned once each cell's grid is "
+             "trained and its learning rate chosen." if later else "."))
     return 0
 
 
 def cmd_status(args) -> int:
-    store = ResultStore(args.store)
-    _, runs, waiting = _selected_with_waiting(args, store)
+    store = _store(args)
+    exp, runs, waiting = _selected_with_waiting(args, store)
     counts: dict[str, Counter] = {}
     for run in runs:
         rec = store.get(run.key)
@@ -148,8 +216,10 @@ def cmd_status(args) -> int:
         total.update(c)
         print(f"{study:<{width}}  " + "  ".join(f"{c[k]:>8}" for k in cols) + f"  {sum(c.values()):>5}")
     print(f"{'all':<{width}}  " + "  ".join(f"{total[k]:>8}" for k in cols) + f"  {sum(total.values()):>5}")
-    if waiting:
-        print(f"{len(waiting)} tuned cells still train their grid; their final seeds are not counted yet.")
+    later = sum(k for _, k in expected_finals(waiting, runs, _seeds(exp), _selects(_terms(args))).values())
+    if later:
+        print(f"{len(waiting)} tuned cells still train their grid; their {later} final seeds are not "
+              "counted yet (they are planned once each grid is trained and its learning rate chosen).")
     _report_corrupt(store)
     store.save_index()
     return 0
@@ -172,8 +242,11 @@ def cmd_run(args) -> int:
         raise UsageError(f"--jobs: expected an integer ≥ 1, got {args.jobs}.")
     if args.scheduler and args.executor != "dask":
         raise UsageError("--scheduler needs --executor dask.")
-    store = ResultStore(args.store)
+    store = _store(args)
     exp, runs, waiting = _selected_with_waiting(args, store)
+    if args.dry_run:
+        _print_plan(args, exp, runs, waiting, store)
+        return 0
     # With no selection and nothing to train, the plan the report needs is this one.
     unchanged = not (args.only or args.force or waiting) and all(store.is_finished(r.key) for r in runs)
     try:
@@ -186,6 +259,53 @@ def cmd_run(args) -> int:
     if args.report and status != 130:
         return _report(args, exp, store, (runs, waiting) if unchanged else None) or status
     return status
+
+
+def _print_plan(args, exp, runs, waiting, store) -> None:
+    """Per study: runs to train, runs already stored, final seeds still to come (tuned cells whose
+    grid is not stored yet) and the estimated seconds of work (engine/plan.py's `estimated_cost`,
+    calibrated on the store's earlier records as the progress bar is)."""
+    from engine.progress import CostModel
+
+    todo = [r for r in runs if args.force or not store.is_finished(r.key)]
+    groups = group_runs(todo)
+    expected = expected_finals(waiting, todo, _seeds(exp), _selects(_terms(args)))
+    costs = CostModel()
+    costs.learn_from_records(store.indexed_records(), {group_key(g[0].spec) for g in groups}
+                             | {group_key(spec) for spec, _ in expected.values()})
+    training = {r.key for r in todo}
+    rows: dict[str, Counter] = {}
+    for run in runs:
+        rows.setdefault(run.spec["study"], Counter())["train" if run.key in training else "stored"] += 1
+    for group in groups:
+        rows[group[0].spec["study"]]["seconds"] += costs.seconds([costs.prior(group[0].spec, len(group))])
+    for cell, (spec, k) in expected.items():
+        rows[cell.study]["later"] += k
+        rows[cell.study]["seconds"] += costs.seconds([costs.prior(spec, k)])
+    width = max([len(s) for s in rows] + [5])
+    print(f"{'study':<{width}}  {'to train':>8}  {'stored':>8}  {'later':>8}  estimated")
+    total = Counter()
+    for study, row in rows.items():
+        total.update(row)
+        print(f"{study:<{width}}  {row['train']:>8}  {row['stored']:>8}  {row['later']:>8}  {_duration(row['seconds'])}")
+    print(f"{'all':<{width}}  {total['train']:>8}  {total['stored']:>8}  {total['later']:>8}  "
+          f"{_duration(total['seconds'])}")
+    print(f"profile '{args.profile}', store {args.store}: {total['train'] + total['later']} runs to train "
+          f"({total['later']} of them the final seeds of tuned cells, planned once their grids are trained), "
+          f"about {_duration(total['seconds'])} of work, roughly {_duration(total['seconds'] / args.jobs)} "
+          f"with {args.jobs} worker(s). Nothing was trained (--dry-run).")
+
+
+def _duration(seconds: float) -> str:
+    """'0.4 s', '45 s', '3 min 20 s', '2 h 05 min'."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 def _run_locked(args, exp, runs, waiting, store, make_executor) -> int:
@@ -306,7 +426,8 @@ def _train(executor, todo, waiting, args, exp, store, tally) -> None:
 
 
 def cmd_report(args) -> int:
-    return _report(args, _load(args), ResultStore(args.store))
+    store = _store(args)
+    return _report(args, _load(args)[0], store)
 
 
 def _report(args, exp, store: ResultStore, plan=None) -> int:
@@ -320,8 +441,9 @@ def _report(args, exp, store: ResultStore, plan=None) -> int:
     _report_corrupt(store)
     store.save_index()
     if summary["missing"]:
-        print(f"report: {len(summary['missing'])} results are missing from {args.store} "
-              f"(run `python -m engine run --profile {args.profile}`); for example:", file=sys.stderr)
+        hint = (f"this run trained what `--only '{args.only}'` selects; " if getattr(args, "only", None) else "")
+        print(f"report: {len(summary['missing'])} results are missing from {args.store} ({hint}"
+              f"`python -m engine run --profile {args.profile}` trains them all); for example:", file=sys.stderr)
         for label in summary["missing"][:10]:
             print(f"  missing: {label}", file=sys.stderr)
     for name, path in summary["written"].items():

@@ -236,20 +236,35 @@ def parse_filter(text: str | None) -> list[tuple[str | None, str]]:
     return terms
 
 
+@lru_cache(maxsize=None)
+def claims_served(claim_id: str) -> tuple[str, ...]:
+    """The claim a run's study serves and every claim that reads that claim's studies
+    (``Claim.reads``): ``--only claim=X`` selects everything X's analysis needs."""
+    from engine.claims import CLAIMS
+
+    return (claim_id, *sorted(c.id for c in CLAIMS.values() if claim_id in c.reads))
+
+
 FILTER_FIELDS = {
-    "study": lambda s: s["study"], "claim": lambda s: s["claim"], "model": lambda s: s["model"]["name"],
+    "study": lambda s: s["study"], "claim": lambda s: claims_served(s["claim"]), "model": lambda s: s["model"]["name"],
     "optimizer": lambda s: s["optimizer"]["name"] if s["optimizer"] else "", "seed": lambda s: str(s["seed"]),
     "dataset": lambda s: s["dataset"]["name"] if s["dataset"] else "",
 }
 
 
 def select(runs: list[Run], terms) -> list[Run]:
-    """Runs matching every term; a bare pattern matches study, claim, model or optimizer."""
+    """Runs matching every term; a bare pattern matches study, claim, model or optimizer.  A run's
+    claims are its study's claim and those that read it (``claims_served``)."""
     def matches(run: Run, key, pattern) -> bool:
         fields = [key] if key else ["study", "claim", "model", "optimizer"]
-        return any(fnmatch.fnmatchcase(FILTER_FIELDS[f](run.spec), pattern) for f in fields)
+        values = [v for f in fields for v in _values(FILTER_FIELDS[f](run.spec))]
+        return any(fnmatch.fnmatchcase(v, pattern) for v in values)
 
     return [r for r in runs if all(matches(r, k, p) for k, p in terms)]
+
+
+def _values(field) -> tuple[str, ...]:
+    return (field,) if isinstance(field, str) else tuple(field)
 
 
 # A group's arrays grow with members × examples per step × the values a model computes per

@@ -10,7 +10,8 @@ import pytest
 
 # (case id, (old text, new text) applied to tests/data/tiny.yaml, phrases the message must contain)
 CASES = [
-    ("yaml-syntax", ("seeds: [0, 1]", "seeds: [0, 1"), ["invalid YAML", ":17:9:", "starts at line 16, column 12"]),
+    ("yaml-syntax", ("seeds: [0, 1]", "seeds: [0, 1"), ["invalid YAML", ":17:9:", "starts at line 16, column 12",
+                                                       "is the '[' opened there closed?"]),
     ("unknown-top-key", ("studies:", "studys:"), ["unknown key 'studys'", "Did you mean 'studies'?"]),
     ("unknown-study-key", ("    optimizers: [gd, momentum]\n    seeds: [0, 1]",
                            "    optimisers: [gd, momentum]\n    seeds: [0, 1]"),
@@ -57,6 +58,26 @@ CASES = [
      ["claims.momentum-heavy-directions.revisions[0]", "missing required key 'why'"]),
     ("python-tag", ("version: 1", "version: !!python/object/apply:os.system ['touch PWNED']"),
      ["invalid YAML", "python/object", ":2:"]),
+    ("indented-too-far", ("    seeds: [0, 1]", "     seeds: [0, 1]"),
+     [":16:6:", "bad indentation: line 16 ('seeds: [0, 1]') starts at column 6",
+      "the keys of the mapping it sits in (from line 12) start at column 5", "indent it like its sibling keys"]),
+    ("indented-too-little", ("  paths:", " paths:"),
+     [":21:2:", "bad indentation: line 21 ('paths:') starts at column 2", "start at column 1"]),
+    ("key-under-a-value", ("    models: [valley]", "      models: [valley]"),
+     [":23:13:", "unexpected ':' at line 23", "indented deeper than the key above it"]),
+    ("missing-colon", ("    seeds: [0]\n    grid:", "    seeds [0]\n    grid:"),
+     [":26:5:", "line 25 ('seeds [0]') is neither 'key: value' nor a list item", "':' followed by a space is missing"]),
+    ("tab-indent", ("    seeds: [0]\n    grid:", "\tseeds: [0]\n    grid:"),
+     [":25:1:", "a tab character at line 25, column 1", "spaces only"]),
+    ("case-of-a-name", ("  adagrad: {kind: adagrad}\nstudies:\n  scaling:\n    claim: momentum-heavy-directions\n"
+                        "    models: [quadratic]\n    vary: {kappa: [10, 100, 1000]}\n    optimizers: [gd, momentum]",
+                        "  adagrad: {kind: adagrad}\n  adam: {kind: adam}\n  adamw: {kind: adam}\nstudies:\n  scaling:\n"
+                        "    claim: momentum-heavy-directions\n    models: [quadratic]\n    vary: {kappa: [10, 100, 1000]}\n"
+                        "    optimizers: [gd, adamW]"),
+     ["studies.scaling.optimizers[1]", "unknown optimizer 'adamW'", "Did you mean 'adamw'?"]),
+    ("profile-grid-leaves-out-an-optimizer", ("      scaling: {seeds: [0]}", "      scaling: {seeds: [0], grid: {gd: {lr: [1.0]}}}"),
+     ["profiles.quick.studies.scaling.grid", "study 'scaling' leaves out optimizer 'momentum'",
+      "expected an entry momentum: {lr: [...]} here"]),
 ]
 
 
@@ -121,6 +142,40 @@ def test_bad_only_filter(tmp_path, cli):
                        "--store", tmp_path / "s")
     assert code == 2 and "unknown key 'optimiser'" in err
     assert not (tmp_path / "s").exists()
+
+
+def test_only_suggests_names_whatever_their_case(tmp_path, cli):
+    code, _, err = cli("run", Path(__file__).parent / "data" / "tiny.yaml", "--only", "optimizer=Momentum",
+                       "--store", tmp_path / "s")
+    assert code == 2 and "matches none" in err and "Did you mean 'momentum'?" in err
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("command", [["run", "--jobs", "1"], ["run", "--dry-run"], ["status"],
+                                     ["report", "--out", "OUT"]])
+def test_a_store_that_is_a_file_is_refused(command, tmp_path, cli):
+    """Every command that takes --store: a regular file there is not an empty store."""
+    store = tmp_path / "results.json"
+    store.write_text("{}")
+    args = [a if a != "OUT" else tmp_path / "out" for a in command]
+    code, out, err = cli(*args, Path(__file__).parent / "data" / "tiny.yaml", "--store", store)
+    assert code == 2, err
+    assert f"--store {store}: this is a file, not a result store; expected a folder" in err
+    assert "Traceback" not in err and store.read_text() == "{}" and not (tmp_path / "out").exists()
+
+
+def test_max_runs_counts_what_only_selects(tmp_path, cli):
+    """tiny.yaml plans 320 runs; `paths` has 2, one per optimizer."""
+    tiny = Path(__file__).parent / "data" / "tiny.yaml"
+    store = tmp_path / "s"
+    code, _, err = cli("run", tiny, "--only", "study=paths", "--max-runs", "1", "--store", store)
+    assert code == 2 and "--only 'study=paths' selects 2 runs, more than the limit of 1" in err
+    assert "320" not in err and not store.exists()
+    code, _, err = cli("run", tiny, "--only", "study=paths,optimizer=gd", "--max-runs", "1", "--store", store,
+                       "--jobs", "1")
+    assert code == 0 and "plan: 1 runs" in err, err
+    code, _, err = cli("run", tiny, "--max-runs", "319", "--store", store)
+    assert code == 2 and "the plan has 320 runs" in err
 
 
 def test_exit_code_and_no_traceback_in_a_real_process(tmp_path):

@@ -307,3 +307,54 @@ def test_timed_groups_train_last_and_alone(tmp_path):
     assert min(s for s, _ in timed) >= max(e for _, e in others)          # after every other group
     timed.sort()
     assert all(e1 <= s2 for (_, e1), (s2, _) in zip(timed, timed[1:]))   # one at a time
+
+
+def test_only_claim_selects_the_studies_of_the_claims_it_reads():
+    """`--only claim=X` trains what X's analysis reads: its studies and those of the claims in
+    X.reads (heuristics-no-theory reads the optimizer matrix's runs)."""
+    from engine.claims import CLAIMS
+
+    nn = expand(load_experiments(ROOT / "tests" / "data" / "tiny_nn.yaml", "full"))
+    assert "optimizer-matrix" in CLAIMS["heuristics-no-theory"].reads
+    assert select(nn, parse_filter("claim=heuristics-no-theory")) == nn
+    assert select(nn, parse_filter("heuristics-*")) == nn
+    assert select(_runs(), parse_filter("claim=heuristics-no-theory")) == []
+
+
+def test_only_claim_plans_every_study_each_claim_analyses():
+    """On the real file: for every claim, --only claim=<id> selects exactly the studies its
+    analysis reads (Claim.studies)."""
+    from engine.claims import CLAIMS
+
+    exp = load_experiments(ROOT / "experiments.yaml", "quick")
+    runs = expand(exp)
+    for claim in exp.data["claims"]:
+        planned = {r.spec["study"] for r in select(runs, parse_filter(f"claim={claim}"))}
+        assert planned == set(CLAIMS[claim].studies(exp.data["studies"])), claim
+
+
+def test_dry_run_prints_the_plan_and_trains_nothing(tmp_path, cli):
+    """Per study: runs to train, runs stored, final seeds still to come, an estimated time; nothing
+    is written.  After the grid is trained the plan knows the final seeds."""
+    nn, store = ROOT / "tests" / "data" / "tiny_nn.yaml", tmp_path / "s"
+    code, out, err = cli("run", nn, "--dry-run", "--store", store, "--jobs", "1")
+    assert code == 0, err
+    assert out.splitlines()[0].split() == ["study", "to", "train", "stored", "later", "estimated"]
+    assert out.splitlines()[1].split()[:4] == ["tuned", "4", "0", "2"]   # 2 grids of 2; 1 final seed each
+    assert "6 runs to train (2 of them the final seeds of tuned cells" in out and "Nothing was trained" in out
+    assert not store.exists()
+    code, _, err = cli("run", nn, "--only", "seed=0", "--store", store, "--jobs", "1")
+    assert code == 0, err
+    code, out, err = cli("run", nn, "--dry-run", "--store", store, "--jobs", "1")
+    assert out.splitlines()[1].split()[:4] == ["tuned", "2", "4", "0"], out
+
+
+def test_validate_counts_the_final_seeds_that_status_adds_later(tmp_path, cli):
+    """validate's total = runs planned now + the tuned cells' final seeds; status on an empty store
+    names the same final seeds as not counted yet."""
+    nn = ROOT / "tests" / "data" / "tiny_nn.yaml"
+    code, out, err = cli("validate", nn)
+    assert code == 0 and "6 runs for profile 'full': 4 planned now in 1 groups, and 2 final seeds of 2 tuned cells" in out
+    code, out, err = cli("status", nn, "--store", tmp_path / "s")
+    assert code == 0 and "2 tuned cells still train their grid; their 2 final seeds are not counted yet" in out
+    assert out.splitlines()[-2].split()[-1] == "4"

@@ -116,9 +116,10 @@ def test_a_full_disk_stops_the_run_cleanly_and_keeps_what_was_stored(tmp_path, c
 
 
 def test_a_store_that_cannot_be_created_is_a_clear_error(tmp_path, cli):
-    store = tmp_path / "store"
-    store.write_text("a file where the store folder should be")
-    code, _, err = cli("run", TINY, "--store", store, "--jobs", "1", "--only", ONLY)
+    # (a store that is itself a file is refused as bad input: tests/test_config_errors.py)
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the store's parent folder should be")
+    code, _, err = cli("run", TINY, "--store", blocker / "store", "--jobs", "1", "--only", ONLY)
     assert code == 1 and "cannot write to the result store" in err and "Traceback" not in err
 
 

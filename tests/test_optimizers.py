@@ -300,9 +300,24 @@ def test_check_phrases():
 # The registry ------------------------------------------------------------------------------------
 
 def test_registry_and_defaults():
-    assert set(OPTIMIZERS) == {'sgd', 'momentum', 'adagrad', 'rmsprop', 'adam'}
+    """Every module of engine/optim/ but base defines one rule, registered under its name; every
+    kind experiments.yaml uses is registered; every rule names itself in each language of the
+    message catalogues."""
+    import pkgutil
+    from pathlib import Path
+
+    import engine.optim
+    from engine.config.load import load_yaml
+
+    root = Path(engine.optim.__file__).resolve().parent
+    modules = {m.name for m in pkgutil.iter_modules([str(root)])} - {'base'}
+    assert {rule.update.__module__.rpartition('.')[2] for rule in OPTIMIZERS.values()} == modules
+    data, _ = load_yaml(root.parent.parent / 'experiments.yaml')
+    assert {o['kind'] for o in data['optimizers'].values()} <= set(OPTIMIZERS)
+    languages = {p.stem for p in (root.parent.parent / 'templates' / 'messages').glob('*.yaml')}
     for key, rule in OPTIMIZERS.items():
         assert isinstance(rule, OptimizerRule) and rule.name == key
+        assert set(rule.label) == languages and all(rule.label.values())
         assert all(isinstance(h, Hyperparameter) for h in rule.hyperparameters)
         assert [h.name for h in rule.hyperparameters if h.default is None] == ['lr']
         assert rule.resolve({'lr': 0.5})['lr'] == 0.5

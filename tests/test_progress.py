@@ -70,11 +70,12 @@ def test_the_final_seeds_of_tuned_cells_count_from_the_start_and_leave_when_queu
     exp, runs, waiting = plan
     todo = [r for r in runs if r.spec["study"] == "matrix-mlp-digits"]
     expected = expected_finals(waiting, todo, lambda study: exp.data["studies"][study]["seeds"])
-    seeds = len(exp.data["studies"]["matrix-mlp-digits"]["seeds"])
-    assert len(expected) == 7 and all(k == seeds - 1 for _, k in expected.values())
+    study = exp.data["studies"]["matrix-mlp-digits"]
+    seeds, cells = len(study["seeds"]), len(study["models"]) * len(study["optimizers"])
+    assert len(expected) == cells and all(k == seeds - 1 for _, k in expected.values())
     groups = group_runs(todo)
     progress = _progress(groups, expected)
-    assert progress.runs_total == len(todo) + 7 * (seeds - 1)
+    assert progress.runs_total == len(todo) + cells * (seeds - 1)
     assert progress.total_seconds() == pytest.approx(
         sum(estimated_cost(g[0].spec, len(g)) for g in groups)
         + sum(estimated_cost(spec, k) for spec, k in expected.values()))

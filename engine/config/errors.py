@@ -31,9 +31,13 @@ class ConfigError(Exception):
 
 
 def did_you_mean(word: str, choices) -> str:
-    """A ' Did you mean …?' suffix when a close match exists, else ''."""
-    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
-    return f" Did you mean '{close[0]}'?" if close else ""
+    """A ' Did you mean …?' suffix when a close match exists, else ''.  Case is ignored when
+    comparing ('adamW' suggests 'adamw', not 'adam'); the suggestion is spelt as defined."""
+    spelt = {}
+    for choice in map(str, choices):
+        spelt.setdefault(choice.lower(), choice)
+    close = difflib.get_close_matches(str(word).lower(), list(spelt), n=1, cutoff=0.6)
+    return f" Did you mean '{spelt[close[0]]}'?" if close else ""
 
 
 def expected_one_of(kind: str, word, choices) -> str:

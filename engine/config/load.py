@@ -91,6 +91,39 @@ def _compose(text: str):
     return yaml.compose(text, Loader=yaml.SafeLoader)
 
 
+def _yaml_problem(exc: yaml.MarkedYAMLError, text: str) -> str:
+    """PyYAML's complaint in words a reader of the file can act on.  Indentation is structure in
+    YAML, and a line indented one step off gives a bare 'expected <block end>': say which line,
+    where its neighbours' keys start and what to do."""
+    if isinstance(exc, yaml.constructor.ConstructorError):
+        return (f"{exc.problem}; only plain data (mappings, lists, strings, numbers) is "
+                "allowed, YAML tags that build Python objects are rejected")
+    problem, mark, context = str(exc.problem or ""), exc.problem_mark, exc.context_mark
+    shown = f"'{text.splitlines()[mark.line].strip()}'" if mark and mark.line < len(text.splitlines()) else "it"
+    if mark and "'\\t'" in problem:
+        return (f"a tab character at line {mark.line + 1}, column {mark.column + 1}: YAML indents with "
+                "spaces only; replace the tab by spaces")
+    if mark and context and problem.startswith("expected <block end>"):
+        return (f"bad indentation: line {mark.line + 1} ({shown}) starts at column {mark.column + 1}, "
+                f"but the keys of the mapping it sits in (from line {context.line + 1}) start at column "
+                f"{context.column + 1}; indent it like its sibling keys, or nest it under a key that "
+                "ends with ':' and has no value on its line")
+    if mark and problem.startswith("mapping values are not allowed"):
+        return (f"unexpected ':' at line {mark.line + 1}, column {mark.column + 1} ({shown}): if this "
+                "line is a key of its own, it is indented deeper than the key above it, which already "
+                "has a value; indent it like its sibling keys.  If the ':' is part of a text, quote "
+                "the text")
+    if mark and context and problem.startswith("could not find expected ':'"):
+        line = text.splitlines()[context.line].strip() if context.line < len(text.splitlines()) else ""
+        return (f"line {context.line + 1} ('{line}') is neither 'key: value' nor a list item '- value': "
+                "a ':' followed by a space is missing after its key")
+    if exc.context and context and mark:
+        opened = {"flow mapping": "; is the '{' opened there closed?", "flow sequence": "; is the '[' opened there closed?"}
+        return (f"{exc.problem} ({exc.context} that starts at line {context.line + 1}, "
+                f"column {context.column + 1}){opened.get(exc.context.removeprefix('while parsing a '), '')}")
+    return " ".join(str(s) for s in (exc.context, exc.problem) if s)
+
+
 def load_yaml(path: Path) -> tuple[dict, Positions]:
     """Parse *path*; return (data, positions) or raise ConfigError naming file, line and column."""
     file = str(path)
@@ -127,14 +160,9 @@ def load_yaml(path: Path) -> tuple[dict, Positions]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
-        what = " ".join(str(s) for s in (exc.context, exc.problem) if s)
-        if exc.context and exc.context_mark and exc.problem_mark:
-            what = (f"{exc.problem} ({exc.context} that starts at line {exc.context_mark.line + 1}, "
-                    f"column {exc.context_mark.column + 1})")
-        if isinstance(exc, yaml.constructor.ConstructorError):
-            what = (f"{exc.problem}; only plain data (mappings, lists, strings, numbers) is "
-                    "allowed, YAML tags that build Python objects are rejected")
-        raise ConfigError(file, [ConfigProblem("", f"invalid YAML: {what}.", line, col)])
+        what = _yaml_problem(exc, text)
+        raise ConfigError(file, [ConfigProblem("", f"invalid YAML: {what}{'' if what.endswith('?') else '.'}",
+                                               line, col)])
     except yaml.YAMLError as exc:
         raise ConfigError(file, [ConfigProblem("", f"invalid YAML: {exc}.")])
     if not isinstance(data, dict):

@@ -282,11 +282,26 @@ def _semantic_problems(data: dict) -> list[ConfigProblem]:
                                               f"expected low ≤ high, got {crit['between']}."))
 
     for pname, profile in data["profiles"].items():
-        for sname in (profile.get("studies") or {}):
+        for sname, patch in (profile.get("studies") or {}).items():
             if sname not in studies:
                 problems.append(ConfigProblem(format_path(("profiles", pname, "studies", sname)),
                                               expected_one_of("study", sname, studies)))
+            else:
+                problems += _grid_left_out(pname, sname, studies[sname], patch or {})
     return problems
+
+
+def _grid_left_out(pname: str, sname: str, study: dict, patch: dict) -> list[ConfigProblem]:
+    """A profile's grid for a study must name every optimizer the study has a grid for: one left
+    out would silently keep the study's own (full) grid in that profile."""
+    if not isinstance(patch.get("grid"), dict):
+        return []
+    own = study.get("grid") or {}
+    return [ConfigProblem(format_path(("profiles", pname, "studies", sname, "grid")), (
+        f"the grid of profile '{pname}' for study '{sname}' leaves out optimizer '{o}', which the study "
+        f"trains on a grid of its own; expected an entry {o}: {{lr: [...]}} here (without it the study's "
+        f"own grid would be used in profile '{pname}')."))
+        for o in patch.get("optimizers", study.get("optimizers") or []) if o in own and o not in patch["grid"]]
 
 
 def _merge(base: dict, patch: dict) -> dict:

@@ -39,4 +39,5 @@ ADAGRAD = OptimizerRule(
     init=init, update=update, effective_step=effective_step,
     formula=r'$v_t = v_{t-1} + g_t^2,\ v_0 = 0,'
             r'\quad \theta_{t+1} = \theta_t - \frac{\alpha}{\sqrt{v_t + \epsilon}}\, g_t$',
+    label={'es': 'Adagrad', 'en': 'Adagrad'},
 )

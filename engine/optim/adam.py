@@ -59,4 +59,5 @@ ADAM = OptimizerRule(
             r'\quad v_t = \beta_2 v_{t-1} + (1-\beta_2)\,g_t^2,'
             r'\quad \theta_{t+1} = \theta_t'
             r' - \alpha\,\frac{m_t/(1-\beta_1^t)}{\sqrt{v_t/(1-\beta_2^t)} + \epsilon}$',
+    label={'es': 'Adam', 'en': 'Adam'},
 )

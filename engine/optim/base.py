@@ -78,6 +78,9 @@ class OptimizerRule:
     update: Callable[[np.ndarray, np.ndarray, dict, Mapping], tuple[np.ndarray, dict]]
     effective_step: Callable[[dict, Mapping], np.ndarray | float]
     formula: str                   # the lecture's update, as matplotlib mathtext
+    # Its name in the handout, per language: {'es': ..., 'en': ...}.  templates/messages/<lang>.yaml
+    # may override it (labels.optimizer.<name>), and names the variants (gd, sgd-1, ...).
+    label: Mapping[str, str]
 
     def resolve(self, given: Mapping) -> dict:
         """`given` with the missing defaults filled in. Validation is Hyperparameter.check's job."""

@@ -52,4 +52,5 @@ MOMENTUM = OptimizerRule(
     init=init, update=update, effective_step=effective_step,
     formula=r'$v_t = (1-\beta)\,g_t + \beta\, v_{t-1},\ v_0 = 0,'
             r'\quad \theta_{t+1} = \theta_t - \lambda\, v_t$',
+    label={'es': 'momentum', 'en': 'momentum'},
 )

@@ -50,4 +50,5 @@ RMSPROP = OptimizerRule(
     init=init, update=update, effective_step=effective_step,
     formula=r'$v_t = \beta\, v_{t-1} + (1-\beta)\,g_t^2,\ v_0 = 0,'
             r'\quad \theta_{t+1} = \theta_t - \frac{\alpha}{\sqrt{v_t} + \epsilon}\, g_t$',
+    label={'es': 'RMSprop', 'en': 'RMSprop'},
 )

@@ -27,4 +27,5 @@ SGD = OptimizerRule(
     hyperparameters=(learning_rate('λ'),),
     init=init, update=update, effective_step=effective_step,
     formula=r'$\theta_{t+1} = \theta_t - \lambda\, g_t$',
+    label={'es': 'SGD', 'en': 'SGD'},
 )

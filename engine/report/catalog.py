@@ -5,6 +5,9 @@ mappings; a message is addressed by its dotted key (``'verdict.supported'``).
 ``es`` (the course's language, the default) and ``en`` must define exactly the
 same keys; ``tests/test_report_render.py`` checks it.
 
+An optimizer rule names itself in every language (``OptimizerRule.label``); ``load_catalog`` adds
+those names under ``labels.optimizer``, where an entry of the catalogue overrides them.
+
 A message may contain ``str.format`` fields (``'Figura {number}'``) that
 ``message(catalog, key, number=3)`` fills.  Without keyword arguments the
 text is returned as written (braces untouched).
@@ -18,7 +21,7 @@ import yaml
 
 from engine.config.load import FAST_SAFE_LOADER
 
-__all__ = ["DEFAULT_LANGUAGE", "Catalog", "MESSAGES_DIR", "flat_keys", "load_catalog", "message"]
+__all__ = ["DEFAULT_LANGUAGE", "Catalog", "MESSAGES_DIR", "flat_keys", "load_catalog", "message", "with_rule_labels"]
 
 DEFAULT_LANGUAGE = "es"
 MESSAGES_DIR = Path(__file__).resolve().parents[2] / "templates" / "messages"
@@ -56,7 +59,20 @@ def load_catalog(language: str, messages_dir: Path | None = None) -> Catalog:
     for key, value in flat_keys(data).items():
         if not isinstance(value, str):
             raise ValueError(f"message {key!r} in {path} must be a string, got {type(value).__name__}")
-    return Catalog(data, language=language, source=path)
+    return Catalog(with_rule_labels(data, language), language=language, source=path)
+
+
+def with_rule_labels(data: dict, language: str) -> dict:
+    """`data` with ``labels.optimizer`` completed by each optimizer rule's own name in `language`
+    (``OptimizerRule.label``): an entry of the catalogue overrides it, and names the variants that
+    are not rules (``gd``, ``sgd-1``).  A catalogue without ``labels`` is left as it is."""
+    from engine.optim import OPTIMIZERS
+
+    labels = data.get("labels")
+    if not isinstance(labels, dict):
+        return data
+    own = {name: rule.label[language] for name, rule in OPTIMIZERS.items() if language in rule.label}
+    return {**data, "labels": {**labels, "optimizer": {**own, **(labels.get("optimizer") or {})}}}
 
 
 def flat_keys(data: dict, prefix: str = "") -> dict[str, object]:
