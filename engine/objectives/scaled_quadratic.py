@@ -59,6 +59,13 @@ def random_basis(dim: int, seed: int) -> onp.ndarray:
     return q * onp.sign(onp.diag(r))
 
 
+def in_basis(diff, basis):
+    """(K, d) → (K, d): the components q_iᵀ diff of each row along the columns of Q.  Summed
+    elementwise, not by a matrix product: BLAS may round a product differently for K rows than for
+    one, and a run must give the same bits alone as in a group."""
+    return np.sum(diff[..., :, None] * basis, axis=-2)
+
+
 def build(dim: int = 8, decades: float = 3.0, tol: float = 1e-2, small_below: float = 1e-2,
           rotation_seed: int | None = None) -> CoordinateInstance:
     a = curvatures(dim, decades)
@@ -66,7 +73,7 @@ def build(dim: int = 8, decades: float = 3.0, tol: float = 1e-2, small_below: fl
     basis = onp.eye(int(dim)) if rotation_seed is None else random_basis(dim, rotation_seed)
 
     def loss(x, idx=None, t=0.0):
-        return 0.5 * np.sum(a * np.dot(x - x_star, basis) ** 2, axis=-1)
+        return 0.5 * np.sum(a * in_basis(x - x_star, basis) ** 2, axis=-1)
 
     def gap(x, t=0.0):
         return onp.asarray(loss(onp.asarray(x)))
@@ -78,7 +85,7 @@ def build(dim: int = 8, decades: float = 3.0, tol: float = 1e-2, small_below: fl
     return CoordinateInstance(
         lambda x: loss(x), 0.0, x_star, initial_point, int(dim),
         curvature=(float(a.min()), float(a.max())),
-        loss=loss, gap=gap, coordinate_error=lambda x, t=0.0: onp.abs((onp.asarray(x) - x_star) @ basis),
+        loss=loss, gap=gap, coordinate_error=lambda x, t=0.0: onp.abs(in_basis(onp.asarray(x) - x_star, basis)),
         coordinate_tol=float(tol), scales=tuple(a.tolist()),
         small_coordinates=tuple(int(i) for i in onp.flatnonzero(a <= float(small_below) * a.max())),
         basis=basis)
