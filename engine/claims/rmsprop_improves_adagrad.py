@@ -257,7 +257,7 @@ def _moving_figure(starts: dict, choice: dict, problem, first_move: int, text: d
         for kind, ls in (("transient", "-"), ("floor", ":")):
             cols = [i for i, w in enumerate(problem.windows) if w[0] == kind]
             axes[0].plot(index, np.median(windows[:, cols], axis=0), color=style["color"], ls=ls,
-                         marker=style["marker"], ms=3, lw=1, label=f"{name}, {labels[kind]}")
+                         marker=style["marker"], ms=3, lw=1)
         steps = np.asarray([v["steps"] for v in per.values()])
         axes[1].fill_between(index, steps.min(axis=0), steps.max(axis=0), color=style["color"], alpha=0.2, lw=0)
         axes[1].plot(index, np.median(steps, axis=0), color=style["color"], ls=style["linestyle"],
@@ -268,8 +268,7 @@ def _moving_figure(starts: dict, choice: dict, problem, first_move: int, text: d
         ax.set_xlabel(labels["move"])
     axes[0].set_ylabel(labels["gap"])
     axes[1].set_ylabel(labels["effective_step"])
-    axes[0].legend(fontsize=5.5)
-    axes[1].legend(fontsize=6)
+    axes[1].legend(fontsize=6)   # the left panel's line styles are named in the caption
     return {"id": "rmsprop-moving-target", "svg": figure_to_svg(fig), "caption": text["captions"]["moving"]}
 
 
