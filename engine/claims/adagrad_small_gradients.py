@@ -66,7 +66,8 @@ def _colour_values(short: str, spec, problem) -> tuple[np.ndarray, str]:
     return np.concatenate([np.ones(params["common"]), freq]), "frequency"
 
 
-def _measure(short: str, problem, choice: dict, finals: dict, text: dict, analysis: Analysis) -> None:
+def _measure(short: str, problem, choice: dict, finals: dict, text: dict, analysis: Analysis) -> dict:
+    """Sets the problem's speedup and numbers; returns its table."""
     small = list(problem.small_coordinates)
     large = [i for i in range(problem.dim) if i not in small]
     basis = getattr(problem, "basis", None)
@@ -97,9 +98,9 @@ def _measure(short: str, problem, choice: dict, finals: dict, text: dict, analys
                       "steps_large": {str(s): v for s, v in steps_large[o].items()},
                       "effective_step_end_small": float(eff_small), "effective_step_end_large": float(eff_large),
                       "unsettled_small": unsettled}
-    analysis.tables.append({"caption": text["captions"][f"{short}_table"].format(tol=problem.coordinate_tol),
-                            "columns": text["columns"]["steps"], "rows": rows})
     analysis.numbers[short] = numbers
+    return {"caption": text["captions"][f"{short}_table"].format(tol=problem.coordinate_tol),
+            "columns": text["columns"]["steps"], "rows": rows}
 
 
 def _error_panels(axes, finals: dict, problem, colour, labels: dict) -> None:
@@ -165,8 +166,10 @@ def _problem(sname: str, records: list[Record], text: dict, analysis: Analysis) 
     choice = tuned_choice(tuning)
     finals = {o: [r for r in at_hp(reported, o, choice[o]["hp"]) if r.status == "ok"]
               for o in (SGD, ADAGRAD) if o in choice}
-    _measure(short, problem, choice, finals, text, analysis)
-    analysis.figures.append(_figure(short, spec, problem, finals, text))
+    table = _measure(short, problem, choice, finals, text, analysis)
+    figure = _figure(short, spec, problem, finals, text)
+    analysis.figures.append(figure)
+    analysis.tables.append({**table, "after": figure["id"]})
 
 
 def _speedups(text: dict, analysis: Analysis) -> None:

@@ -139,7 +139,8 @@ def _effective_steps(cells: dict, text: dict, analysis: Analysis) -> None:
             ax.plot(steps[1:] / steps[-1], np.exp(np.mean(np.log(rel), axis=0)), color=style["color"],
                     ls=style["linestyle"], lw=0.9, alpha=0.85,
                     label=optimizer_label(o) if sname == next(iter(cells)) else None)
-        rows.append([sname.removeprefix("matrix-"), *("—" if changes[o] is None else changes[o].text() for o in PAIR)])
+        rows.append([sname.removeprefix("matrix-"),
+                     *("—" if changes[o] is None else changes[o].text() for o in PAIR)])
         numbers[sname] = {o: None if changes[o] is None else changes[o].as_dict() for o in PAIR}
     ax.set_yscale("log")
     ax.set_xlabel(labels["fraction"])
@@ -149,7 +150,8 @@ def _effective_steps(cells: dict, text: dict, analysis: Analysis) -> None:
     analysis.figures.append({"id": "rmsprop-effective-step", "svg": figure_to_svg(fig),
                              "caption": text["captions"]["effective_step"]})
     analysis.tables.append({"caption": text["captions"]["effective_step_table"],
-                            "columns": text["columns"]["effective_step"], "rows": rows})
+                            "columns": text["columns"]["effective_step"], "rows": rows,
+                            "after": "rmsprop-effective-step"})
     analysis.numbers["effective_step_log10_change"] = numbers
 
 
@@ -283,10 +285,12 @@ def _moving(records: list[Record], text: dict, analysis: Analysis) -> None:
     finals = {o: [r for r in at_hp(reported, o, choice[o]["hp"]) if r.status == "ok"] for o in PAIR if o in choice}
     starts = {o: _per_start(recs, problem, first_move) for o, recs in finals.items()}
     est = _moving_quantities(starts, analysis)
-    analysis.tables.append(_moving_table(choice, starts, est, text))
+    table = _moving_table(choice, starts, est, text)
     if any(starts.values()):
-        analysis.figures.append(_moving_figure({o: v for o, v in starts.items() if v}, choice, problem,
-                                               first_move, text))
+        figure = _moving_figure({o: v for o, v in starts.items() if v}, choice, problem, first_move, text)
+        analysis.figures.append(figure)
+        table["after"] = figure["id"]
+    analysis.tables.append(table)
     analysis.numbers["moving_target"] = {
         "first_late_move": first_move, "windows": [list(w) for w in problem.windows],
         "estimates": {k: None if e is None else e.as_dict() for k, e in est.items()},
