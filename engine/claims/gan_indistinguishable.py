@@ -220,10 +220,12 @@ def analyze(records: list[Record], text: dict, studies: dict) -> Analysis:
 
 CLAIM_ID = "gan-indistinguishable"
 QUANTITIES = {
-    f"{name}_{t}": f"{what}, {name}, per seed of the best optimizer"
+    f"{name}_{q}": f"{name}: {what}"
     for name in DATA_SETS.values()
-    for t, what in (("mmd_pvalue", "permutation p-value of MMD² (fixed bandwidth) between test split and generated samples"),
-                    ("c2st_accuracy", "held-out accuracy of a fresh k-NN classifier telling real from generated"))
+    for q, what in (("converged", "share of seeds at the game's solution (premise)"),
+                    ("c2st_accuracy", "held-out accuracy of a fresh k-NN classifier telling real from generated"),
+                    ("mmd_not_rejected", "share of seeds whose MMD² permutation test does not reject at 5 %"),
+                    ("mmd_fall", "validation MMD² at the end over that at step 0, per seed"))
 }
 
 CLAIM = Claim(
