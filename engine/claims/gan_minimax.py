@@ -132,7 +132,7 @@ def analyze(records: list[Record], text: dict, studies: dict) -> Analysis:
         analysis.figures.append({"id": "gan-minimax-samples", "svg": figure_to_svg(fig),
                                  "caption": text["captions"]["samples"]})
     tune = next(iter(variants.values()))["tune"]["metric"]
-    analysis.tables.append({"caption": text["captions"]["table"].format(metric=tune, delta=DELTA_VALUE),
+    analysis.tables.append({"caption": text["captions"]["table"].format(metric=tune),
                             "columns": text["columns"], "rows": rows})
     return analysis
 
