@@ -178,12 +178,11 @@ def samples_over_training(variants: dict, loss_names: dict, step_title: str):
         data = DATASETS[rec.spec.dataset.kind].load(None, **rec.spec.dataset.params)
         for ax in row[len(snaps["step"]):]:
             ax.set_visible(False)
-        for i, (ax, step, sample) in enumerate(zip(row, snaps["step"], snaps["samples"])):
-            title = step_title.format(step=step)
-            if i == 0:
-                title = f"{loss_names[loss]}\n{title}"
+        for ax, step, sample in zip(row, snaps["step"], snaps["samples"]):
             if "centres" in data.info:
-                ring_panel(ax, sample, data.info["centres"], data.info["std"], title)
+                ring_panel(ax, sample, data.info["centres"], data.info["std"], step_title.format(step=step))
             else:
-                image_panel(ax, sample, title, columns=4)
+                image_panel(ax, sample, step_title.format(step=step), columns=4)
+        # the loss names its row, left of the first panel, broken before its parenthesis
+        row[0].set_ylabel(loss_names[loss].replace(" (", "\n("), fontsize=7)
     return fig
