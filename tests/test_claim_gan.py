@@ -1,6 +1,7 @@
-"""The GAN claims (gan-minimax, gan-indistinguishable): the two-sample tests against independent
-references, the game's alternation in the trainer, the final artifacts, the tuning score that
-breaks ties, and both analyses on synthetic records with known answers."""
+"""The GAN claims (gan-minimax, gan-indistinguishable): the game's alternation in the trainer with
+each generator loss, the final artifacts, the tuning score that breaks ties, the game's solution
+read per seed, and both analyses on synthetic records with known answers.  The two-sample
+statistics themselves are tested in tests/test_two_sample.py."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,75 +9,28 @@ import math
 
 import numpy as np
 import pytest
-from scipy.spatial.distance import cdist, pdist
+from scipy.spatial.distance import pdist
 
-from engine.claims import gan_indistinguishable, gan_minimax
+from engine.claims import _gan, gan_indistinguishable, gan_minimax
+from engine.claims.verdict import evaluate, reason_key
+from engine.config.validate import load_experiments
 from engine.data import DATASETS
 from engine.executor import execute_group
 from engine.models import MODELS, Player
-from engine.models.gan import c2st_accuracy, mmd2, mmd_permutation_test, real_bandwidth
 from engine.precision import FLOAT
 from engine.training import network
 from engine.spec import Named
 from engine.tuning import best_run
 from tests.test_record import make_record
 
-# --- two-sample tests --------------------------------------------------------------------------
-
-
-def naive_mmd2(a, b, sigma):
-    """Unbiased MMD² written out from its definition (Gretton et al. 2012, eq. 3)."""
-    k = lambda u, v: np.exp(-cdist(u, v, "sqeuclidean") / (2 * sigma**2))
-    kaa, kbb, kab = k(a, a), k(b, b), k(a, b)
-    n, m = len(a), len(b)
-    return ((kaa.sum() - np.trace(kaa)) / (n * (n - 1)) + (kbb.sum() - np.trace(kbb)) / (m * (m - 1))
-            - 2 * kab.mean())
-
-
-def test_mmd_statistic_matches_its_definition():
-    rng = np.random.default_rng(0)
-    a, b = rng.normal(size=(40, 3)), rng.normal(0.5, 1.2, size=(30, 3))
-    reference = naive_mmd2(a, b, 0.8)
-    stat, _ = mmd_permutation_test(a, b, 0.8, np.random.default_rng(1))
-    np.testing.assert_allclose(stat, reference, rtol=1e-12)
-    np.testing.assert_allclose(mmd2(a[None], b[None], 0.8), [reference], rtol=1e-12)
-
-
-def test_bandwidth_is_the_median_distance_between_real_samples_only():
-    rng = np.random.default_rng(1)
-    a = rng.normal(size=(2, 50, 2))
-    np.testing.assert_allclose(real_bandwidth(a), [np.median(pdist(a[0])), np.median(pdist(a[1]))])
-    # The default bandwidth does not move with the generated sample.
-    for b in (rng.normal(size=(2, 50, 2)), 10.0 + rng.normal(size=(2, 50, 2))):
-        np.testing.assert_allclose(mmd2(a, b), [naive_mmd2(a[i], b[i], real_bandwidth(a)[i]) for i in range(2)])
-
-
-def test_permutation_p_value():
-    rng = np.random.default_rng(2)
-    a = rng.normal(size=(100, 2))
-    # Far apart: no relabelling reaches the observed statistic, p = 1 / (1 + permutations).
-    _, p = mmd_permutation_test(a, a + 3.0, 1.0, np.random.default_rng(0), n_permutations=99)
-    assert p == pytest.approx(0.01)
-    # The null hypothesis true: p is (about) uniform, so it rejects at 5 % about 5 % of the time.
-    ps = [mmd_permutation_test(rng.normal(size=(40, 2)), rng.normal(size=(40, 2)), 1.0, rng, 99)[1]
-          for _ in range(150)]
-    assert 0.0 <= np.mean(np.array(ps) <= 0.05) <= 0.12
-    assert 0.4 < np.mean(ps) < 0.6
-
-
-def test_classifier_two_sample_test():
-    rng = np.random.default_rng(3)
-    same = [c2st_accuracy(rng.normal(size=(300, 2)), rng.normal(size=(300, 2)), rng) for _ in range(5)]
-    assert abs(np.mean(same) - 0.5) < 0.05
-    assert c2st_accuracy(rng.normal(size=(300, 2)), rng.normal(size=(300, 2)) + 4.0, rng) > 0.97
-
-
 # --- the game in the trainer ------------------------------------------------------------------
 
 
-def gan_spec(seed=0, lr=0.003, steps=6, hidden=(8,), dataset="gaussian_ring", params=None, batch=32):
+def gan_spec(seed=0, lr=0.003, steps=6, hidden=(8,), dataset="gaussian_ring", params=None, batch=32,
+             loss="non_saturating"):
     return {"study": "t", "claim": "gan-minimax",
-            "model": {"name": "gan", "kind": "gan", "params": {"hidden": list(hidden), "latent_dim": 4}},
+            "model": {"name": "gan", "kind": "gan",
+                      "params": {"hidden": list(hidden), "latent_dim": 4, "generator_loss": loss}},
             "vary": {}, "dataset": {"name": dataset, "kind": dataset, "params": params or {}},
             "optimizer": {"name": "adam", "kind": "adam",
                           "hp": {"lr": lr, "beta1": 0.5, "beta2": 0.999, "eps": 1e-8}},
@@ -87,7 +41,8 @@ def items(*specs):
     return [(f"k{i}", f"run{i}", s) for i, s in enumerate(specs)]
 
 
-def test_players_alternate_each_moving_only_its_own_parameters(monkeypatch):
+@pytest.mark.parametrize("loss", ["minimax", "non_saturating"])
+def test_players_alternate_each_moving_only_its_own_parameters(monkeypatch, loss):
     """Record what each player's loss sees: a d step leaves g's parameters unchanged and a g step
     leaves d's unchanged; each player has its own optimizer state (Adam's first step is ±lr in
     every coordinate, which a state shared with the other player would not give)."""
@@ -108,7 +63,7 @@ def test_players_alternate_each_moving_only_its_own_parameters(monkeypatch):
 
     monkeypatch.setitem(network.MODELS, "gan", Recording())
     lr = 0.003
-    rec = execute_group(items(gan_spec(lr=lr, steps=3)))[0]
+    rec = execute_group(items(gan_spec(lr=lr, steps=3, loss=loss)))[0]
     assert rec.status == "ok", rec.error
     assert [name for name, _ in seen] == ["d", "g"] * 3
     part = lambda p, prefix: np.concatenate([v.ravel() for k, v in sorted(p.items()) if k.startswith(prefix)])
@@ -170,24 +125,48 @@ def test_coverage_score_breaks_ties_in_modes_by_quality_not_by_the_smallest_rate
     assert best_run([rec(1e-3, 7, 0.99), rec(2e-3, 8, 0.08)], "val_coverage", "max").spec.optimizer.hp["lr"] == 2e-3
 
 
+# --- the game's solution, per seed ---------------------------------------------------------------
+
+
+def test_a_seed_is_at_the_solution_only_with_every_mode_and_v_near_minus_log_4():
+    ideal = -math.log(4.0)
+
+    def rec(value, modes, status="ok"):
+        return make_record({}, status=status, final={"test_value": value, "test_modes": modes})
+    assert _gan.at_solution(rec(ideal + 0.09, 8), 8)
+    assert _gan.at_solution(rec(ideal - 0.09, 8), 8)
+    assert not _gan.at_solution(rec(ideal + 0.11, 8), 8)
+    # d ≈ ½ with a generator that covers no mode: v at −log 4, yet not the solution
+    assert not _gan.at_solution(rec(ideal, 0), 8)
+    assert not _gan.at_solution(rec(ideal, 8, status="diverged"), 8)
+    assert _gan.at_solution(rec(ideal + 0.05, None), None)   # digits: no modes to count
+
+
 # --- the analyses on synthetic records ---------------------------------------------------------
 
 RING = {"n_modes": 8, "radius": 2.0, "std": 0.02, "n_train": 512, "n_val": 1024, "n_test": 1024}
 
 
-def synthetic(study, oname, lr, seed, modes, status="ok", tests=None, dataset="gaussian_ring"):
+def synthetic(study, oname, lr, seed, modes, status="ok", tests=None, dataset="gaussian_ring",
+              loss="non_saturating", value=-1.38, mmd=(0.5, 0.1, 0.01)):
     steps = [0, 50, 100]
-    spec = {"study": study, "claim": "optimizer-matrix" if study.startswith("matrix") else "gan-indistinguishable",
-            "model": {"name": "g", "kind": "gan", "params": {}},
+    claim = "optimizer-matrix" if study.startswith("matrix") else (
+        "gan-minimax" if study.startswith("gan-minimax") else "gan-indistinguishable")
+    spec = {"study": study, "claim": claim,
+            "model": {"name": "g", "kind": "gan", "params": {"generator_loss": loss}},
+            "vary": {"generator_loss": loss},
             "dataset": {"name": "d", "kind": dataset, "params": RING if dataset == "gaussian_ring" else {}},
             "optimizer": {"name": oname, "kind": "adam", "hp": {"lr": lr}}, "seed": seed}
     rng = np.random.default_rng(seed)
     shape = (256, 2) if dataset == "gaussian_ring" else (8, 1, 8, 8)
-    history = {"step": steps, "val_value": [-1.0, -1.3, -1.38], "val_d_real": [0.9, 0.6, 0.52],
-               "val_d_fake": [0.1, 0.4, 0.48], "val_modes": [0, 4, modes], "val_mmd": [0.5, 0.1, 0.01],
+    history = {"step": steps, "val_value": [-1.0, -1.3, value], "val_d_real": [0.9, 0.6, 0.52],
+               "val_d_fake": [0.1, 0.4, 0.48], "val_modes": [0, 4, modes], "val_mmd": list(mmd),
                "val_coverage": [0, 4.5, modes + 0.5]}
-    final = {"val_coverage": modes + 0.5, "test_modes": modes, "test_high_quality": 0.5, "test_value": -1.38,
+    final = {"val_coverage": modes + 0.5, "test_modes": modes, "test_high_quality": 0.5, "test_value": value,
              "test_d_real": 0.52, "test_d_fake": 0.48}
+    if dataset != "gaussian_ring":
+        history = {k: v for k, v in history.items() if k not in ("val_modes", "val_coverage")}
+        final = {k: v for k, v in final.items() if k not in ("val_coverage", "test_modes", "test_high_quality")}
     arts = {**(tests or {"mmd2": 0.001, "mmd_pvalue": 0.3, "c2st_accuracy": 0.51}),
             "mmd_bandwidth": 2.5, "test_samples": 512, "samples": rng.uniform(size=(16,) + shape[1:]).tolist(),
             "snapshots": {"step": steps, "samples": rng.uniform(size=(3,) + shape).tolist()}}
@@ -199,44 +178,72 @@ def text(claim) -> dict:
     return claim.CLAIM.text("en")
 
 
-def ring_matrix():
-    study = {"claim": "optimizer-matrix", "optimizers": ["adam", "momentum"], "seeds": [0, 1, 2],
-             "tune": {"metric": "val_coverage", "mode": "max"}}
+TUNE = {"metric": "val_coverage", "mode": "max"}
+
+
+def ring_studies():
+    """The matrix's non-saturating GAN (adam ties momentum on its surviving seeds but momentum
+    loses a seed) and the slide's minimax game (adam covers 8 modes near −log 4 on two seeds of
+    three; momentum covers none, with v at −log 4: a weak discriminator, not the solution)."""
+    matrix = {"claim": "optimizer-matrix", "optimizers": ["adam", "momentum"], "seeds": [0, 1, 2], "tune": TUNE}
+    minimax = {"claim": "gan-minimax", "optimizers": ["adam", "momentum"], "seeds": [0, 1, 2], "tune": TUNE}
     records = [synthetic("matrix-gan", "adam", 1e-3, 0, 7), synthetic("matrix-gan", "adam", 2e-3, 0, 8),
                synthetic("matrix-gan", "adam", 2e-3, 1, 8), synthetic("matrix-gan", "adam", 2e-3, 2, 8),
                synthetic("matrix-gan", "momentum", 0.1, 0, 8),
                synthetic("matrix-gan", "momentum", 0.1, 1, 8, status="diverged"),
                synthetic("matrix-gan", "momentum", 0.1, 2, 8)]
-    return {"matrix-gan": study}, records
+    mm = dict(study="gan-minimax-ring", loss="minimax")
+    records += [synthetic(oname="adam", lr=2e-3, seed=0, modes=8, value=-1.36, **mm),
+                synthetic(oname="adam", lr=2e-3, seed=1, modes=8, value=-1.30, **mm),
+                synthetic(oname="adam", lr=2e-3, seed=2, modes=6, value=-1.35, **mm),
+                synthetic(oname="momentum", lr=0.1, seed=0, modes=0, value=-1.386, **mm),
+                synthetic(oname="momentum", lr=0.1, seed=1, modes=0, value=-1.386, **mm),
+                synthetic(oname="momentum", lr=0.1, seed=2, modes=0, value=-1.386, **mm)]
+    return {"matrix-gan": matrix, "gan-minimax-ring": minimax}, records
 
 
-def test_minimax_analysis_picks_the_best_optimizer_and_counts_a_diverged_seed():
-    studies, records = ring_matrix()
+def test_minimax_analysis_judges_the_slides_game_and_shows_both_losses():
+    studies, records = ring_studies()
     analysis = gan_minimax.analyze(records, text(gan_minimax), studies)
-    # momentum ties adam on its surviving seeds but loses a seed: adam is the best.
-    assert analysis.numbers["best_optimizer"] == "adam"
-    est = analysis.quantities["best_test_modes"]
-    assert (est.mean, est.n, est.low, est.high) == (8.0, 3, 8.0, 8.0)
-    assert analysis.quantities["best_test_d_real"].mean == pytest.approx(0.52)
-    assert analysis.numbers["optimizers"]["momentum"]["test_modes"] == [8, 0.0, 8]
-    assert analysis.numbers["optimizers"]["adam"]["lr"] == 2e-3
-    assert {f["id"] for f in analysis.figures} == {"gan-minimax-game", "gan-minimax-modes"}
+    numbers = analysis.numbers
+    assert numbers["judged"] == "minimax"
+    assert numbers["minimax"]["best_optimizer"] == "adam" and numbers["non_saturating"]["best_optimizer"] == "adam"
+    assert numbers["minimax"]["at_solution"] == [True, True, False]   # seed 2: 6 modes
+    assert numbers["minimax"]["optimizers"]["momentum"]["at_solution"] == [False] * 3   # no mode, v = −log 4
+    est = analysis.quantities["minimax_at_solution"]
+    assert (est.mean, est.n, est.method, est.unit) == (pytest.approx(2 / 3), 3, "wilson", "seed")
+    assert numbers["non_saturating"]["optimizers"]["momentum"]["test_modes"] == [8, 0.0, 8]
+    assert {f["id"] for f in analysis.figures} == {"gan-minimax-game", "gan-minimax-modes", "gan-minimax-samples"}
     assert all(f["svg"].startswith("<svg") for f in analysis.figures)
+    # one table row per optimizer and loss, the loss named in each
+    rows = analysis.tables[0]["rows"]
+    assert len(rows) == 4 and {r[0] for r in rows} == {"minimax (the slide's game)", "non-saturating"}
 
 
-def test_indistinguishable_analysis_reads_the_tests_per_seed():
-    studies, records = ring_matrix()
+def digits_records(pvalues, value=-1.38, c2st=0.9):
+    return [synthetic("gan-digits", "adam", 3e-3, s, 0, dataset="digits", loss=loss, value=value,
+                      tests={"mmd2": 0.05, "mmd_pvalue": p, "c2st_accuracy": c2st})
+            for loss in ("minimax", "non_saturating") for s, p in enumerate(pvalues)]
+
+
+def test_indistinguishable_analysis_reads_the_premise_and_the_tests_per_seed():
+    studies, records = ring_studies()
     studies["gan-digits"] = {"claim": "gan-indistinguishable", "optimizers": ["adam"], "seeds": [0, 1, 2]}
-    pvalues = (0.01, 0.02, 0.03)
-    records += [synthetic("gan-digits", "adam", 1e-3, s, 0, dataset="digits",
-                          tests={"mmd2": 0.05, "mmd_pvalue": p, "c2st_accuracy": 0.9}) for s, p in enumerate(pvalues)]
+    pvalues = (0.01, 0.02, 0.3)
+    records += digits_records(pvalues)
     analysis = gan_indistinguishable.analyze(records, text(gan_indistinguishable), studies)
     q = analysis.quantities
-    assert q["ring_mmd_pvalue"].mean == pytest.approx(0.3) and q["ring_mmd_pvalue"].n == 3
+    # the ring: the matrix's non-saturating adam, three seeds at the solution, tests not rejecting
+    assert q["ring_converged"].mean == 1.0 and q["ring_converged"].n == 3
+    assert q["ring_mmd_not_rejected"].mean == 1.0
     assert q["ring_c2st_accuracy"].mean == pytest.approx(0.51)
-    assert q["digits_mmd_pvalue"].values == pvalues
-    assert q["digits_c2st_accuracy"].mean == pytest.approx(0.9)
-    assert analysis.numbers["ring"]["optimizer"] == "adam" and analysis.numbers["ring"]["lr"] == 2e-3
+    assert q["ring_mmd_fall"].mean == pytest.approx(0.02)   # 0.01 / 0.5
+    # the digits: two seeds of three reject at 5 %
+    assert q["digits_mmd_not_rejected"].mean == pytest.approx(1 / 3)
+    assert analysis.numbers["digits"]["non_saturating"]["mmd_pvalue"] == list(pvalues)
+    assert analysis.numbers["ring"]["non_saturating"]["optimizer"] == "adam"
+    assert analysis.numbers["ring"]["minimax"]["converged"] == [True, True, False]
+    assert analysis.numbers["ring_optimizers"]["minimax"]["momentum"]["converged"] == [False] * 3
     # The negative control (two real samples) is indistinguishable, as it must be.
     control = analysis.numbers["ring"]["real_control"]
     assert control["mmd_pvalue"] > 0.01 and abs(control["c2st_accuracy"] - 0.5) < 0.1
@@ -248,4 +255,19 @@ def test_indistinguishable_analysis_reads_the_tests_per_seed():
     ids = {f["id"] for f in analysis.figures}
     assert {"gan-indistinguishable-samples-ring", "gan-indistinguishable-samples-digits",
             "gan-indistinguishable-final", "gan-indistinguishable-curves"} <= ids
-    assert len(analysis.tables[0]["rows"]) == 4
+    assert len(analysis.tables[0]["rows"]) == 6   # two data sets × (two losses + the control)
+
+
+def test_indistinguishable_verdict_is_inconclusive_when_the_game_did_not_converge():
+    """The declared criterion on synthetic records: digits far from −log 4 (premise fails) with
+    tests that reject; the ring at the solution with tests that do not: the claim is inconclusive
+    for its premise's sake, not 'not supported'."""
+    studies, records = ring_studies()
+    studies["gan-digits"] = {"claim": "gan-indistinguishable", "optimizers": ["adam"], "seeds": [0, 1, 2]}
+    records += digits_records((0.0005,) * 10, value=-1.0)   # 0 of 10: Wilson [0, 0.28]
+    analysis = gan_indistinguishable.analyze(records, text(gan_indistinguishable), studies)
+    criteria = load_experiments().data["claims"]["gan-indistinguishable"]["criterion"]
+    verdict, rows = evaluate(criteria, analysis.quantities)
+    outcomes = {r["quantity"]: r["outcome"] for r in rows}
+    assert outcomes["digits_converged"] == "fail" and outcomes["digits_mmd_not_rejected"] == "fail"
+    assert verdict == "inconclusive" and reason_key(verdict, rows) == "premise_not_reached"

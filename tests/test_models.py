@@ -10,7 +10,7 @@ from autograd.test_util import check_grads
 from engine.data.ring import ring_centres
 from engine.models import MODELS, build_model
 from engine.models.classifiers import classifier
-from engine.models.gan import mmd2
+from engine.analysis.two_sample import mmd2
 from engine.models.layers import Dense, Flatten, Layer, count_params, serial, subtree
 from engine.models.losses import accuracy, softmax_cross_entropy
 from engine.models.rnn import teacher_forced_logits
@@ -52,8 +52,12 @@ CASES = [
     ("vae", info("image", (1, 3, 3), 10, **UNIT), {"hidden": (4,), "code": 2, "activation": "tanh"}),
     ("gan", info("points", (2,), None, **RING), {"latent_dim": 2, "hidden": (4,)}),
     ("gan", info("image", (1, 2, 2), 10, **UNIT), {"latent_dim": 3, "hidden": (4, 4), "activation": "tanh"}),
+    # the slide's zero-sum game: the generator descends E log(1 − d(g(z)))
+    ("gan", info("points", (2,), None, **RING), {"latent_dim": 2, "hidden": (4,), "generator_loss": "minimax"}),
+    ("gan", info("image", (1, 2, 2), 10, **UNIT), {"latent_dim": 3, "hidden": (4, 4), "activation": "tanh",
+                                                   "generator_loss": "minimax"}),
 ]
-IDS = [f"{name}-{i['kind']}" for name, i, _ in CASES]
+IDS = [f"{name}-{i['kind']}" + (f"-{p['generator_loss']}" if "generator_loss" in p else "") for name, i, p in CASES]
 
 
 def make_batch(model, data_info, rng, b=B):
@@ -389,6 +393,53 @@ def test_vae_objective_is_reconstruction_plus_kl():
 
 
 # --- GAN ----------------------------------------------------------------------------------------
+
+
+def test_gan_generator_losses_against_their_definitions():
+    """minimax: E log(1 − d(g(z))), the part of v the generator moves, so that v − E log d(x) is
+    the minimax generator's loss; non-saturating: −E log d(g(z)).  The two differ, the first is
+    negative, and an unknown choice is refused by name."""
+    ring = info("points", (2,), None, centres=ring_centres(8, 2.0), std=0.02)
+    rng = np.random.default_rng(3)
+    batch = {"x": ring["centres"][rng.integers(8, size=(K, 32))], "z": rng.normal(size=(K, 32, 4))}
+    losses = {}
+    for name in ("minimax", "non_saturating"):
+        model = build_model("gan", ring, latent_dim=4, hidden=(8,), generator_loss=name)
+        params = model.init([np.random.default_rng(0), np.random.default_rng(1)])
+        d, fake = model.extras["discriminate"], model.extras["generate"](params, batch["z"])
+        d_fake = np.asarray(d(params, fake), dtype=np.float64)
+        losses[name] = model.extras["generator_loss"](params, batch)
+        assert model.players[1].loss is model.extras["generator_loss"]
+        if name == "minimax":
+            np.testing.assert_allclose(losses[name], np.mean(np.log1p(-d_fake), axis=1), rtol=1e-5)
+            v = -model.extras["discriminator_loss"](params, batch)
+            real_part = np.mean(np.log(np.asarray(d(params, batch["x"]), dtype=np.float64)), axis=1)
+            np.testing.assert_allclose(losses[name], v - real_part, rtol=1e-5)
+        else:
+            np.testing.assert_allclose(losses[name], -np.mean(np.log(d_fake), axis=1), rtol=1e-5)
+    assert np.all(losses["minimax"] < 0) and np.all(losses["non_saturating"] > 0)
+    with pytest.raises(ValueError, match=r"unknown generator_loss 'wasserstein'"):
+        build_model("gan", ring, generator_loss="wasserstein")
+
+
+def test_minimax_generator_gradient_against_finite_differences():
+    """The minimax generator's hand-written gradient (the one training uses) against central
+    differences of its loss, coordinate by coordinate, in float64."""
+    ring = info("points", (2,), None, centres=ring_centres(8, 2.0), std=0.02)
+    model = build_model("gan", ring, latent_dim=3, hidden=(5,), generator_loss="minimax")
+    params = {k: v.astype(np.float64) for k, v in model.init([np.random.default_rng(4)]).items()}
+    rng = np.random.default_rng(5)
+    batch = {"x": rng.normal(size=(1, 16, 2)), "z": rng.normal(size=(1, 16, 3))}
+    _, grads = model.players[1].loss_and_gradient(params, batch)
+    h = 1e-6
+    for name, g in grads.items():
+        flat = params[name].ravel()
+        for i in range(flat.size):
+            step = np.zeros_like(flat)
+            step[i] = h
+            up = model.players[1].loss({**params, name: (flat + step).reshape(g.shape)}, batch)
+            down = model.players[1].loss({**params, name: (flat - step).reshape(g.shape)}, batch)
+            assert g.ravel()[i] == pytest.approx(float((up - down)[0]) / (2 * h), rel=1e-5, abs=1e-8), (name, i)
 
 
 def test_gan_game_on_random_parameters():

@@ -84,3 +84,27 @@ def test_proportions_and_exact_quantities_say_how_they_were_made():
 @pytest.mark.parametrize("criterion, outcome", [({"between": [3.0, 3.0]}, "pass"), ({"at_least": 4.0}, "fail")])
 def test_an_exact_quantity_passes_or_fails_outright(criterion, outcome):
     assert check(criterion, Estimate.exact(3.0)) == outcome
+
+
+def test_a_conditional_claim_is_judged_only_where_its_premise_holds():
+    """`given` names a premise row: when the premise fails, its conclusion's fail does not count
+    and the claim is inconclusive for that reason; when it holds, the conclusion decides; a plain
+    row still counts either way."""
+    from engine.claims.verdict import reason_key
+
+    criteria = [{"quantity": "converged", "at_least": 0.5},
+                {"quantity": "same", "at_least": 0.5, "given": "converged"},
+                {"quantity": "falls", "at_most": 0.5}]
+    yes, no, unclear = Estimate(0.9, 0.8, 1.0, 10), Estimate(0.1, 0.0, 0.2, 10), Estimate(0.5, 0.3, 0.7, 10)
+    cases = [((yes, yes, no), "supported", "supported"),
+             ((yes, no, no), "not supported", "not_supported"),
+             ((no, no, no), "inconclusive", "premise_not_reached"),
+             ((no, yes, no), "inconclusive", "premise_not_reached"),
+             ((unclear, no, no), "inconclusive", "inconclusive"),
+             ((no, no, yes), "not supported", "not_supported")]
+    for (converged, same, falls), expected, reason in cases:
+        v, rows = evaluate(criteria, {"converged": converged, "same": same, "falls": falls})
+        assert (v, reason_key(v, rows)) == (expected, reason), (converged, same, falls)
+        assert rows[0]["premise"] and rows[1]["given"] == "converged" and "premise" not in rows[2]
+    # Without `given` nothing changes.
+    assert evaluate(criteria[:1], {"converged": no})[0] == "not supported"

@@ -1,215 +1,150 @@
 """gan-minimax (lecture §6): a GAN is a zero-sum game, g* = argmin_g max_d v(g, d), trained by
 alternating steps.
 
-v(g, d) = E_x log d(x) + E_z log(1 − d(g(z))) is what the discriminator maximises and the
-generator minimises (engine/models/gan.py; the generator descends on the non-saturating
-−E log d(g(z)), which has the same fixed point).  At the game's solution p_g = p_data, the best
-discriminator answers d(x) = ½ everywhere and v = −log 4.
+v(g, d) = E_x log d(x) + E_z log(1 − d(g(z))) is what the discriminator maximises.  The slide's
+game has the generator minimise the same v (``generator_loss: minimax``, study gan-minimax-ring);
+the practical variant has it minimise −E log d(g(z)) instead (``non_saturating``, Goodfellow et al.
+2014 §3, the optimizer matrix's GAN study, read here: ``reads=("optimizer-matrix",)``).  Both run
+every optimizer with the same grids, tuning, budget and first seeds on the 8-mode Gaussian ring.
 
-The experiment is the optimizer matrix's GAN study on the 8-mode Gaussian ring (it is read, not
-re-trained: ``reads=("optimizer-matrix",)``): every optimizer variant alternates one step of d and
-one of g, its learning rate tuned on validation, then several seeds.  Shown: v(g, d), D(real) and
-D(fake) over training for the best optimizer; modes covered over training for every variant.
-Quantities: the best optimizer's modes covered on test, and its mean D on real and on generated
-test examples at the end.
+At the game's solution p_g = p_data, the best discriminator answers d(x) = ½ and v = −log 4.  d ≈ ½
+alone proves nothing (a weak discriminator against a generator that covers no mode sits there
+too), so a seed is at the solution when both hold on test: every mode covered and
+|v − (−log 4)| ≤ δ (engine/claims/_gan.py).  The verdict judges the slide's game: the share of
+its best optimizer's seeds at the solution.  Shown for both losses: v, D(real) and D(fake) over
+training for the best optimizer; modes covered over training for every optimizer; samples over
+training.
 """
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 
 import numpy as np
 
+from engine.claims._gan import (DELTA_VALUE, IDEAL_VALUE, LOSSES, at_solution, band, curves, final_value,
+                                fmt, loss_variants, per_seed, samples_over_training)
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate
 from engine.record import Record
 from engine.report.figures import figure_to_svg, new_figure, optimizer_label, optimizer_style
-from engine.tuning import best_run
 
-IDEAL_VALUE = -math.log(4.0)  # v at p_g = p_data with the best discriminator d = ½
-
-
-def gan_studies(records: list[Record], studies: dict, dataset_kind: str | None = None) -> dict:
-    """study name → its records, for the studies whose model is a GAN (on ``dataset_kind``)."""
-    out: dict = defaultdict(list)
-    for rec in records:
-        spec = rec.spec
-        if spec.model.kind != "gan" or spec.study not in studies:
-            continue
-        if dataset_kind is None or (spec.dataset is not None and spec.dataset.kind == dataset_kind):
-            out[spec.study].append(rec)
-    return dict(out)
+LOSS_COLORS = {"minimax": "#D55E00", "non_saturating": "#0072B2"}
 
 
-def final_cells(records: list[Record], study: dict) -> dict:
-    """optimizer name → {'best': the tuning choice (or None), 'finals': its records, one per seed,
-    sorted by seed}.  Without ``tune`` every record of the optimizer is final (one grid point)."""
-    by_opt: dict = defaultdict(list)
-    for rec in records:
-        by_opt[rec.spec.optimizer.name if rec.spec.optimizer else None].append(rec)
-    tune = study.get("tune")
-    out = {}
-    for oname in study.get("optimizers") or list(by_opt):
-        recs = by_opt.get(oname, [])
-        if tune:
-            grid = [r for r in recs if r.spec.seed == study["seeds"][0]]
-            best = best_run(grid, tune["metric"], tune["mode"])
-            finals = [] if best is None else [
-                r for r in recs if r.spec.optimizer.hp == best.spec.optimizer.hp]
-        else:
-            best, finals = (recs[0] if recs else None), recs
-        out[oname] = {"best": best, "grid": recs, "finals": sorted(finals, key=lambda r: r.spec.seed)}
-    return out
-
-
-def final_value(rec: Record, metric: str, diverged=None):
-    """A final metric; a run that did not finish gives ``diverged`` (e.g. 0 modes) or None."""
-    if rec.status != "ok":
-        return diverged
-    return rec.metric(metric)
-
-
-def best_optimizer(cells: dict, metric: str, mode: str) -> str | None:
-    """The optimizer whose final seeds have the best mean validation score (diverged seeds count
-    as the worst score: a variant that survives on one seed of three is not the best)."""
-    ranked = []
-    for oname, cell in cells.items():
-        if not cell["finals"]:
-            continue
-        values = [final_value(r, metric) for r in cell["finals"]]
-        if any(v is None for v in values):
-            values = [v for v in values if v is not None] + [-math.inf if mode == "max" else math.inf]
-        ranked.append((oname, float(np.mean(values))))
-    if not ranked:
-        return None
-    return (max if mode == "max" else min)(ranked, key=lambda t: t[1])[0]
-
-
-def curves(records: list[Record], metric: str):
-    """(steps, values (n_seeds, n_points)) of the finished records that logged ``metric``."""
-    ok = [r for r in records if r.status == "ok" and metric in r.history]
-    if not ok:
-        return None, None
-    n = min(len(r.history[metric]) for r in ok)
-    steps = np.asarray(ok[0].history["step"][:n], dtype=float)
-    values = np.asarray([[np.nan if v is None else v for v in r.history[metric][:n]] for r in ok], dtype=float)
-    return steps, values
-
-
-def band(ax, steps, values, label, **style):
-    ax.plot(steps, np.nanmean(values, axis=0), label=label, lw=1.2, **style)
-    if len(values) > 1:
-        ax.fill_between(steps, np.nanmin(values, axis=0), np.nanmax(values, axis=0),
-                        color=style.get("color"), alpha=0.2, lw=0)
-
-
-def _fmt(x, digits=3) -> str:
-    return "—" if x is None or not math.isfinite(x) else f"{x:.{digits}g}"
-
-
-def _per_seed(values) -> str:
-    return ", ".join("✕" if v is None else f"{v:.3g}" for v in values)
-
-
-def _game_figure(cell: dict, oname: str, text: dict) -> dict:
+def _game_figure(variants: dict, text: dict) -> dict:
     labels = text["labels"]
     fig, axes = new_figure(ncols=2)
-    finals = cell["finals"]
-    steps, value = curves(finals, "val_value")
-    style = optimizer_style(oname)
-    color = style["color"]
-    if steps is not None:
-        band(axes[0], steps, value, labels["value"], color=color)
+    for loss, variant in variants.items():
+        if variant["best"] is None:
+            continue
+        name = f"{labels[loss]} ({optimizer_label(variant['best'])})"
+        steps, value = curves(variant["finals"], "val_value")
+        if steps is not None:
+            band(axes[0], steps, value, name, color=LOSS_COLORS[loss])
+        for metric, ls in (("val_d_real", "-"), ("val_d_fake", "--")):
+            steps, values = curves(variant["finals"], metric)
+            if steps is not None:
+                band(axes[1], steps, values, f"{labels[loss]}: {labels[metric[4:]]}", color=LOSS_COLORS[loss],
+                     linestyle=ls)
     axes[0].axhline(IDEAL_VALUE, color="0.3", ls=":", lw=1, label=labels["ideal_value"])
+    axes[0].axhspan(IDEAL_VALUE - DELTA_VALUE, IDEAL_VALUE + DELTA_VALUE, color="0.5", alpha=0.12, lw=0)
     axes[0].set_xlabel(labels["steps"])
     axes[0].set_ylabel(labels["value_axis"])
-    axes[0].legend(fontsize=7)
-    for metric, key, ls in (("val_d_real", "d_real", "-"), ("val_d_fake", "d_fake", "--")):
-        steps, values = curves(finals, metric)
-        if steps is not None:
-            band(axes[1], steps, values, labels[key], color=color, linestyle=ls)
+    axes[0].legend(fontsize=6)
     axes[1].axhline(0.5, color="0.3", ls=":", lw=1, label=labels["half"])
     axes[1].set_ylim(0, 1)
     axes[1].set_xlabel(labels["steps"])
     axes[1].set_ylabel(labels["d_axis"])
-    axes[1].legend(fontsize=7)
-    seeds = len([r for r in finals if r.status == "ok"])
-    return {"id": "gan-minimax-game", "svg": figure_to_svg(fig),
-            "caption": text["captions"]["game"].format(optimizer=optimizer_label(oname), seeds=seeds,
-                                                       lr=cell["best"].spec.optimizer.hp["lr"])}
+    axes[1].legend(fontsize=6)
+    return {"id": "gan-minimax-game", "svg": figure_to_svg(fig), "caption": text["captions"]["game"]}
 
 
-def _modes_figure(cells: dict, n_modes: int, text: dict) -> dict:
+def _modes_figure(variants: dict, n_modes: int, text: dict) -> dict:
     labels = text["labels"]
-    fig, ax = new_figure()
-    for oname, cell in cells.items():
-        steps, values = curves(cell["finals"], "val_modes")
-        if steps is None:
-            continue
-        style = optimizer_style(oname)
-        ax.plot(steps, np.nanmean(values, axis=0), label=optimizer_label(oname), lw=1.2, **style)
-    ax.axhline(n_modes, color="0.3", ls=":", lw=1)
-    ax.set_ylim(-0.3, n_modes + 0.5)
-    ax.set_xlabel(labels["steps"])
-    ax.set_ylabel(labels["modes_axis"])
-    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig, axes = new_figure(ncols=2)
+    for ax, loss in zip(axes, LOSSES):
+        ax.set_title(labels[loss], fontsize=8)
+        ax.axhline(n_modes, color="0.3", ls=":", lw=1)
+        ax.set_ylim(-0.3, n_modes + 0.5)
+        ax.set_xlabel(labels["steps"])
+        ax.set_ylabel(labels["modes_axis"])
+        for oname, cell in (variants.get(loss) or {}).get("cells", {}).items():
+            steps, values = curves(cell["finals"], "val_modes")
+            if steps is not None:
+                ax.plot(steps, np.nanmean(values, axis=0), label=optimizer_label(oname), lw=1.2,
+                        **optimizer_style(oname))
+    axes[1].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return {"id": "gan-minimax-modes", "svg": figure_to_svg(fig), "caption": text["captions"]["modes"]}
+
+
+def _mean(values) -> float:
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else math.nan
+
+
+def _optimizer_rows(loss: str, variant: dict, n_modes: int, text: dict) -> tuple[list, dict]:
+    """The table's rows for one generator loss, and its numbers for claims.json."""
+    labels, rows, numbers = text["labels"], [], {}
+    for oname, cell in variant["cells"].items():
+        finals = cell["finals"]
+        if cell["best"] is None:
+            rows.append([labels[loss], optimizer_label(oname), labels["all_diverged"]] + ["—"] * 5)
+            continue
+        modes = [final_value(r, "test_modes", diverged=0.0) for r in finals]
+        solved = [at_solution(r, n_modes) for r in finals]
+        metrics = {m: [final_value(r, m) for r in finals] for m in ("test_value", "test_d_real", "test_d_fake")}
+        lr = cell["best"].spec.optimizer.hp["lr"]
+        star = " ★" if oname == variant["best"] else ""
+        rows.append([labels[loss], optimizer_label(oname) + star, f"{lr:.3g}", per_seed(modes),
+                     f"{sum(solved)}/{len(solved)}", fmt(_mean(metrics["test_value"])),
+                     fmt(_mean(metrics["test_d_real"])), fmt(_mean(metrics["test_d_fake"]))])
+        numbers[oname] = {"lr": lr, "seeds": [r.spec.seed for r in finals], "test_modes": modes,
+                          "at_solution": solved, **metrics}
+    return rows, numbers
 
 
 def analyze(records: list[Record], text: dict, studies: dict) -> Analysis:
     analysis = Analysis(quantities={q: None for q in QUANTITIES})
-    ring = gan_studies(records, studies, "gaussian_ring")
-    if not ring:
+    variants = loss_variants(records, studies, "gaussian_ring", CLAIM_ID)
+    if not variants:
         return analysis
-    sname = sorted(ring)[0]
-    study, recs = studies[sname], ring[sname]
-    cells = final_cells(recs, study)
-    tune = study.get("tune") or {"metric": "val_modes", "mode": "max"}
-    best = best_optimizer(cells, tune["metric"], tune["mode"])
-    n_modes = int(recs[0].spec.dataset.params.get("n_modes", 8))
-
-    rows, per_optimizer = [], {}
-    for oname, cell in cells.items():
-        finals = cell["finals"]
-        if cell["best"] is None:
-            rows.append([optimizer_label(oname), text["labels"]["all_diverged"]] + ["—"] * 6)
+    any_rec = next(r for v in variants.values() for c in v["cells"].values() for r in c["grid"])
+    n_modes = int(any_rec.spec.dataset.params.get("n_modes", 8))
+    rows, numbers = [], {}
+    for loss in LOSSES:
+        if loss not in variants:
             continue
-        modes = [final_value(r, "test_modes", diverged=0.0) for r in finals]
-        metrics = {m: [final_value(r, m) for r in finals]
-                   for m in ("test_high_quality", "test_value", "test_d_real", "test_d_fake")}
-        mean = lambda vs: float(np.mean([v for v in vs if v is not None])) if any(v is not None for v in vs) else math.nan
-        lr = cell["best"].spec.optimizer.hp["lr"]
-        rows.append([optimizer_label(oname) + (" ★" if oname == best else ""), f"{lr:.3g}", _per_seed(modes),
-                     _fmt(mean(metrics["test_high_quality"])), _fmt(mean(metrics["test_value"])),
-                     _fmt(mean(metrics["test_d_real"])), _fmt(mean(metrics["test_d_fake"]))])
-        per_optimizer[oname] = {"lr": lr, "seeds": [r.spec.seed for r in finals], "test_modes": modes,
-                                **{m: vs for m, vs in metrics.items()},
-                                "grid": {f"{r.spec.optimizer.hp['lr']:g}": final_value(r, tune["metric"])
-                                         for r in cell["grid"] if r.spec.seed == study["seeds"][0]}}
-    analysis.numbers = {"study": sname, "best_optimizer": best, "tuned_on": tune["metric"],
-                        "ideal_value": IDEAL_VALUE, "n_modes": n_modes, "optimizers": per_optimizer}
-    if best is not None:
-        cell = cells[best]
-        finals = cell["finals"]
-        analysis.quantities["best_test_modes"] = Estimate.from_samples(
-            [final_value(r, "test_modes", diverged=0.0) for r in finals])
-        analysis.quantities["best_test_d_real"] = Estimate.from_samples([final_value(r, "test_d_real") for r in finals])
-        analysis.quantities["best_test_d_fake"] = Estimate.from_samples([final_value(r, "test_d_fake") for r in finals])
-        analysis.figures.append(_game_figure(cell, best, text))
-    analysis.figures.append(_modes_figure(cells, n_modes, text))
-    analysis.tables.append({"caption": text["captions"]["table"].format(metric=tune["metric"]),
+        variant = variants[loss]
+        loss_rows, per_optimizer = _optimizer_rows(loss, variant, n_modes, text)
+        rows += loss_rows
+        solved = [at_solution(r, n_modes) for r in variant["finals"]]
+        numbers[loss] = {"study": variant["study"], "best_optimizer": variant["best"],
+                         "tuned_on": variant["tune"]["metric"], "at_solution": solved,
+                         "optimizers": per_optimizer}
+        if loss == "minimax" and solved:
+            analysis.quantities["minimax_at_solution"] = Estimate.proportion(sum(solved), len(solved), unit="seed")
+    analysis.numbers = {"ideal_value": IDEAL_VALUE, "delta_value": DELTA_VALUE, "n_modes": n_modes,
+                        "judged": "minimax", **numbers}
+    analysis.figures.append(_game_figure(variants, text))
+    analysis.figures.append(_modes_figure(variants, n_modes, text))
+    fig = samples_over_training(variants, text["labels"], text["labels"]["step_title"])
+    if fig is not None:
+        analysis.figures.append({"id": "gan-minimax-samples", "svg": figure_to_svg(fig),
+                                 "caption": text["captions"]["samples"]})
+    tune = next(iter(variants.values()))["tune"]["metric"]
+    analysis.tables.append({"caption": text["captions"]["table"].format(metric=tune),
                             "columns": text["columns"], "rows": rows})
     return analysis
 
 
+CLAIM_ID = "gan-minimax"
 QUANTITIES = {
-    "best_test_modes": "modes of the ring covered on test by the best optimizer's generator (per seed)",
-    "best_test_d_real": "mean d(x) on real test examples at the end, best optimizer",
-    "best_test_d_fake": "mean d(g(z)) on generated examples at the end, best optimizer",
+    "minimax_at_solution": ("share of the seeds of the slide's game (generator_loss minimax), best optimizer, "
+                            "that end with every mode covered on test and |v − (−log 4)| ≤ 0.1"),
 }
 
 CLAIM = Claim(
-    id="gan-minimax",
+    id=CLAIM_ID,
     section="6",
     order=1,
     quantities=QUANTITIES,

@@ -13,6 +13,12 @@ interval lies outside, and is unclear otherwise.  An estimated (not exact) quant
 than ``MIN_SAMPLES`` times has no interval worth the name, so it is always unclear: one seed
 supports nothing.  The claim is `supported` when every criterion passes, `not supported` when any
 fails, `inconclusive` otherwise, and `missing` when a quantity could not be measured at all.
+
+A conditional sentence ("at convergence, …") tests its conclusion only where its premise holds:
+a criterion may name, with ``given``, the quantity of another criterion, its premise.  A premise
+row is reported but never fails the claim by itself; a row whose premise does not pass is moot
+(its fail does not count), and a claim with a moot row is at best `inconclusive`, for the reason
+``premise_not_reached`` when a premise fails outright (``reason_key``).
 """
 from __future__ import annotations
 
@@ -159,13 +165,40 @@ def verdict(outcomes: list[str]) -> str:
     return "inconclusive"
 
 
+def conditional_verdict(rows: list[dict]) -> str:
+    """``verdict`` over rows that may carry ``given`` (their premise's quantity) or ``premise``."""
+    outcomes = [r["outcome"] for r in rows]
+    if "missing" in outcomes:
+        return "missing"
+    holds = {r["quantity"]: r["outcome"] == "pass" for r in rows if r.get("premise")}
+    judged = [r["outcome"] for r in rows if not r.get("premise") and holds.get(r.get("given"), True)]
+    moot = any(not holds.get(r["given"], True) for r in rows if r.get("given"))
+    if "fail" in judged:
+        return "not supported"
+    if moot or any(o != "pass" for o in judged) or not all(holds.values()):
+        return "inconclusive"
+    return "supported"
+
+
+def reason_key(verdict_: str, rows: list[dict]) -> str:
+    """The message key of a verdict's reason: ``premise_not_reached`` for a claim left
+    inconclusive because a premise failed, else the verdict's own."""
+    if verdict_ == "inconclusive" and any(r.get("premise") and r["outcome"] == "fail" for r in rows):
+        return "premise_not_reached"
+    return verdict_.replace(" ", "_")
+
+
 def evaluate(criteria: list[dict], quantities: dict[str, Estimate | None]) -> tuple[str, list[dict]]:
-    """The verdict and one row per criterion (quantity, expected, measured, outcome)."""
+    """The verdict and one row per criterion (quantity, expected, measured, outcome; ``given``
+    and ``premise`` where the criterion is conditional)."""
+    premises = {c["given"] for c in criteria if "given" in c}
     rows = []
     for c in criteria:
         est = quantities.get(c["quantity"])
         rows.append({"quantity": c["quantity"], "description": c.get("description", ""),
                      "expected": expected_text(c), "measured": est.text() if est else "—",
                      "outcome": check(c, est),
-                     "estimate": None if est is None else est.as_dict()})
-    return verdict([r["outcome"] for r in rows]), rows
+                     "estimate": None if est is None else est.as_dict(),
+                     **({"given": c["given"]} if "given" in c else {}),
+                     **({"premise": True} if c["quantity"] in premises else {})})
+    return conditional_verdict(rows), rows

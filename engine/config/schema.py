@@ -75,7 +75,8 @@ STUDY_PROPERTIES = {
     "seeds": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 0}},
     "batch_size": POS_INT,
     "vary": {"type": "object", "description": "Model parameter → values; one run per value.",
-             "additionalProperties": _value_list(NUMBER, "Values of this model parameter.")},
+             "additionalProperties": _value_list({"anyOf": [NUMBER, {"type": "string"}]},
+                                                 "Values of this model parameter.")},
     "grid": {"type": "object",
              "description": "Optimizer name → hyperparameter → values (the tuning grid).",
              "additionalProperties": {"type": "object", "additionalProperties": _value_list(
@@ -120,6 +121,9 @@ def build_schema() -> dict:
             "at_least": NUMBER, "at_most": NUMBER,
             "description": {"type": "string", "description": "What the criterion means, in Spanish."},
             "description_en": {"type": "string", "description": "The same in English (reports/en/)."},
+            "given": {"type": "string", "description": (
+                "The quantity of another criterion of this claim that is this one's premise: when "
+                "the premise does not pass, this row does not count and the claim is at best inconclusive.")},
         },
     }
     revision = {

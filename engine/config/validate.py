@@ -280,6 +280,11 @@ def _semantic_problems(data: dict) -> list[ConfigProblem]:
             elif tests == ["between"] and not crit["between"][0] <= crit["between"][1]:
                 problems.append(ConfigProblem(format_path(path + ("between",)),
                                               f"expected low ≤ high, got {crit['between']}."))
+            others = [c["quantity"] for c in claim["criterion"] if c is not crit]
+            if "given" in crit and crit["given"] not in others:
+                problems.append(ConfigProblem(format_path(path + ("given",)), (
+                    f"a premise must be the quantity of another criterion of {cname}; expected one of: "
+                    f"{', '.join(others) or '(none)'}.")))
 
     for pname, profile in data["profiles"].items():
         for sname, patch in (profile.get("studies") or {}).items():

@@ -5,28 +5,34 @@ probability that x is real, playing the zero-sum game
 
 Both are MLPs (default 2 × 128 hidden units); their parameters share one dict under 'g.' and 'd.'.
 Training alternates one step per player (``Model.players``): d descends on
-``discriminator_loss`` = −v, then g descends on the non-saturating ``generator_loss`` = −E log d(g(z))
-(Goodfellow et al. 2014, §3): the same fixed point as minimising v, but strong gradients early on,
-when d rejects every fake and log(1 − d(g(z))) is flat. ``Model.loss`` is the discriminator's −v.
+``discriminator_loss`` = −v, then g descends on ``generator_loss``, chosen by the model parameter
+of that name:
 
-The batch holds real examples ``x`` (K, B, ...) and latent draws ``z`` (K, B, latent_dim) ~ N(0, I).
+* ``minimax``: the slide's game itself, E_z log(1 − d(g(z))), the part of v that g moves;
+* ``non_saturating``: −E_z log d(g(z)) (Goodfellow et al. 2014, §3): the same fixed point, but
+  strong gradients early on, when d rejects every fake and log(1 − d(g(z))) is flat.
+
+``Model.loss`` is the discriminator's −v.  The batch holds real examples ``x`` (K, B, ...) and
+latent draws ``z`` (K, B, latent_dim) ~ N(0, I).
 
 Metrics at each evaluation: the value v itself, the mean of d on real and on generated examples
-(both → ½ at the game's ideal, where d(x) = p_data / (p_data + p_g) = ½), the MMD² between real and
-generated samples with a kernel bandwidth that does not move with the generator, and on the ring
-the modes covered and the fraction of high-quality samples, plus ``coverage`` = modes +
-high_quality, a tuning score whose ties in modes are broken by sample quality.
+(both → ½ at the game's ideal, where d(x) = p_data / (p_data + p_g) = ½), the MMD² between real
+and generated samples (engine/analysis/two_sample.py) with a kernel bandwidth that does not move
+with the generator, and on the ring the modes covered and the fraction of high-quality samples,
+plus ``coverage`` = modes + high_quality, a tuning score whose ties in modes are broken by sample
+quality.
 
 After training (``Model.artifacts``), two two-sample tests on the held-out test split against as
-many generated samples: the MMD permutation test (``mmd_permutation_test``) and a classifier
-two-sample test (``c2st_accuracy``); plus a few samples for the figures, which ``Model.snapshot``
-also stores along training.
+many generated samples: the MMD permutation test and a k-nearest-neighbours classifier's held-out
+accuracy (½ when the samples cannot be told apart); plus a few samples for the figures, which
+``Model.snapshot`` also stores along training.
 """
 from math import prod
 
 import autograd.numpy as np
 import numpy as onp
 
+from ..analysis.two_sample import c2st_accuracy, mmd2, mmd_permutation_test, real_bandwidth
 from ..data.ring import mode_coverage
 from .base import Model, ModelFactory, Player, in_unit_interval
 from .layers import (
@@ -48,106 +54,17 @@ from .layers import (
     unbroadcast,
 )
 
-MMD_SAMPLES = 512       # per side, for the MMD metric along training and the final tests
-N_PERMUTATIONS = 200    # permutations of the final MMD test: p-values in steps of 1/201
+MMD_SAMPLES = 512       # per side, for the two-sample statistics along training and the final tests
 SAMPLES_SHOWN = {"points": 512, "image": 16}    # generated samples stored for the figures
 SNAPSHOT_SHOWN = {"points": 256, "image": 8}    # ... and at each snapshot along training
+GENERATOR_LOSSES = ("minimax", "non_saturating")
 
 
-def _squared_distances(a, b):
-    """‖a_i − b_j‖² = ‖a_i‖² + ‖b_j‖² − 2 a_i·b_j member by member: (K, N, D), (K, M, D) -> (K, N, M).
-
-    In place on the one (K, N, M) array: at 512 samples per side and 15 members each temporary
-    would be 31 MB of fresh memory."""
-    out = onp.matmul(a, onp.swapaxes(b, 1, 2))
-    out *= -2.0
-    out += onp.sum(a**2, -1)[:, :, None]
-    out += onp.sum(b**2, -1)[:, None, :]
-    return onp.maximum(out, 0.0, out=out)
-
-
-def _kernel_sums(distance2, sigma):
-    """Σ_ij exp(−‖a_i − b_j‖² / 2σ²) per member from the squared distances (K, N, M), and the
-    diagonal's sum (for a against itself).  Overwrites `distance2` with the kernel."""
-    kernel = distance2
-    kernel *= (-0.5 / sigma**2)[:, None, None]
-    onp.exp(kernel, out=kernel)
-    return onp.sum(kernel, axis=(1, 2)), onp.trace(kernel, axis1=1, axis2=2)
-
-
-def _median_distance(distance2):
-    """The median distance between distinct samples, per member, from their squared distances."""
-    off_diagonal = ~onp.eye(distance2.shape[1], dtype=bool)
-    return onp.sqrt(onp.median(distance2[:, off_diagonal], axis=1))
-
-
-def real_bandwidth(real):
-    """σ = the median distance between distinct REAL samples, per member: (K, N, ...) -> (K,).
-
-    The real samples of an evaluation (the validation or test split) are the same whatever the
-    generator does, so this bandwidth is fixed for a data set and split: MMD values are comparable
-    along training and across runs (unlike the median over real and generated samples pooled)."""
-    real = onp.reshape(real, real.shape[:2] + (-1,))
-    return _median_distance(_squared_distances(real, real))
-
-
-def mmd2(a, b, bandwidth=None):
-    """Unbiased squared maximum mean discrepancy (Gretton et al. 2012) with a Gaussian kernel
-    exp(−‖u − v‖² / 2σ²), member by member: a (K, N, D) real against b (K, M, D) -> (K,).
-
-    ``bandwidth`` σ is a number, or None for ``real_bandwidth(a)``: the median distance between the
-    real samples alone, so that σ does not move with the generator. The estimate is 0 on average
-    when both samples come from one distribution, and can then be slightly negative.
-    """
-    a = onp.reshape(a, a.shape[:2] + (-1,))
-    b = onp.reshape(b, b.shape[:2] + (-1,))
-    real = _squared_distances(a, a)   # also what the median bandwidth is read from
-    sigma = _median_distance(real) if bandwidth is None else onp.full(len(a), float(bandwidth))
-    n, m = a.shape[1], b.shape[1]
-    within_a = onp.subtract(*_kernel_sums(real, sigma)) / (n * (n - 1))
-    within_b = onp.subtract(*_kernel_sums(_squared_distances(b, b), sigma)) / (m * (m - 1))
-    return within_a + within_b - 2.0 * _kernel_sums(_squared_distances(a, b), sigma)[0] / (n * m)
-
-
-def mmd_permutation_test(a, b, bandwidth, rng, n_permutations=N_PERMUTATIONS):
-    """The MMD two-sample test of one member: a (N, ...) real, b (M, ...) generated, kernel
-    bandwidth σ fixed.  Returns (MMD², p) where p = (1 + #{permutations with MMD² ≥ observed}) /
-    (1 + n_permutations): the labels real/generated are shuffled, which under the null hypothesis
-    (one distribution) leaves the statistic's distribution unchanged (Gretton et al. 2012, §5)."""
-    pooled = onp.reshape(onp.concatenate([a, b]), (len(a) + len(b), -1))
-    n, m = len(a), len(b)
-    kernel = onp.exp(-_squared_distances(pooled[None], pooled[None])[0] / (2.0 * float(bandwidth) ** 2))
-    onp.fill_diagonal(kernel, 0.0)  # the unbiased estimate leaves out k(x_i, x_i)
-    labels = onp.zeros((n_permutations + 1, n + m))
-    labels[0, :n] = 1.0  # row 0: the observed split; the others: random relabellings
-    chosen = onp.argsort(rng.random((n_permutations, n + m)), axis=1)[:, :n]
-    onp.put_along_axis(labels[1:], chosen, 1.0, axis=1)
-    labels = labels.T                                   # (n + m, permutations + 1): 1 = "real"
-    k_labels = kernel @ labels                          # Σ_j k(x_i, x_j) over the "real" j
-    k_other = onp.sum(kernel, axis=1, keepdims=True) - k_labels
-    within_a = onp.sum(labels * k_labels, axis=0) / (n * (n - 1))
-    within_b = onp.sum((1.0 - labels) * k_other, axis=0) / (m * (m - 1))
-    across = onp.sum((1.0 - labels) * k_labels, axis=0) / (n * m)
-    stat = within_a + within_b - 2.0 * across
-    return float(stat[0]), float((1 + onp.sum(stat[1:] >= stat[0])) / (1 + n_permutations))
-
-
-def c2st_accuracy(a, b, rng):
-    """Classifier two-sample test (Lopez-Paz & Oquab 2017): a fresh k-nearest-neighbours
-    classifier (k = ⌊√n_train⌋) learns to tell a (real, label 0) from b (generated, label 1) on a
-    random half of the pooled samples; returns its accuracy on the other half.  ≈ ½ when the two
-    samples cannot be told apart; 1 when they are disjoint."""
-    from sklearn.neighbors import KNeighborsClassifier
-
-    x = onp.reshape(onp.concatenate([a, b]), (len(a) + len(b), -1))
-    y = onp.concatenate([onp.zeros(len(a)), onp.ones(len(b))])
-    order = rng.permutation(len(x))
-    train, test = order[: len(x) // 2], order[len(x) // 2:]
-    classifier = KNeighborsClassifier(n_neighbors=int(onp.sqrt(len(train))))
-    return float(classifier.fit(x[train], y[train]).score(x[test], y[test]))
-
-
-def gan(info, *, latent_dim=16, hidden=(128, 128), activation="relu", mmd_bandwidth=None):
+def gan(info, *, latent_dim=16, hidden=(128, 128), activation="relu", mmd_bandwidth=None,
+        generator_loss="non_saturating"):
+    if generator_loss not in GENERATOR_LOSSES:
+        raise ValueError(f"unknown generator_loss {generator_loss!r}; choose from {list(GENERATOR_LOSSES)}")
+    minimax = generator_loss == "minimax"
     shape, hidden = tuple(info["shape"]), tuple(hidden)
     # Samples must live where the data do: squash into [0, 1] for images, unbounded for points.
     squash = [Sigmoid] if in_unit_interval(info) else []
@@ -171,14 +88,17 @@ def gan(info, *, latent_dim=16, hidden=(128, 128), activation="relu", mmd_bandwi
         return np.reshape(logit, logit.shape[:-1])
 
     def discriminator_loss(params, batch):
-        """−v: −E log d(x) − E log(1 − d(g(z))), with log d = −softplus(−logit)."""
+        """−v: −E log d(x) − E log(1 − d(g(z))), with log d = −softplus(−logit) and
+        log(1 − d) = −softplus(logit)."""
         real = d_logit(params, batch["x"])
         fake = d_logit(params, generate(params, batch["z"]))
         return mean(softplus(-real), 1) + mean(softplus(fake), 1)
 
-    def generator_loss(params, batch):
-        """−E log d(g(z)) (non-saturating)."""
-        return mean(softplus(-d_logit(params, generate(params, batch["z"]))), 1)
+    def generator_loss_fn(params, batch):
+        """minimax: E log(1 − d(g(z))) = −E softplus(logit); non-saturating: −E log d(g(z)) =
+        E softplus(−logit)."""
+        fake = d_logit(params, generate(params, batch["z"]))
+        return -mean(softplus(fake), 1) if minimax else mean(softplus(-fake), 1)
 
     # The same losses with their gradients by hand (engine/models/layers.py), each with respect to
     # its own player's parameters only, as the training loop takes them: autograd's bit for bit.
@@ -214,9 +134,11 @@ def gan(info, *, latent_dim=16, hidden=(128, 128), activation="relu", mmd_bandwi
     def generator_loss_and_gradient(params, batch):
         samples, generator_pullback = g.vjp(subtree(params, "g."), batch["z"])
         fake, fake_pullback = d_logit_vjp(params, samples)
-        value, back = softplus_mean_vjp(fake, -1)
-        g_samples = fake_pullback(back(onp.ones(value.shape, value.dtype)), True, False)[0]
-        return value, namespace(generator_pullback(g_samples, False)[1], "g.")
+        value, back = softplus_mean_vjp(fake, +1 if minimax else -1)
+        ones = onp.ones(value.shape, value.dtype)
+        # minimax: the loss is −mean(...), whose backward pass starts from −1 (autograd's negative)
+        g_samples = fake_pullback(back(-ones if minimax else ones), True, False)[0]
+        return (-value if minimax else value), namespace(generator_pullback(g_samples, False)[1], "g.")
 
     def metrics(params, batch):
         fake = generate(params, batch["z"])
@@ -226,7 +148,7 @@ def gan(info, *, latent_dim=16, hidden=(128, 128), activation="relu", mmd_bandwi
         result = {
             "loss": d_loss,
             "value": -d_loss,  # v(g, d) = E log d(x) + E log(1 − d(g(z))); the game's payoff to d
-            "generator_loss": generator_loss(params, batch),
+            "generator_loss": generator_loss_fn(params, batch),
             "d_real": np.mean(d_real, axis=1),  # both → ½ when d can no longer tell them apart
             "d_fake": np.mean(d_fake, axis=1),
             # The kernel matrix grows as the square of the sample: the first MMD_SAMPLES suffice.
@@ -256,7 +178,7 @@ def gan(info, *, latent_dim=16, hidden=(128, 128), activation="relu", mmd_bandwi
             stat, p = mmd_permutation_test(real, member, sigma, rng)
             tests["mmd2"].append(stat)
             tests["mmd_pvalue"].append(p)
-            tests["c2st_accuracy"].append(c2st_accuracy(real, member, rng))
+            tests["c2st_accuracy"].append(float(c2st_accuracy(real[None], member[None], [rng])[0]))
         shown = SAMPLES_SHOWN.get(info["kind"], 16)
         return {**{name: onp.asarray(values) for name, values in tests.items()},
                 "mmd_bandwidth": onp.full(len(fake), sigma), "test_samples": onp.full(len(fake), len(real)),
@@ -276,16 +198,16 @@ def gan(info, *, latent_dim=16, hidden=(128, 128), activation="relu", mmd_bandwi
         n_params=sum(row["n_params"] for row in table),
         latents={"z": (latent_dim,)},
         players=(Player("d", "d.", discriminator_loss, discriminator_loss_and_gradient if by_hand else None),
-                 Player("g", "g.", generator_loss, generator_loss_and_gradient if by_hand else None)),
+                 Player("g", "g.", generator_loss_fn, generator_loss_and_gradient if by_hand else None)),
         extras={
             "generate": generate,
             "discriminate": lambda params, x: sigmoid(d_logit(params, x)),
             "discriminator_loss": discriminator_loss,
-            "generator_loss": generator_loss,
+            "generator_loss": generator_loss_fn,
         },
         artifacts=artifacts,
         snapshot=snapshot,
     )
 
 
-GAN = ModelFactory("gan", gan, frozenset({"points", "image"}), "GAN of two MLPs, non-saturating generator loss")
+GAN = ModelFactory("gan", gan, frozenset({"points", "image"}), "GAN of two MLPs; generator loss minimax or non-saturating")

@@ -29,7 +29,7 @@ from pathlib import Path
 from engine.atomic import write_atomic
 from engine.claims import CLAIMS
 from engine.claims.base import Analysis
-from engine.claims.verdict import evaluate
+from engine.claims.verdict import evaluate, reason_key
 from engine.config.validate import Experiments
 from engine.environment import environment
 from engine.optim import OPTIMIZERS
@@ -148,7 +148,7 @@ def _analyse(exp: Experiments, records: list[Record], missing: list, waiting: li
         criteria = [{**c, "description": c.get(f"description_{language}", c.get("description", ""))}
                     for c in exp.data["claims"][cid]["criterion"]]
         verdict, rows = evaluate(criteria, analysis.quantities)
-        reason = message(catalog, "verdict_reason." + verdict.replace(" ", "_"))
+        reason = message(catalog, "verdict_reason." + reason_key(verdict, rows))
         claims.append({
             "id": cid, "section": claim.section, "title": text["title"],
             "quote_es": text["quote_es"], "quote_en": text["quote_en"],
