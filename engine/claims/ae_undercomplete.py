@@ -229,6 +229,7 @@ def _table(codes, pca, gaps, linear, ae_test, text) -> dict:
         lin, ae = linear.get(c, {}), ae_test.get(c, [])
         largest = [max(a) for a in lin.get("angles_deg", [])]
         rows.append([str(c), f"{lin['pca_train_mse']:.4g}" if lin else "—", mean_sd(lin.get("train_ratio", [])),
+                     f"{max(lin['tail_decrease']):.1g}" if lin else "—",
                      mean_sd(largest), f"{gaps[c]:.2g}", f"{pca[c]:.4g}", mean_sd(lin.get("test_mse", [])),
                      mean_sd(ae), mean_sd([v / pca[c] for v in ae])])
     return {"caption": text["captions"]["table"], "columns": text["columns"], "rows": rows}

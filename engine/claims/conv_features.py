@@ -294,12 +294,13 @@ def _edge_figure(edges: dict, text: dict) -> dict:
         ax.plot([0, 1], [np.mean([e["initial"][s] for s in seeds]), np.mean([e["learnt"][s] for s in seeds])],
                 color=COLOURS["cnn"], lw=2, marker="o", label=labels["edge_mean"])
         ax.axhline(random_share(e["taps"]), color="black", ls="--", lw=1,
-                   label=labels["edge_random"].format(value=format_number(random_share(e["taps"]), 3)))
+                   label=labels["edge_random"].format(value=format_number(random_share(e["taps"]), 2)))
         ax.set_xticks([0, 1], [labels["edge_initial"], labels["edge_learnt"]])
         ax.set_xlim(-0.3, 1.3)
-        ax.set_ylim(0, 1.05)
-        ax.set_title(labels[c] + f" (n = {e['taps']})", fontsize=8)
-        ax.legend(fontsize=6, loc="lower left")
+        low = min(min(e["initial"].values()), min(e["learnt"].values()), random_share(e["taps"]))
+        ax.set_ylim(max(0.0, low - 0.15), 1.02)
+        ax.set_title(labels["edge_title"].format(data=labels[c], taps=e["taps"]), fontsize=8)
+        ax.legend(fontsize=6, loc="lower center")
     np.atleast_1d(axes)[0].set_ylabel(labels["edge_share"])
     return {"id": "conv-features-edges", "svg": figure_to_svg(fig),
             "caption": text["captions"]["edges"].format(seeds=max(len(e["learnt"]) for e in edges.values()))}

@@ -142,7 +142,7 @@ def _figure_counts(counts: dict, accuracy: dict, tau: int, extra: list[int], tex
                 right.plot([n] * len(per_len[n]), per_len[n], ".", color=COLORS[kind], alpha=0.5, ms=4)
         missing = [n for n in lengths if not per_len.get(n)]
         if missing and kind == UNSHARED:
-            right.plot(missing, [0.3] * len(missing), "x", color=COLORS[kind], ms=8, mew=1.5,
+            right.plot(missing, [0.27] * len(missing), "x", color=COLORS[kind], ms=8, mew=1.5,
                        label=labels["not_applicable"].format(model=labels[kind]), ls="none")
     right.axhline(0.5, color="0.6", lw=0.8, ls="--")
     right.text(lengths[-1] * 1.25, 0.47, labels["chance"], fontsize=7, color="0.4", ha="right", va="top")
@@ -153,7 +153,7 @@ def _figure_counts(counts: dict, accuracy: dict, tau: int, extra: list[int], tex
     right.set_ylim(0.2, 1.05)
     right.set_xlabel(labels["test_length"])
     right.set_ylabel(labels["accuracy"])
-    right.legend(fontsize=6, loc="lower left")
+    right.legend(fontsize=6, loc="center left", bbox_to_anchor=(0.0, 0.6))
     return {"id": "rnn-sharing-counts", "svg": figure_to_svg(fig),
             "caption": text["captions"]["counts"].format(tau=tau)}
 
