@@ -223,14 +223,22 @@ def _reconstruction_figure(cells: dict, data, codes: list, text: dict) -> dict:
             "caption": text["captions"]["reconstructions"]}
 
 
+def _fixed(values, decimals: int) -> str:
+    """'mean ± sd' with a fixed number of decimals (ratios near 1, angles in degrees)."""
+    if not values:
+        return "—"
+    sd = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    return f"{np.mean(values):.{decimals}f} ± {sd:.{decimals}f}"
+
+
 def _table(codes, pca, gaps, linear, ae_test, text) -> dict:
     rows = []
     for c in codes:
         lin, ae = linear.get(c, {}), ae_test.get(c, [])
         largest = [max(a) for a in lin.get("angles_deg", [])]
-        rows.append([str(c), f"{lin['pca_train_mse']:.4g}" if lin else "—", mean_sd(lin.get("train_ratio", [])),
+        rows.append([str(c), f"{lin['pca_train_mse']:.4g}" if lin else "—", _fixed(lin.get("train_ratio", []), 4),
                      f"{max(lin['tail_decrease']):.1g}" if lin else "—",
-                     mean_sd(largest), f"{gaps[c]:.2g}", f"{pca[c]:.4g}", mean_sd(lin.get("test_mse", [])),
+                     _fixed(largest, 1), f"{gaps[c]:.2g}", f"{pca[c]:.4g}", mean_sd(lin.get("test_mse", [])),
                      mean_sd(ae), mean_sd([v / pca[c] for v in ae])])
     return {"caption": text["captions"]["table"], "columns": text["columns"], "rows": rows}
 
