@@ -8,11 +8,14 @@ import pytest
 
 from engine.claims import CLAIMS
 from engine.claims.ae_stochastic import entropy_floor, independent_pixels_nll
-from engine.claims.ae_undercomplete import load_data, pca_reconstructions, pca_test_mse
+from engine.claims.ae_undercomplete import load_data, pca_reconstructions, pca_test_mse, relative_gaps
 from engine.data import DATASETS
 from engine.data.base import make_dataset
 from engine.models import MODELS
 from engine.models.autoencoder import N_SAMPLES, N_SHOWN, linear_probe
+from engine.optim import OPTIMIZERS
+from engine.procedures.linear_ae_pca import (_train, decoder_basis, pca_fit, principal_angles_deg, run,
+                                             step_size, tail_decrease)
 from tests.test_record import make_record
 
 DIGITS_SPEC = {"name": "digits", "kind": "digits", "params": dict(DATASETS["digits"].params)}
@@ -115,14 +118,7 @@ def test_linear_autoencoder_set_to_pca_reaches_pca_error():
     """The linear autoencoder's optimum is PCA: with PCA's basis as weights it gives PCA's error."""
     data = _digits()
     model = MODELS["linear_autoencoder"].build(data.info, code=8)
-    p = model.init(_rngs(1))
-    train = data.x_train.reshape(len(data.x_train), -1)
-    mean = train.mean(axis=0)
-    basis = np.linalg.svd(train - mean, full_matrices=False)[2][:8].T  # (64, 8)
-    p["enc.1.W"], p["enc.1.b"] = basis[None], (-mean @ basis)[None]      # h = (x − mean) V
-    p["dec.0.W"], p["dec.0.b"] = basis.T[None], mean[None]               # r = h Vᵀ + mean
-    x = data.x_test[None]
-    mse = model.metrics(p, {"x": x})["mse"][0]
+    mse = model.metrics(_pca_weights(model, data, 8), {"x": data.x_test[None]})["mse"][0]
     assert mse == pytest.approx(pca_test_mse(data, 8), rel=1e-9)
 
 
@@ -143,6 +139,144 @@ def test_independent_pixel_baseline_by_hand():
     assert independent_pixels_nll(grey) == pytest.approx(math.log(2))  # p = (2 + 1)/(4 + 2) = 0.5
 
 
+def _pca_weights(model, data, code):
+    """Linear-autoencoder parameters that are PCA fitted on the training split: h = (x − μ) V,
+    r = h Vᵀ + μ."""
+    p = model.init(_rngs(1))
+    train = data.x_train.reshape(len(data.x_train), -1).astype(np.float64)
+    mean = train.mean(axis=0)
+    basis = np.linalg.svd(train - mean, full_matrices=False)[2][:code].T
+    p["enc.1.W"], p["enc.1.b"] = basis[None], (-mean @ basis)[None]
+    p["dec.0.W"], p["dec.0.b"] = basis.T[None], mean[None]
+    return p
+
+
+def test_pca_fit_against_scikit_learn_on_the_training_split():
+    from scipy.linalg import subspace_angles
+    from sklearn.decomposition import PCA
+
+    data = _digits()
+    train = data.x_train.reshape(len(data.x_train), -1).astype(np.float64)
+    for code in (2, 8, 32):
+        mse, basis = pca_fit(data.x_train, code)
+        reference = PCA(n_components=code).fit(train)
+        rebuilt = reference.inverse_transform(reference.transform(train))
+        assert mse == pytest.approx(np.mean((rebuilt - train) ** 2), rel=1e-10)
+        assert np.max(subspace_angles(basis, reference.components_.T)) < 1e-6
+
+
+def test_pca_is_a_lower_bound_of_every_rank_c_affine_map_on_its_own_data():
+    """Eckart–Young, checked: random affine maps x ↦ b + A B (x − m) of rank c (and PCA's subspace
+    with a wrong centre) never reconstruct the training split better than PCA fitted on it."""
+    data = _digits()
+    train = data.x_train.reshape(len(data.x_train), -1).astype(np.float64)
+    rng = np.random.default_rng(0)
+    for code in (2, 8):
+        best, basis = pca_fit(data.x_train, code)
+        for _ in range(20):
+            a, b = rng.standard_normal((64, code)), rng.standard_normal((code, 64))
+            shift, centre = rng.random(64), rng.random(64)
+            # the least-squares decoder for this encoder, so that the map is as good as it gets
+            codes = (train - centre) @ a
+            design = np.hstack([codes, np.ones((len(train), 1))])
+            coef = np.linalg.lstsq(design, train, rcond=None)[0]
+            assert np.mean((design @ coef - train) ** 2) >= best * (1 - 1e-12)
+            assert np.mean(((train - shift) @ b.T @ np.linalg.pinv(b.T) + shift - train) ** 2) >= best
+        centred = (train - rng.random(64)) @ basis @ basis.T + train.mean(axis=0)
+        assert np.mean((centred - train) ** 2) >= best
+
+
+def test_principal_angles_by_hand():
+    theta = np.radians(30.0)
+    a = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])           # the plane z = 0
+    b = np.array([[1.0, 0.0], [0.0, np.cos(theta)], [0.0, np.sin(theta)]])   # tilted by 30° about x
+    np.testing.assert_allclose(principal_angles_deg(a, b), [30.0, 0.0], atol=1e-10)
+    # A change of basis inside a subspace changes no angle.
+    np.testing.assert_allclose(principal_angles_deg(a, a @ np.array([[2.0, 1.0], [1.0, 3.0]])), [0.0, 0.0],
+                               atol=1e-6)
+
+
+def test_decoder_basis_is_the_decoder_matrix():
+    """g(e_j) − g(0) is row j of the decoder's matrix: the basis is Wᵀ, whatever the bias."""
+    data = _toy()
+    model = MODELS["linear_autoencoder"].build(data.info, code=3)
+    p = model.init(_rngs(2))
+    p["dec.0.b"] = np.random.default_rng(5).standard_normal(p["dec.0.b"].shape).astype(p["dec.0.b"].dtype)
+    basis = decoder_basis(model.extras["decode"], p, 3)
+    np.testing.assert_allclose(basis, np.transpose(p["dec.0.W"], (0, 2, 1)), rtol=1e-5, atol=1e-6)
+
+
+def test_linear_autoencoder_set_to_pca_has_pca_subspace_and_training_error():
+    data = _digits()
+    model = MODELS["linear_autoencoder"].build(data.info, code=8)
+    p = _pca_weights(model, data, 8)
+    mse, basis = pca_fit(data.x_train, 8)
+    assert model.loss(p, {"x": data.x_train[None]})[0] == pytest.approx(mse, rel=1e-9)
+    assert np.max(principal_angles_deg(decoder_basis(model.extras["decode"], p, 8)[0], basis)) < 1e-5
+
+
+def test_step_size_and_tail_decrease_by_hand():
+    assert step_size(0.03, 0, 3000, 1.0) == pytest.approx(0.03)
+    assert step_size(0.03, 1500, 3000, 1.0) == pytest.approx(0.03 / np.sqrt(10))
+    assert step_size(0.03, 3000, 3000, 2.0) == pytest.approx(0.0003)
+    losses = np.array([10.0, 8.0, 6.0, 5.0, 4.5, 4.0, 3.8, 3.6, 3.5, 3.45, 3.4])   # T = 10
+    assert tail_decrease(losses, 0.1) == pytest.approx((3.45 - 3.4) / 3.4)       # m = 1
+    assert tail_decrease(losses, 0.25) == pytest.approx((3.6 - 3.4) / 3.4)       # m = ⌈2.5⌉ = 3
+
+
+def _linear_spec(code, seed, steps, lr=0.03, decades=1.0):
+    return {"study": "t", "claim": "ae-undercomplete", "seed": seed, "batch": None, "clip_norm": None,
+            "model": {"name": "l", "kind": "linear_autoencoder", "params": {"code": code}},
+            "dataset": DIGITS_SPEC,
+            "optimizer": {"name": "adam", "kind": "adam", "hp": OPTIMIZERS["adam"].resolve({"lr": lr})},
+            "budget": {"max_steps": steps, "evals": 4},
+            "procedure": {"kind": "linear_ae_pca", "params": {"decay_decades": decades, "tail": 0.1}}}
+
+
+def test_first_full_batch_step_is_adams_by_hand():
+    """One step from the trainer's initialisation: Adam's first update is α·g/(|g| + ε) with the
+    gradient of the loss on the whole training split."""
+    from engine.training.network import FlatBlock, member_rngs
+
+    data = _digits()
+    spec = _linear_spec(2, 3, 1)
+    model = MODELS["linear_autoencoder"].build(data.info, code=2)
+    init = model.init(member_rngs([spec], 0))
+    block = FlatBlock(init, "")
+    _, g = block.loss_and_gradient(lambda p: model.loss(p, {"x": data.x_train[None]}), block.pack(init))
+    params, losses, _ = _train(model, data, spec, 1.0)
+    expected = block.pack(init) - 0.03 * g / (np.abs(g) + 1e-8)
+    np.testing.assert_allclose(block.pack(params), expected, rtol=1e-5, atol=1e-7)
+    assert losses[0] == pytest.approx(model.loss(init, {"x": data.x_train[None]})[0])
+
+
+def test_linear_ae_pca_procedure_converges_to_pca():
+    """Code 2, two seeds, 1,500 full-batch steps: the training error reaches PCA's within 0.1 %
+    (and never goes below it), the decoder spans PCA's plane within 1°, and the procedure stores
+    the model's own artifacts."""
+    data = _digits()
+    outs = run([_linear_spec(2, s, 1500) for s in (0, 1)])
+    pca_mse, _ = pca_fit(data.x_train, 2)
+    for out in outs:
+        final = out["final"]
+        assert out["status"] == "ok" and final["pca_train_mse"] == pytest.approx(pca_mse)
+        assert 1 - 1e-5 <= final["train_ratio"] < 1.001
+        assert max(final["angles_deg"]) < 1.0
+        assert final["tail_decrease"] < 1e-3 and final["steps"] == 1500
+        assert out["history"]["step"] == [0, 375, 750, 1125, 1500]
+        assert out["history"]["train_mse"][-1] == pytest.approx(final["train_mse"])
+        assert set(out["artifacts"]) >= {"reconstructions", "codes", "probe_code", "probe_pca", "probe_random"}
+    assert outs[0]["final"]["train_mse"] != outs[1]["final"]["train_mse"]   # seeds differ
+
+
+def test_relative_gaps_by_hand():
+    # Rows spread along the axes with variances 4, 1 and 0.25: λ = (4, 1, 0.25) up to scale.
+    x = np.diag([2.0, 1.0, 0.5])
+    x = np.vstack([x, -x]).reshape(6, 1, 1, 3)
+    gaps = relative_gaps(x, [1, 2])
+    assert gaps == pytest.approx({1: 0.75, 2: 0.75})
+
+
 # --- the analyses on synthetic records ---------------------------------------------------------------
 
 TEXT = {cid: CLAIMS[cid].text("en") for cid in ("ae-undercomplete", "ae-useful-features", "ae-stochastic")}
@@ -159,6 +293,8 @@ def _digits():
 
 
 def _ae_records(ratios_linear, ratios_ae, probes=None):
+    """Records with known ratios to PCA: the linear autoencoder's on the training split (as the
+    procedure stores them), the MLP autoencoder's on test."""
     data = _digits()
     records = []
     for (kind, ratios) in (("linear_autoencoder", ratios_linear), ("autoencoder", ratios_ae)):
@@ -169,29 +305,39 @@ def _ae_records(ratios_linear, ratios_ae, probes=None):
                     art["codes"] = np.random.default_rng(seed).standard_normal((len(data.x_test), 2)).tolist()
                 if probes:
                     art.update({name: values[seed] for name, values in probes[(kind, code)].items()})
-                records.append(_record("s", "ae-undercomplete", kind, code, seed,
-                                       {"test_mse": ratio * pca_test_mse(data, code)}, art))
+                final = {"test_mse": ratio * pca_test_mse(data, code)}
+                if kind == "linear_autoencoder":
+                    pca_mse = pca_fit(data.x_train, code)[0]
+                    final.update({"train_mse": ratio * pca_mse, "pca_train_mse": pca_mse, "train_ratio": ratio,
+                                  "angles_deg": [10.0 * seed] + [0.0] * (code - 1), "tail_decrease": 1e-4 * seed,
+                                  "grad_norm": 1e-5})
+                records.append(_record("s", "ae-undercomplete", kind, code, seed, final, art))
     return records
 
 
 def test_undercomplete_analysis_recovers_known_ratios():
-    linear = {2: [1.00, 1.01, 0.99], 8: [1.03, 1.00, 1.02]}
+    linear = {2: [1.00, 1.01, 1.002], 8: [1.03, 1.00, 1.02]}
     nonlinear = {2: [0.8, 0.9, 0.85], 8: [0.7, 0.75, 0.72]}
     analysis = CLAIMS["ae-undercomplete"].analyze(_ae_records(linear, nonlinear), TEXT["ae-undercomplete"], {})
     q = analysis.quantities
-    assert q["linear_to_pca_max"].values == pytest.approx((1.03, 1.01, 1.02))
-    assert q["linear_to_pca_min"].values == pytest.approx((1.00, 1.00, 0.99))
+    assert q["linear_to_pca_train_max"].values == pytest.approx((1.03, 1.01, 1.02))
     assert q["ae_to_pca_code8"].values == pytest.approx((0.7, 0.75, 0.72))
-    assert [f["id"] for f in analysis.figures] == ["ae-undercomplete-error", "ae-undercomplete-reconstructions"]
+    assert [f["id"] for f in analysis.figures] == ["ae-undercomplete-error", "ae-undercomplete-angles",
+                                                   "ae-undercomplete-reconstructions"]
     assert all(f["svg"].startswith("<svg") for f in analysis.figures)
-    assert [row[0] for row in analysis.tables[0]["rows"]] == ["2", "8"]
+    table = analysis.tables[0]
+    assert [row[0] for row in table["rows"]] == ["2", "8"]
+    assert all(len(row) == len(table["columns"]) for row in table["rows"])
+    numbers = analysis.numbers
+    assert numbers["linear_runs"] == 6 and numbers["converged_runs"] == 6
+    assert numbers["by_code"]["8"]["linear_autoencoder"]["angles_deg"][2][0] == 20.0
 
 
 def test_undercomplete_analysis_without_code_8_leaves_that_quantity_missing():
     analysis = CLAIMS["ae-undercomplete"].analyze(_ae_records({2: [1.0, 1.0]}, {2: [0.9, 0.8]}),
                                                   TEXT["ae-undercomplete"], {})
     assert analysis.quantities["ae_to_pca_code8"] is None
-    assert analysis.quantities["linear_to_pca_max"].n == 2
+    assert analysis.quantities["linear_to_pca_train_max"].n == 2
 
 
 def test_useful_features_analysis_recovers_known_gains():

@@ -6,6 +6,7 @@ from scipy.signal import correlate
 
 from engine.claims import CLAIMS
 from engine.claims.conv_features import analyze as analyze_features
+from engine.claims.conv_features import high_frequency_share, initial_kernels, random_share
 from engine.claims.conv_operation import analyze as analyze_operation
 from engine.data import DATASETS, load_dataset
 from engine.models import build_model
@@ -126,37 +127,107 @@ def test_cnn_artifacts_are_kernels_and_feature_maps():
 # ------------------------------------------------------------------ conv-features analysis
 
 
-def feature_record(cond, kind, seed, acc):
+def test_high_frequency_share_against_numpy_fft():
+    """H(w) = energy at the non-zero frequencies of the kernel's DFT over all its energy, computed
+    by numpy.fft: 1-D kernels of 5 taps and 2-D kernels of 3×3, two input channels."""
+    rng = np.random.default_rng(0)
+    for shape in ((6, 2, 5), (4, 2, 3, 3)):
+        w = rng.standard_normal(shape)
+        spectrum = np.abs(np.fft.fftn(w, axes=tuple(range(2, w.ndim)))) ** 2
+        spectrum = spectrum.reshape(shape[0] * shape[1], -1)
+        np.testing.assert_allclose(high_frequency_share(w), 1 - spectrum[:, 0] / spectrum.sum(axis=1), rtol=1e-12)
+
+
+def test_high_frequency_share_by_hand():
+    w = np.array([[[-1.0, 1.0]], [[1.0, 1.0]], [[1.0, 0.0]], [[-1.0, 0.0]]])   # (O = 4, C = 1, 2 taps)
+    np.testing.assert_allclose(high_frequency_share(w), [1.0, 0.0, 0.5, 0.5])
+    sobel = np.array([[[[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]]])
+    box = np.ones((1, 1, 3, 3))
+    np.testing.assert_allclose(high_frequency_share(np.concatenate([sobel, box])), [1.0, 0.0], atol=1e-15)
+
+
+@pytest.mark.parametrize("taps", [5, 9])
+def test_random_share_against_monte_carlo(taps):
+    """Random kernels, Gaussian and uniform (as the initialisation draws them): mean H = 1 − 1/n."""
+    rng = np.random.default_rng(1)
+    for draw in (rng.standard_normal, lambda size: rng.uniform(-1, 1, size)):
+        h = high_frequency_share(draw((200_000, 1, taps)))
+        assert abs(h.mean() - random_share(taps)) < 4 * h.std() / np.sqrt(h.size)
+
+
+def test_initial_kernels_are_the_trainers_initialisation():
+    """With a zero step the trained kernels are the initial ones: the analysis rebuilds exactly
+    what the trainer drew from the run's seed."""
+    from engine.optim import OPTIMIZERS
+    from engine.training.network import train_network_group
+
+    data = {**DATASETS["mnist1d"].params, **SMALL}
+    specs = [{"study": "t", "claim": "conv-features", "vary": {}, "seed": seed, "batch": 100, "clip_norm": None,
+              "model": {"name": "cnn", "kind": "cnn", "params": {"conv": [[4, 5, 2, 1]]}},
+              "dataset": {"name": "m", "kind": "mnist1d", "params": data},
+              "optimizer": {"name": "sgd", "kind": "sgd", "hp": OPTIMIZERS["sgd"].resolve({"lr": 0.0})},
+              "budget": {"epochs": 1, "evals": 1}} for seed in (3, 4)]
+    for spec, out in zip(specs, train_network_group(specs)):
+        rec = make_record({k: spec[k] for k in ("seed", "model", "dataset")})
+        np.testing.assert_array_equal(initial_kernels(rec), np.asarray(out["artifacts"]["kernels"]))
+    first, second = (initial_kernels(make_record({k: spec[k] for k in ("seed", "model", "dataset")})) for spec in specs)
+    assert not np.array_equal(first, second)   # each seed its own draw
+
+
+def _condition(cond):
     params = {**DATASETS["mnist1d" if cond != "digits" else "digits"].params}
     if cond != "digits":
         params.update(SMALL)
         if cond == "shuffled":
             params["permute_seed"] = 0
+    return {"name": cond, "kind": "digits" if cond == "digits" else "mnist1d", "params": params}
+
+
+def feature_record(cond, kind, seed, acc, kernels=None):
     model = {"cnn": {"conv": [[4, 5, 2, 1]]}, "mlp": {"hidden": [64]}}[kind] if cond != "digits" else \
         {"cnn": {"conv": [[4, 3, 1, 1]]}, "mlp": {"hidden": [64]}}[kind]
     return make_record({"seed": seed, "batch": 100, "budget": {"epochs": 3},
                         "optimizer": {"name": "adam", "hp": {"lr": 0.01}},
-                        "dataset": {"name": cond, "kind": "digits" if cond == "digits" else "mnist1d", "params": params},
+                        "dataset": _condition(cond),
                         "model": {"name": f"{kind}-{cond}", "kind": kind, "params": model}},
-                       final={"test_accuracy": acc, "seconds": 1.0})
+                       final={"test_accuracy": acc, "seconds": 1.0},
+                       artifacts={} if kernels is None else {"kernels": kernels})
 
 
 def test_conv_features_analysis_on_known_answers():
     acc = {("mnist1d", "cnn"): [0.93, 0.94, 0.95], ("mnist1d", "mlp"): [0.66, 0.68, 0.70],
            ("shuffled", "cnn"): [0.55, 0.56, 0.57], ("shuffled", "mlp"): [0.67, 0.68, 0.69],
            ("digits", "cnn"): [0.97, 0.98, 0.99], ("digits", "mlp"): [0.97, 0.97, 0.97]}
-    records = [feature_record(c, m, s, a) for (c, m), values in acc.items() for s, a in enumerate(values)]
+    # Learnt MNIST-1D kernels: four difference filters (H = 1) with seed 0, four constant ones
+    # (H = 0) with seed 1, two of each with seed 2.
+    edge, flat = [[[-1.0, -1.0, 0.0, 1.0, 1.0]]], [[[1.0] * 5]]
+    learnt = {0: edge * 4, 1: flat * 4, 2: edge * 2 + flat * 2}
+    records = [feature_record(c, m, s, a, learnt[s] if (c, m) == ("mnist1d", "cnn") else None)
+               for (c, m), values in acc.items() for s, a in enumerate(values)]
     analysis = analyze_features(records, CLAIMS["conv-features"].text("es"), {})
     q = analysis.quantities
     assert q["cnn_accuracy_mnist1d"].mean == pytest.approx(0.94)
     assert q["advantage_mnist1d"].values == pytest.approx((0.27, 0.26, 0.25))
     assert q["advantage_shuffled"].mean == pytest.approx(-0.12)
     assert q["advantage_digits"].values == pytest.approx((0.0, 0.01, 0.02))
-    # mnist1d: MLP 40·64+64+650 = 3,274; CNN 4·5+4 + 4·19·10+10 = 794
+    # mnist1d: MLP 40·64+64+650 = 3,274; CNN 4·5+4 + 4·19·10+10 = 794; digits: CNN 4·9+4 + 4·64·10+10
+    # = 2,610, MLP 64·64+64+650 = 4,810; the smallest ratio, exact.
     assert analysis.numbers["mnist1d"]["params_ratio"] == pytest.approx(3274 / 794)
-    assert q["params_ratio"].n == 9
-    # Figures without artifacts: only the accuracies; tables: results + layer shapes of 2 data sets.
-    assert [f["id"] for f in analysis.figures] == ["conv-features-accuracy"]
+    assert q["params_ratio"].method == "exact" and q["params_ratio"].mean == pytest.approx(4810 / 2610)
+    # Edge gains against the initial kernels, computed independently from the seed's generator.
+    initial = []
+    for seed in range(3):
+        model = build_model("cnn", load_dataset("mnist1d", **SMALL).info, conv=[[4, 5, 2, 1]])
+        w = model.init([np.random.default_rng([seed, 0])])["1.w"]
+        initial.append(float(np.mean(1 - np.sum(kernels(w, (5,))[0], axis=(1, 2)) ** 2
+                                     / (5 * np.sum(kernels(w, (5,))[0] ** 2, axis=(1, 2))))))
+    assert q["edge_gain_mnist1d"].values == pytest.approx([1 - initial[0], 0 - initial[1], 0.5 - initial[2]])
+    assert q["edge_gain_digits"] is None and q["edge_gain_shuffled"] is None
+    assert analysis.numbers["mnist1d"]["edges"]["random_share"] == pytest.approx(0.8)
+    assert analysis.numbers["mnist1d"]["cnn"]["paper"] == 0.94
+    assert [f["id"] for f in analysis.figures] == ["conv-features-accuracy", "conv-features-edges",
+                                                   "conv-features-kernels"]
+    # Tables: results + layer shapes of 2 data sets.
     assert len(analysis.tables) == 3
     for table in analysis.tables:
         assert all(len(r) == len(table["columns"]) for r in table["rows"])

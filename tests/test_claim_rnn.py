@@ -8,7 +8,8 @@ from autograd.test_util import check_grads
 import autograd.numpy as anp
 from engine.claims import CLAIMS
 from engine.claims.rnn_parameter_sharing import analyze as analyze_sharing
-from engine.claims.rnn_parameter_sharing import parameter_count
+from engine.claims.rnn_parameter_sharing import beyond_accuracy, parameter_count
+from engine.claims.verdict import wilson
 from engine.claims.rnn_three_patterns import analyze as analyze_patterns
 from engine.claims.rnn_three_patterns import classification_runs
 from engine.data import DATASETS, load_dataset
@@ -171,29 +172,62 @@ RECALL = {"name": "recall", "kind": "delayed_recall",
           "params": {"seq_len": 10, "delay": 3, "extra_seq_lens": [20, 40]}}
 
 
+PARITY = {"name": "parity", "kind": "running_count",
+          "params": {"seq_len": 10, "modulus": 2, "extra_seq_lens": [20, 40]}}
+
+
+def test_beyond_accuracy_by_hand():
+    assert beyond_accuracy([-1.0, -1.0, 1.0, 1.0, 0.5, 0.75], 4) == pytest.approx(0.625)
+    assert beyond_accuracy([-1.0, 0.5, 1.0, -1.0, 0.0], 2) == pytest.approx(0.5)
+    assert beyond_accuracy([1.0, 1.0], 2) is None
+
+
+def _parity_record(seed, acc, beyond20, beyond40):
+    applicable = {"test_len20_applicable": 1.0, "test_len40_applicable": 1.0}
+    return _record("rnn_hh", seed, {"test_accuracy": acc, "test_len20_accuracy": 0.0, "test_len40_accuracy": 0.0,
+                                    **applicable}, dataset=PARITY, study="parity",
+                   artifacts={"step_accuracy_test": [acc] * 10, "step_accuracy_len20": [acc] * 10 + beyond20,
+                              "step_accuracy_len40": [acc] * 10 + beyond40})
+
+
 def test_sharing_analysis_known_answers():
-    recs = []
-    for seed, (a, a2, a4) in enumerate([(1.0, 0.99, 0.97), (0.98, 0.98, 0.9604)]):
-        recs.append(_record("rnn_hh", seed, {"test_accuracy": a, "test_len20_accuracy": a2,
-                                             "test_len40_accuracy": a4, "test_len20_applicable": 1.0,
+    recs = [_parity_record(0, 1.0, [0.9] * 10, [0.8] * 30),
+            _parity_record(1, 0.995, [0.995] * 10, [0.995] * 10 + [0.5] * 20),
+            _parity_record(2, 0.7, [0.5] * 10, [0.5] * 30)]          # did not learn: left out of the ratios
+    for seed in range(2):
+        recs.append(_record("rnn_hh", seed, {"test_accuracy": 1.0, "test_len20_accuracy": 1.0,
+                                             "test_len40_accuracy": 1.0, "test_len20_applicable": 1.0,
                                              "test_len40_applicable": 1.0},
-                            dataset=RECALL, artifacts={"step_accuracy_test": [-1.0] * 3 + [a] * 7}))
+                            dataset=RECALL, artifacts={"step_accuracy_test": [-1.0] * 3 + [1.0] * 7,
+                                                       "step_accuracy_len20": [-1.0] * 3 + [1.0] * 17,
+                                                       "step_accuracy_len40": [-1.0] * 3 + [1.0] * 37}))
         recs.append(_record("rnn_hh", seed, {"test_accuracy": 0.99, "test_len20_applicable": 0.0,
                                              "test_len40_applicable": 0.0},
                             params={"hidden": 4, "shared": False}, dataset=RECALL))
     for language in ("es", "en"):
         analysis = analyze_sharing(recs, _text("rnn-parameter-sharing", language), {})
         q = analysis.quantities
-        assert q["param_ratio"].n == 5 and q["param_ratio"].low == q["param_ratio"].high == 1.0
-        np.testing.assert_allclose(q["accuracy_trained"].values, [1.0, 0.98])
-        np.testing.assert_allclose(q["ratio_2x"].values, [0.99, 1.0])
-        np.testing.assert_allclose(q["ratio_4x"].values, [0.97, 0.98])
-        counts = analysis.numbers["parameter_counts"]
+        assert q["param_ratio"].method == "exact" and q["param_ratio"].mean == 1.0 and q["param_ratio"].n == 5
+        # Two of three seeds learnt (≥ 0.99); of those, one keeps ≥ 0.95 of its accuracy at 2τ
+        # (ratios 0.9 and 1.0) and none at 4τ (0.8 and 0.66…), with Wilson's intervals
+        # (engine.claims.verdict.wilson, itself checked against SciPy in tests/test_verdict.py).
+        for name, k, n in (("learnt_share", 2, 3), ("generalised_2x", 1, 2), ("generalised_4x", 0, 2)):
+            assert q[name].method == "wilson" and q[name].unit == "seed" and q[name].n == n
+            assert q[name].mean == pytest.approx(k / n)
+            assert (q[name].low, q[name].high) == pytest.approx(wilson(k, n))
+        numbers = analysis.numbers
+        np.testing.assert_allclose(numbers["ratios"]["2x"], [0.9, 1.0])
+        np.testing.assert_allclose(numbers["ratios"]["4x"], [0.8, (10 * 0.995 + 20 * 0.5) / 30 / 0.995])
+        assert numbers["learnt_seeds"] == [0, 1]
+        counts = numbers["parameter_counts"]
         assert set(counts["shared"].values()) == {(1 + 4 + 1) * 4 + 5 * 2}
         assert counts["unshared"]["40"] == 40 * counts["shared"]["40"]
-        assert analysis.numbers["applicable"]["unshared|len40"] == [0.0, 0.0]
+        assert numbers["applicable"]["recall|unshared|len40"] == [0.0, 0.0]
+        assert numbers["accuracy"]["recall|shared"]["40"] == [1.0, 1.0]
         assert len(analysis.figures) == 2 and all(f["svg"].lstrip().startswith("<svg") for f in analysis.figures)
-        assert len(analysis.tables) == 1 and len(analysis.tables[0]["rows"]) == 2
+        table = analysis.tables[0]
+        assert len(table["rows"]) == 3 and all(len(r) == len(table["columns"]) for r in table["rows"])
+        assert table["rows"][2][-2] == _text("rnn-parameter-sharing", language)["labels"]["not_applicable_short"]
 
 
 def test_sharing_analysis_without_records_is_missing():

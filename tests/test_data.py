@@ -20,6 +20,7 @@ SMALL = {  # parameters that keep every set quick to make
     "delayed_recall": {"n_train": 40, "n_val": 10, "n_test": 10},
     "mnist1d_subset": {"num_samples": 300, "n_train": 100},
     "rare_features": {"n_train": 100, "n_val": 50, "n_test": 50},
+    "running_count": {"n_train": 40, "n_val": 10, "n_test": 10},
 }
 SPLITS = ("train", "val", "test")
 
@@ -217,3 +218,50 @@ def test_delayed_recall_targets():
     assert 0.4 < agree < 0.6
     with pytest.raises(ValueError):
         DATASETS["delayed_recall"].make(0, seq_len=5, delay=5)
+
+
+# --- running count ------------------------------------------------------------------------------
+
+
+def test_running_count_by_hand():
+    from engine.data.counting import running_count
+
+    bits = np.array([[1, 0, 1, 1, 0, 1], [0, 0, 0, 1, 1, 1]])
+    np.testing.assert_array_equal(running_count(bits, 2), [[1, 1, 0, 1, 1, 0], [0, 0, 0, 1, 0, 1]])
+    np.testing.assert_array_equal(running_count(bits, 3), [[1, 1, 2, 0, 0, 1], [0, 0, 0, 1, 2, 0]])
+
+
+def test_running_parity_targets_and_longer_splits():
+    small = dict(seq_len=10, n_train=60, n_val=5, n_test=7)
+    plain = load_dataset("running_count", 1, **small)
+    longer = load_dataset("running_count", 1, **small, extra_seq_lens=[20, 40])
+    for a, b in zip(arrays(plain), arrays(longer)):   # the usual splits do not depend on the extras
+        np.testing.assert_array_equal(a, b)
+    assert plain.extra == {} and set(longer.extra) == {"len20", "len40"}
+    assert plain.kind == "memory" and plain.info["n_classes"] == 2
+    splits = [plain.split(s) for s in SPLITS] + list(longer.extra.values())
+    for x, y in splits:
+        assert set(np.unique(x)) <= {0.0, 1.0} and x.shape == y.shape + (1,)
+        # The parity of every prefix, computed by an independent loop.
+        for row, target in zip(x[:, :, 0].astype(int), y):
+            parity, expected = 0, []
+            for bit in row:
+                parity ^= bit
+                expected.append(parity)
+            np.testing.assert_array_equal(target, expected)
+    # Flipping the first bit flips every later answer: no window of recent inputs suffices.
+    from engine.data.counting import running_count
+
+    bits = longer.extra["len40"][0][:, :, 0].astype(int)
+    flipped = bits.copy()
+    flipped[:, 0] ^= 1
+    assert np.all(running_count(flipped, 2) != running_count(bits, 2))
+    # With independent fair bits each answer is a fair coin, whatever the step.
+    assert 0.4 < plain.y_train.mean() < 0.6
+
+
+@pytest.mark.parametrize("bad", [dict(seq_len=0), dict(modulus=1), dict(extra_seq_lens=[20, 20]),
+                                 dict(extra_seq_lens=[0])])
+def test_running_count_checks_its_parameters(bad):
+    with pytest.raises(ValueError):
+        DATASETS["running_count"].make(0, **bad)

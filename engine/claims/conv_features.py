@@ -14,8 +14,24 @@ on three data sets:
 A condition is told by the record's data set (kind, and ``permute_seed``), a model by its kind
 (``cnn`` / ``mlp``).  Per seed, the CNN's advantage is its test accuracy minus the MLP's of the
 same seed.  Quantities: ``cnn_accuracy_<c>``, ``mlp_accuracy_<c>``, ``advantage_<c>`` for each
-condition c, and ``params_ratio`` (MLP parameters / CNN parameters, per condition and seed: the
-MLP must have no fewer).  Figures: accuracies with the paper's values, the first layer's learned
+condition c; ``params_ratio``, the smallest over the conditions of MLP parameters / CNN
+parameters (exact: the MLP must have no fewer); and ``edge_gain_<c>``.
+
+"Bordes" (edges).  An edge detector — the difference [−1, 1], a Sobel kernel — answers to a change
+of the input and not to its level: its response to a constant input, the kernel's sum, is zero.
+For a kernel w of n taps (each input channel's slice of a first-layer kernel) the share of its
+energy away from spatial frequency zero is, by Parseval's identity on its n-point DFT ŵ,
+
+    H(w) = Σ_{f ≠ 0} |ŵ(f)|² / Σ_f |ŵ(f)|² = 1 − (Σ_i w_i)² / (n Σ_i w_i²),
+
+1 for a kernel blind to the mean level, 0 for a constant (smoothing) kernel, and 1 − 1/n on
+average for a random kernel with independent entries of any common spread (``RANDOM_SHARE``).
+``edge_gain_<c>`` is, per seed, the mean H of the first layer's learnt kernels minus the mean H of
+the same layer's kernels at initialisation (rebuilt from the run's seed, exactly as the trainer
+drew them).  The published MNIST-1D accuracies (``PAPER``) are carried in the numbers, for the
+handout's table of reproductions, and are no part of the verdict.
+
+Figures: accuracies, edge-likeness of learnt against initial kernels, the first layer's learnt
 kernels, the feature maps of one example; tables: the results and the layer shapes.
 """
 from __future__ import annotations
@@ -26,7 +42,7 @@ from collections import defaultdict
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from engine.claims.base import Analysis, Claim
+from engine.claims.base import Analysis, Claim, mean_sd
 from engine.claims.verdict import Estimate
 from engine.record import Record
 from engine.report.figures import OKABE_ITO, figure_to_svg, format_number, new_figure
@@ -41,8 +57,42 @@ COLOURS = {"cnn": OKABE_ITO["vermillion"], "mlp": OKABE_ITO["blue"]}
 QUANTITIES = {
     **{f"{m}_accuracy_{c}": f"test accuracy of the {m.upper()} on {c}, per seed" for c in CONDITIONS for m in MODELS},
     **{f"advantage_{c}": f"CNN test accuracy minus MLP test accuracy on {c}, paired by seed" for c in CONDITIONS},
-    "params_ratio": "MLP parameters / CNN parameters, per condition and seed (≥ 1: the MLP has no fewer)",
+    **{f"edge_gain_{c}": f"per seed, mean share of energy away from frequency zero of the CNN's first-layer "
+                         f"kernels on {c}, learnt minus at initialisation" for c in CONDITIONS},
+    "params_ratio": "smallest over the conditions of MLP parameters / CNN parameters (exact; ≥ 1: the MLP has no fewer)",
 }
+
+
+def high_frequency_share(kernels) -> np.ndarray:
+    """H(w) = 1 − (Σ w)² / (n Σ w²) for every kernel slice of ``kernels`` (O, C, *k): the share of
+    its energy at the non-zero frequencies of its n-point DFT (n = the taps of one slice).
+    Shape (O·C,); NaN for an all-zero slice."""
+    w = np.asarray(kernels, dtype=np.float64)
+    w = w.reshape(w.shape[0] * w.shape[1], -1)
+    energy = np.sum(w * w, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 1.0 - np.sum(w, axis=1) ** 2 / (w.shape[1] * energy)
+
+
+def random_share(taps: int) -> float:
+    """E[H(w)] = 1 − 1/n for w with n independent entries, each symmetric about 0 (Gaussian, or
+    the uniform of the initialisation): (Σ w)² = Σ w_i² + Σ_{i≠j} w_i w_j, and flipping the sign of
+    w_i leaves Σ w² alone and flips the cross terms, so E[(Σ w)²/Σ w²] = 1."""
+    return 1.0 - 1.0 / taps
+
+
+def initial_kernels(rec: Record) -> np.ndarray:
+    """The first layer's kernels (O, C, *k) of a CNN run at initialisation: its model rebuilt and
+    initialised from the run's seed with the trainer's generator (stream 0)."""
+    from engine.data import DATASETS
+    from engine.models import build_model
+    from engine.training.network import member_rngs
+
+    spec = rec.spec
+    data = DATASETS[spec.dataset.kind].load(None, **spec.dataset.params)
+    model = build_model(spec.model.kind, data.info, **spec.model.params)
+    params = model.init(member_rngs([{"seed": spec.seed}], 0))
+    return np.asarray(model.artifacts(params, data, None)["kernels"])[0]
 
 
 def condition(spec: RunSpec) -> str | None:
@@ -187,57 +237,129 @@ def _shape(shape) -> str:
     return " × ".join(str(s) for s in shape)
 
 
+def _accuracies(analysis: Analysis, cells: dict, models: dict) -> dict:
+    """Accuracy, advantage and parameter-ratio quantities; returns the numbers per condition."""
+    accuracy = {key: {s: r.final["test_accuracy"] for s, r in sorted(recs.items())} for key, recs in cells.items()}
+    ratios, numbers = [], {}
+    for c in CONDITIONS:
+        for m in MODELS:
+            if (c, m) not in accuracy:
+                continue
+            estimate = Estimate.from_samples(list(accuracy[(c, m)].values()))
+            analysis.quantities[f"{m}_accuracy_{c}"] = estimate
+            numbers.setdefault(c, {})[m] = {
+                "model": cells[(c, m)][min(cells[(c, m)])].spec.model.name,
+                "n_params": models[(c, m)].n_params,
+                "seeds": list(accuracy[(c, m)]),
+                "test_accuracy": list(accuracy[(c, m)].values()),
+                "mean_test_accuracy": estimate.mean, "test_accuracy_estimate": estimate.as_dict(),
+                "seconds": [r.metric("seconds") for r in cells[(c, m)].values()],
+                "paper": PAPER.get((c, m)),
+            }
+        if (c, "cnn") in accuracy and (c, "mlp") in accuracy:
+            seeds = sorted(set(accuracy[(c, "cnn")]) & set(accuracy[(c, "mlp")]))
+            advantage = [accuracy[(c, "cnn")][s] - accuracy[(c, "mlp")][s] for s in seeds]
+            analysis.quantities[f"advantage_{c}"] = Estimate.from_samples(advantage)
+            ratios.append(models[(c, "mlp")].n_params / models[(c, "cnn")].n_params)
+            numbers[c].update({"seeds": seeds, "advantage": advantage, "params_ratio": ratios[-1]})
+    if ratios:
+        analysis.quantities["params_ratio"] = Estimate.exact(min(ratios), unit="condition", n=len(ratios))
+    return numbers
+
+
+def edge_shares(cells: dict) -> dict:
+    """condition → {'taps': n, 'learnt': {seed: mean H}, 'initial': {seed: mean H}} over the first
+    layer's kernels of the CNN runs that stored them."""
+    out = {}
+    for c in CONDITIONS:
+        recs = {s: r for s, r in sorted(cells.get((c, "cnn"), {}).items()) if "kernels" in r.artifacts}
+        if not recs:
+            continue
+        learnt = {s: np.asarray(r.artifacts["kernels"]) for s, r in recs.items()}
+        out[c] = {"taps": int(np.prod(next(iter(learnt.values())).shape[2:])),
+                  "learnt": {s: float(np.mean(high_frequency_share(w))) for s, w in learnt.items()},
+                  "initial": {s: float(np.mean(high_frequency_share(initial_kernels(r)))) for s, r in recs.items()}}
+    return out
+
+
+def _edge_figure(edges: dict, text: dict) -> dict:
+    """Per condition, each seed's mean H at initialisation and after training (paired), against
+    the mean for random kernels."""
+    labels = text["labels"]
+    fig, axes = new_figure(ncols=len(edges))
+    for ax, (c, e) in zip(np.atleast_1d(axes), edges.items()):
+        seeds = sorted(e["learnt"])
+        for s in seeds:
+            ax.plot([0, 1], [e["initial"][s], e["learnt"][s]], color="0.6", lw=0.8, marker="o", ms=3)
+        ax.plot([0, 1], [np.mean([e["initial"][s] for s in seeds]), np.mean([e["learnt"][s] for s in seeds])],
+                color=COLOURS["cnn"], lw=2, marker="o", label=labels["edge_mean"])
+        ax.axhline(random_share(e["taps"]), color="black", ls="--", lw=1,
+                   label=labels["edge_random"].format(value=format_number(random_share(e["taps"]), 2)))
+        ax.set_xticks([0, 1], [labels["edge_initial"], labels["edge_learnt"]])
+        ax.set_xlim(-0.3, 1.3)
+        low = min(min(e["initial"].values()), min(e["learnt"].values()), random_share(e["taps"]))
+        ax.set_ylim(max(0.0, low - 0.15), 1.02)
+        ax.set_title(labels["edge_title"].format(data=labels[c], taps=e["taps"]), fontsize=8)
+        ax.legend(fontsize=6, loc="lower center")
+    np.atleast_1d(axes)[0].set_ylabel(labels["edge_share"])
+    return {"id": "conv-features-edges", "svg": figure_to_svg(fig),
+            "caption": text["captions"]["edges"].format(seeds=max(len(e["learnt"]) for e in edges.values()))}
+
+
+def _results_table(cells: dict, models: dict, text: dict) -> dict:
+    labels, rows = text["labels"], []
+    for c in CONDITIONS:
+        for m in MODELS:
+            if (c, m) not in cells:
+                continue
+            spec = cells[(c, m)][min(cells[(c, m)])].spec
+            acc = [r.final["test_accuracy"] for r in cells[(c, m)].values()]
+            rows.append([labels[c], labels[m], spec.model.name, f"{models[(c, m)].n_params:,}".replace(",", " "),
+                         mean_sd(acc), "—" if (c, m) not in PAPER else format_number(PAPER[(c, m)], 2),
+                         f"{spec.optimizer.name} λ={spec.optimizer.hp.get('lr'):g}, "
+                         f"B={spec.batch}, {spec.budget.get('epochs')} ep.", str(len(acc))])
+    return {"caption": text["captions"]["results"], "columns": text["columns"]["results"],
+            "rows": rows, "after": "conv-features-accuracy"}
+
+
+def _shape_tables(models: dict, text: dict) -> list[dict]:
+    labels, tables = text["labels"], []
+    for c in ("digits", "mnist1d"):
+        rows = []
+        for m in MODELS:
+            if (c, m) not in models:
+                continue
+            for row in models[(c, m)].layers:
+                if not row["layout"]:  # the lecture's layers only, their shapes channels first
+                    rows.append([labels[m], row["name"], _shape(row["channels_first_shape"]), str(row["n_params"])])
+            rows.append([labels[m], labels["total"], "", str(models[(c, m)].n_params)])
+        if rows:
+            tables.append({"caption": text["captions"]["shapes"].format(data=labels[c]),
+                           "columns": text["columns"]["shapes"], "rows": rows})
+    return tables
+
+
 def analyze(records: list[Record], text: dict, _studies: dict) -> Analysis:
     analysis = Analysis(quantities={q: None for q in QUANTITIES})
     cells = _cells(records)
     if not cells:
         return analysis
-    labels = text["labels"]
     models = {key: _model(next(iter(recs.values()))) for key, recs in cells.items()}
-    accuracy = {key: {s: r.final["test_accuracy"] for s, r in recs.items()} for key, recs in cells.items()}
-    ratios, numbers = [], {}
-    for c in CONDITIONS:
-        for m in MODELS:
-            if (c, m) in accuracy:
-                analysis.quantities[f"{m}_accuracy_{c}"] = Estimate.from_samples(
-                    [accuracy[(c, m)][s] for s in sorted(accuracy[(c, m)])])
-        if (c, "cnn") in accuracy and (c, "mlp") in accuracy:
-            seeds = sorted(set(accuracy[(c, "cnn")]) & set(accuracy[(c, "mlp")]))
-            analysis.quantities[f"advantage_{c}"] = Estimate.from_samples(
-                [accuracy[(c, "cnn")][s] - accuracy[(c, "mlp")][s] for s in seeds])
-            ratio = models[(c, "mlp")].n_params / models[(c, "cnn")].n_params
-            ratios += [ratio] * len(seeds)
-            numbers[c] = {"seeds": seeds, "params_ratio": ratio,
-                          "advantage": [accuracy[(c, "cnn")][s] - accuracy[(c, "mlp")][s] for s in seeds]}
-        for m in MODELS:
-            if (c, m) in accuracy:
-                numbers.setdefault(c, {})[m] = {
-                    "model": cells[(c, m)][min(cells[(c, m)])].spec.model.name,
-                    "n_params": models[(c, m)].n_params,
-                    "test_accuracy": [accuracy[(c, m)][s] for s in sorted(accuracy[(c, m)])],
-                    "mean_test_accuracy": float(np.mean(list(accuracy[(c, m)].values()))),
-                    "seconds": [r.metric("seconds") for r in cells[(c, m)].values()],
-                    "paper": PAPER.get((c, m)),
-                }
-    analysis.quantities["params_ratio"] = Estimate.from_samples(ratios)
+    numbers = _accuracies(analysis, cells, models)
+    edges = edge_shares(cells)
+    for c, e in edges.items():
+        seeds = sorted(e["learnt"])
+        gains = [e["learnt"][s] - e["initial"][s] for s in seeds]
+        analysis.quantities[f"edge_gain_{c}"] = Estimate.from_samples(gains)
+        numbers[c]["edges"] = {"taps": e["taps"], "random_share": random_share(e["taps"]), "seeds": seeds,
+                               "learnt_share": [e["learnt"][s] for s in seeds],
+                               "initial_share": [e["initial"][s] for s in seeds], "gain": gains}
     analysis.numbers = numbers
 
     analysis.figures.append(_accuracy_figure(cells, text))
-    rows = []
-    for c in CONDITIONS:
-        for m in MODELS:
-            if (c, m) not in cells:
-                continue
-            rec = cells[(c, m)][min(cells[(c, m)])]
-            acc = np.array(list(accuracy[(c, m)].values()))
-            spec = rec.spec
-            rows.append([labels[c], labels[m], spec.model.name, f"{models[(c, m)].n_params:,}".replace(",", " "),
-                         f"{acc.mean():.3f} ± {acc.std(ddof=1) if len(acc) > 1 else 0:.3f}",
-                         "—" if (c, m) not in PAPER else f"{PAPER[(c, m)]:.2f}",
-                         f"{spec.optimizer.name} λ={spec.optimizer.hp.get('lr'):g}, "
-                         f"B={spec.batch}, {spec.budget.get('epochs')} ep.", str(len(acc))])
-    analysis.tables.append({"caption": text["captions"]["results"], "columns": text["columns"]["results"],
-                            "rows": rows, "after": "conv-features-accuracy"})
+    analysis.tables.append(_results_table(cells, models, text))
+    if edges:
+        analysis.figures.append(_edge_figure(edges, text))
     kernels = _kernel_figure(cells, text)
     if kernels:
         analysis.figures.append(kernels)
@@ -245,19 +367,7 @@ def analyze(records: list[Record], text: dict, _studies: dict) -> Analysis:
         maps = _maps_figure(cells, c, text)
         if maps:
             analysis.figures.append(maps)
-    for c in ("digits", "mnist1d"):
-        shape_rows = []
-        for m in MODELS:
-            if (c, m) not in models:
-                continue
-            for row in models[(c, m)].layers:
-                if not row["layout"]:  # the lecture's layers only, their shapes channels first
-                    shape_rows.append([labels[m], row["name"], _shape(row["channels_first_shape"]),
-                                       str(row["n_params"])])
-            shape_rows.append([labels[m], labels["total"], "", str(models[(c, m)].n_params)])
-        if shape_rows:
-            analysis.tables.append({"caption": text["captions"]["shapes"].format(data=labels[c]),
-                                    "columns": text["columns"]["shapes"], "rows": shape_rows})
+    analysis.tables.extend(_shape_tables(models, text))
     return analysis
 
 

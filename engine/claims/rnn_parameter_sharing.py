@@ -2,21 +2,32 @@
 
 Two consequences are measured.
 
-* The parameter count does not depend on the sequence length τ.  The analysis builds the
-  trained models' architectures (same parameters as in the runs) for inputs of length
-  τ/2, τ, 2τ, 4τ and 8τ and counts their parameters: the RNN (pattern 1, ``rnn_hh``) against
-  the same recurrence without sharing (``rnn_hh`` with ``shared: false``: one θ⁽ᵗ⁾ per step), whose
-  count is τ times as large.  ``param_ratio`` takes, for every one of those lengths, the RNN's
-  count divided by its count at the trained τ: exactly 1 if θ is shared.
-* One θ runs on any length.  Both models train on delayed recall (engine/data/sequences.py:
-  y⁽ᵗ⁾ = x⁽ᵗ⁻ᵈ⁾) at τ = ``seq_len``; the data set also holds test splits of lengths
-  ``extra_seq_lens`` (2τ and 4τ), which the trainer evaluates as ``test_len<L>_*``.  Per seed,
-  ``ratio_2x`` and ``ratio_4x`` are the RNN's accuracy at 2τ and 4τ divided by its accuracy at τ
-  (``accuracy_trained``); the network without sharing has no parameters for steps beyond τ and
-  cannot take those inputs at all (``test_len<L>_applicable`` = 0).
+* The parameter count does not depend on the sequence length τ.  The analysis builds the trained
+  RNN's architecture (pattern 1, ``rnn_hh``, same parameters as in the runs) for inputs of length
+  τ/2, τ, 2τ, 4τ and 8τ and counts its parameters; ``param_ratio`` is the largest count over the
+  smallest (exact: 1 if θ is shared).  The same recurrence without sharing (``rnn_hh`` with
+  ``shared: false``: one θ⁽ᵗ⁾ per step) is counted alike: τ times as many.
+* One θ runs on any length, and the test is whether it keeps doing the task there.  The RNN
+  trains on running parity (engine/data/counting.py: y⁽ᵗ⁾ = x⁽¹⁾ + … + x⁽ᵗ⁾ mod 2), whose answer at
+  every step depends on the whole sequence so far, at τ = ``seq_len``; the data set also holds
+  test splits of lengths 2τ and 4τ (``extra_seq_lens``).  A seed has learnt the task when its
+  test accuracy at τ reaches ``LEARNT``; ``learnt_share`` is the share of seeds that did.  For
+  each seed that learnt it, the ratio at L = 2τ and 4τ is its accuracy on the steps τ < t ≤ L of
+  the sequences of length L (from the per-step accuracies, artifacts ``step_accuracy_len<L>`` of
+  engine/models/rnn.py: steps it never met in training only) divided by its accuracy at τ, and
+  the seed generalises when that ratio is at least ``KEPT``; ``generalised_2x`` and
+  ``generalised_4x`` are the shares of the learnt seeds that do.  Shares of seeds get Wilson's
+  interval: an accuracy of exactly 1 at every seed, which this task can give, would make a
+  t interval of the mean a zero-width one.
 
-Figures: parameter count against length; accuracy at each step position (artifacts
-``step_accuracy_<split>`` of engine/models/rnn.py) at τ, 2τ and 4τ.
+The network without sharing has no parameters for a step beyond τ and cannot take a longer
+input at all; its runs on delayed recall (y⁽ᵗ⁾ = x⁽ᵗ⁻³⁾, engine/data/sequences.py, the runs that
+rnn-three-patterns also reads) record that as ``test_len<L>_applicable`` = 0.  Delayed recall is
+shown for contrast: its answer needs only the last 3 inputs, so a network that does it at τ does
+it at any length.
+
+Figures: parameter count against length, and accuracy against test length (both tasks); the
+accuracy at each step position for parity at τ, 2τ and 4τ.
 """
 from __future__ import annotations
 
@@ -27,20 +38,24 @@ import numpy as np
 from engine.claims.base import Analysis, Claim, mean_sd
 from engine.claims.verdict import Estimate
 from engine.record import Record
-from engine.report.figures import OKABE_ITO, chance_line, figure_to_svg, localize_decimals, new_figure
+from engine.report.figures import OKABE_ITO, chance_line, figure_to_svg, new_figure
 from engine.spec import RunSpec
 
 SHARED, UNSHARED = "shared", "unshared"   # roles: rnn_hh with shared θ, and with one θ⁽ᵗ⁾ per step
+TASKS = {"running_count": "parity", "delayed_recall": "recall"}   # data set kind → task
 LENGTH_FACTORS = (0.5, 1, 2, 4, 8)   # lengths at which the parameter count is computed
+LEARNT = 0.99                        # a seed has learnt parity at τ when its test accuracy reaches this
+KEPT = 0.95                          # … and generalises when it keeps this share of it beyond τ
 COLORS = {SHARED: OKABE_ITO["blue"], UNSHARED: OKABE_ITO["vermillion"]}
 MARKERS = {SHARED: "o", UNSHARED: "s"}
+TASK_STYLE = {"parity": "-", "recall": ":"}
 
 QUANTITIES = {
-    "param_ratio": "RNN parameter count at length L divided by its count at the trained τ, one sample per "
-                   "L ∈ {τ/2, τ, 2τ, 4τ, 8τ}",
-    "accuracy_trained": "RNN (pattern 1) test accuracy at the trained length τ, per seed",
-    "ratio_2x": "RNN test accuracy on sequences of length 2τ divided by that at τ, per seed",
-    "ratio_4x": "RNN test accuracy on sequences of length 4τ divided by that at τ, per seed",
+    "param_ratio": "largest over smallest RNN parameter count across L ∈ {τ/2, τ, 2τ, 4τ, 8τ} (exact)",
+    "learnt_share": "share of the seeds whose RNN reaches test accuracy ≥ 0.99 on running parity at τ (Wilson)",
+    "generalised_2x": "share of the learnt seeds whose accuracy on steps τ < t ≤ 2τ of length-2τ sequences is "
+                      "≥ 0.95 × their accuracy at τ (Wilson)",
+    "generalised_4x": "the same on steps τ < t ≤ 4τ of length-4τ sequences",
 }
 
 
@@ -60,14 +75,22 @@ def role(spec: RunSpec) -> str | None:
     return SHARED if model.params.get("shared", True) else UNSHARED
 
 
-def _recall(records: list[Record]) -> dict:
-    """role → ok pattern-1 records on delayed recall, by seed."""
+def by_task(records: list[Record]) -> dict:
+    """(task, role) → ok pattern-1 records, sorted by seed."""
     out: dict = defaultdict(list)
     for rec in records:
         ds = rec.spec.dataset
-        if ds is not None and ds.kind == "delayed_recall" and rec.status == "ok" and role(rec.spec):
-            out[role(rec.spec)].append(rec)
+        if ds is not None and ds.kind in TASKS and rec.status == "ok" and role(rec.spec):
+            out[(TASKS[ds.kind], role(rec.spec))].append(rec)
     return {k: sorted(v, key=lambda r: r.spec.seed) for k, v in out.items()}
+
+
+def beyond_accuracy(step_accuracy, tau: int) -> float | None:
+    """Accuracy on the steps t > τ, from the accuracy at each step position (−1: no target there);
+    every step with a target has one per sequence, so their mean is the accuracy over those steps."""
+    acc = np.asarray(step_accuracy, dtype=float)[tau:]
+    acc = acc[acc >= 0]
+    return float(acc.mean()) if acc.size else None
 
 
 def _lengths(spec: RunSpec) -> tuple[int, list[int]]:
@@ -75,13 +98,21 @@ def _lengths(spec: RunSpec) -> tuple[int, list[int]]:
     return int(params["seq_len"]), sorted(int(n) for n in params.get("extra_seq_lens") or ())
 
 
-def _counts(by_kind: dict, tau: int) -> dict:
-    """role → {length: parameter count}, for the architectures that were trained."""
+def _counts(model_params: dict, tau: int) -> dict:
+    """role → {length: parameter count} for the pattern-1 architecture with and without sharing."""
     lengths = sorted({max(2, int(round(f * tau))) for f in LENGTH_FACTORS})
-    out = {}
-    for kind, recs in by_kind.items():
-        model = recs[0].spec.model
-        out[kind] = {n: parameter_count(model.kind, model.params, n) for n in lengths}
+    return {r: {n: parameter_count("rnn_hh", {**model_params, "shared": r == SHARED}, n) for n in lengths}
+            for r in (SHARED, UNSHARED)}
+
+
+def _accuracy_by_length(recs: list[Record], tau: int, extra: list[int]) -> dict:
+    """length → per-seed accuracy: the test accuracy at τ, and on the steps beyond τ at each longer
+    length (only where the model could take that length)."""
+    out = {tau: [r.final["test_accuracy"] for r in recs]}
+    for n in extra:
+        values = [beyond_accuracy(r.artifacts[f"step_accuracy_len{n}"], tau) for r in recs
+                  if f"step_accuracy_len{n}" in r.artifacts]
+        out[n] = [v for v in values if v is not None]
     return out
 
 
@@ -102,16 +133,16 @@ def _figure_counts(counts: dict, accuracy: dict, tau: int, extra: list[int], tex
     left.set_ylabel(labels["params"])
     left.legend(fontsize=7, loc="lower right", bbox_to_anchor=(1.0, 0.12))
     lengths = [tau] + extra
-    for kind, per_len in accuracy.items():
+    for (task, kind), per_len in accuracy.items():
         xs = [n for n in lengths if per_len.get(n)]
         if xs:
-            means = [np.mean(per_len[n]) for n in xs]
-            right.plot(xs, means, marker=MARKERS[kind], color=COLORS[kind], label=labels[kind])
+            right.plot(xs, [np.mean(per_len[n]) for n in xs], marker=MARKERS[kind], color=COLORS[kind],
+                       ls=TASK_STYLE[task], label=labels["curve"].format(task=labels[task], model=labels[kind]))
             for n in xs:
                 right.plot([n] * len(per_len[n]), per_len[n], ".", color=COLORS[kind], alpha=0.5, ms=4)
         missing = [n for n in lengths if not per_len.get(n)]
-        if missing:
-            right.plot(missing, [0.3] * len(missing), "x", color=COLORS[kind], ms=8, mew=1.5,
+        if missing and kind == UNSHARED:
+            right.plot(missing, [0.27] * len(missing), "x", color=COLORS[kind], ms=8, mew=1.5,
                        label=labels["not_applicable"].format(model=labels[kind]), ls="none")
     right.axhline(0.5, color="0.6", lw=0.8, ls="--")
     right.text(lengths[-1] * 1.25, 0.47, labels["chance"], fontsize=7, color="0.4", ha="right", va="top")
@@ -122,12 +153,14 @@ def _figure_counts(counts: dict, accuracy: dict, tau: int, extra: list[int], tex
     right.set_ylim(0.2, 1.05)
     right.set_xlabel(labels["test_length"])
     right.set_ylabel(labels["accuracy"])
-    right.legend(fontsize=7, loc="center left", bbox_to_anchor=(0.0, 0.68))
+    right.legend(fontsize=6, loc="center left", bbox_to_anchor=(0.0, 0.6))
     return {"id": "rnn-sharing-counts", "svg": figure_to_svg(fig),
             "caption": text["captions"]["counts"].format(tau=tau)}
 
 
-def _figure_steps(recs: list[Record], tau: int, extra: list[int], delay, text: dict) -> dict | None:
+def _figure_steps(recs: list[Record], tau: int, extra: list[int], text: dict) -> dict | None:
+    """Accuracy at each step position on parity: the mean over seeds at τ, 2τ and 4τ, and each
+    seed's curve at the longest length."""
     labels = text["labels"]
     splits = [("test", tau)] + [(f"len{n}", n) for n in extra]
     styles = ["-", "--", ":"]
@@ -135,94 +168,95 @@ def _figure_steps(recs: list[Record], tau: int, extra: list[int], delay, text: d
     fig, ax = new_figure()
     drawn = False
     for i, (split, n) in enumerate(splits):
-        curves = [r.artifacts.get(f"step_accuracy_{split}") for r in recs]
-        curves = [np.asarray(c, dtype=float) for c in curves if c is not None]
+        curves = [np.asarray(c, dtype=float) for r in recs if (c := r.artifacts.get(f"step_accuracy_{split}"))]
         if not curves:
             continue
-        acc = np.mean(curves, axis=0)
-        steps = np.arange(1, len(acc) + 1)
-        has = np.all(np.asarray(curves) >= 0, axis=0)
-        ax.plot(steps[has], acc[has], color=colors[i % len(colors)], ls=styles[i % len(styles)], lw=1.2,
+        steps = np.arange(1, n + 1)
+        if split == splits[-1][0]:
+            for curve in curves:
+                ax.plot(steps, curve, color=colors[i % len(colors)], lw=0.5, alpha=0.35)
+        ax.plot(steps, np.mean(curves, axis=0), color=colors[i % len(colors)], ls=styles[i % len(styles)], lw=1.4,
                 label=labels["length_curve"].format(length=n))
         drawn = True
     if not drawn:
         return None
     ax.axvline(tau + 0.5, color="0.5", lw=0.8, ls=":")
-    ax.text(tau + 1, 0.55, labels["trained_up_to"].format(tau=tau), fontsize=7, color="0.3")
+    ax.text(tau + 1, 0.42, labels["trained_up_to"].format(tau=tau), fontsize=7, color="0.3")
     chance_line(ax, 0.5, labels["chance"])
-    ax.set_ylim(0.4, 1.04)
+    ax.set_ylim(0.35, 1.04)
     ax.set_xlabel(labels["step"])
     ax.set_ylabel(labels["accuracy"])
-    ax.legend(fontsize=7, loc="center right")
+    ax.legend(fontsize=7, loc="lower left")
     return {"id": "rnn-sharing-steps", "svg": figure_to_svg(fig),
-            "caption": text["captions"]["steps"].format(tau=tau, delay=delay, seeds=len(recs))}
+            "caption": text["captions"]["steps"].format(tau=tau, seeds=len(recs))}
+
+
+def _table(groups: dict, accuracy: dict, tau: int, extra: list[int], text: dict) -> dict:
+    labels = text["labels"]
+    rows = []
+    for (task, kind), recs in groups.items():
+        row = [labels[task], labels[kind]]
+        row += [f"{parameter_count('rnn_hh', recs[0].spec.model.params, n):,}".replace(",", " ") for n in [tau] + extra]
+        row.append(mean_sd(accuracy[(task, kind)][tau]))
+        for n in extra:
+            applicable = all(r.metric(f"test_len{n}_applicable") == 1.0 for r in recs)
+            values = accuracy[(task, kind)].get(n)
+            row.append(mean_sd(values) if applicable and values else labels["not_applicable_short"])
+        row.append(str(len(recs)))
+        rows.append(row)
+    columns = [labels["task"], labels["model"]]
+    columns += [labels["params_at"].format(length=n) for n in [tau] + extra]
+    columns += [labels["accuracy_at"].format(length=tau)]
+    columns += [labels["beyond_at"].format(length=n, tau=tau) for n in extra] + [labels["seeds"]]
+    return {"caption": text["captions"]["table"].format(tau=tau), "columns": columns, "rows": rows}
+
+
+def _ratios(parity: list[Record], tau: int, extra: list[int]) -> dict:
+    """k → per learnt seed, accuracy beyond τ at length kτ over the accuracy at τ."""
+    learnt = [r for r in parity if r.final["test_accuracy"] >= LEARNT]
+    out = {}
+    for n in extra:
+        if n % tau == 0 and f"generalised_{n // tau}x" in QUANTITIES:
+            values = [beyond_accuracy(r.artifacts[f"step_accuracy_len{n}"], tau) / r.final["test_accuracy"]
+                      for r in learnt if f"step_accuracy_len{n}" in r.artifacts]
+            out[n // tau] = values
+    return out
 
 
 def analyze(records: list[Record], text: dict, _studies: dict) -> Analysis:
     analysis = Analysis(quantities={q: None for q in QUANTITIES})
-    by_kind = _recall(records)
-    if SHARED not in by_kind:
+    groups = by_task(records)
+    parity = groups.get(("parity", SHARED))
+    if not parity:
         return analysis
-    rnn = by_kind[SHARED]
-    tau, extra = _lengths(rnn[0].spec)
-    delay = rnn[0].spec.dataset.params.get("delay")
-    labels = text["labels"]
+    tau, extra = _lengths(parity[0].spec)
+    counts = _counts({k: v for k, v in parity[0].spec.model.params.items() if k != "shared"}, tau)
+    shared = counts[SHARED].values()
+    analysis.quantities["param_ratio"] = Estimate.exact(max(shared) / min(shared), unit="length", n=len(counts[SHARED]))
+    learnt = sum(r.final["test_accuracy"] >= LEARNT for r in parity)
+    analysis.quantities["learnt_share"] = Estimate.proportion(learnt, len(parity), unit="seed")
+    ratios = _ratios(parity, tau, extra)
+    for k, values in ratios.items():
+        analysis.quantities[f"generalised_{k}x"] = Estimate.proportion(sum(v >= KEPT for v in values), len(values),
+                                                                      unit="seed")
 
-    counts = _counts({k: v for k, v in by_kind.items() if k in (SHARED, UNSHARED)}, tau)
-    analysis.quantities["param_ratio"] = Estimate.from_samples(
-        [counts[SHARED][n] / counts[SHARED][tau] for n in counts[SHARED]])
-
-    accuracy: dict = {}
-    applicable: dict = {}
-    for kind, recs in by_kind.items():
-        if kind not in (SHARED, UNSHARED):
-            continue
-        per_len = {tau: [r.final["test_accuracy"] for r in recs]}
-        for n in extra:
-            applicable[(kind, n)] = [r.metric(f"test_len{n}_applicable") for r in recs]
-            # Measured only where the model can take sequences of length n (applicable = 1).
-            values = [r.final.get(f"test_len{n}_accuracy") for r in recs]
-            per_len[n] = [v for v in values if v is not None]
-        accuracy[kind] = per_len
-
-    analysis.quantities["accuracy_trained"] = Estimate.from_samples(accuracy[SHARED][tau])
-    for n in extra:
-        if n % tau == 0 and f"ratio_{n // tau}x" in QUANTITIES:
-            ratios = [r.final[f"test_len{n}_accuracy"] / r.final["test_accuracy"]
-                      for r in rnn if r.final.get(f"test_len{n}_accuracy") is not None
-                      and r.final["test_accuracy"] > 0]
-            analysis.quantities[f"ratio_{n // tau}x"] = Estimate.from_samples(ratios)
-
+    groups = {key: recs for key, recs in groups.items() if _lengths(recs[0].spec) == (tau, extra)}
+    accuracy = {key: _accuracy_by_length(recs, tau, extra) for key, recs in groups.items()}
     analysis.figures.append(_figure_counts(counts, accuracy, tau, extra, text))
-    steps = _figure_steps(rnn, tau, extra, delay, text)
+    steps = _figure_steps(parity, tau, extra, text)
     if steps:
         analysis.figures.append(steps)
-
-    rows = []
-    for kind in (SHARED, UNSHARED):
-        if kind not in accuracy:
-            continue
-        by_len = counts[kind]
-        row = [labels[kind]]
-        row += [f"{by_len[n]:,}".replace(",", " ") if n in by_len else "—" for n in [tau] + extra]
-        row.append(mean_sd(accuracy[kind][tau]))
-        for n in extra:
-            ok = all(a == 1.0 for a in applicable[(kind, n)])
-            row.append(mean_sd(accuracy[kind][n]) if ok and accuracy[kind][n] else labels["not_applicable_short"])
-        rows.append(row)
-    columns = [labels["model"]]
-    columns += [labels["params_at"].format(length=n) for n in [tau] + extra]
-    columns += [labels["accuracy_at"].format(length=n) for n in [tau] + extra]
-    seeds = len(by_kind[SHARED])
-    analysis.tables.append({"caption": text["captions"]["table"].format(tau=tau, delay=delay, seeds=seeds),
-                            "columns": columns, "rows": rows})
-
+    analysis.tables.append(_table(groups, accuracy, tau, extra, text))
     analysis.numbers = {
-        "trained_length": tau, "test_lengths": [tau] + extra, "delay": delay,
+        "trained_length": tau, "test_lengths": [tau] + extra, "learnt_at": LEARNT, "kept_at": KEPT,
         "parameter_counts": {kind: {str(n): c for n, c in by_len.items()} for kind, by_len in counts.items()},
-        "test_accuracy": {kind: {str(n): v for n, v in per_len.items()} for kind, per_len in accuracy.items()},
-        "applicable": {f"{kind}|len{n}": v for (kind, n), v in applicable.items()},
-        "seeds": {kind: [r.spec.seed for r in recs] for kind, recs in by_kind.items()},
+        "learnt_seeds": [r.spec.seed for r in parity if r.final["test_accuracy"] >= LEARNT],
+        "ratios": {f"{k}x": v for k, v in ratios.items()},
+        "accuracy": {f"{task}|{kind}": {str(n): v for n, v in per_len.items()}
+                     for (task, kind), per_len in accuracy.items()},
+        "applicable": {f"{task}|{kind}|len{n}": [r.metric(f"test_len{n}_applicable") for r in recs]
+                       for (task, kind), recs in groups.items() for n in extra},
+        "seeds": {f"{task}|{kind}": [r.spec.seed for r in recs] for (task, kind), recs in groups.items()},
     }
     return analysis
 

@@ -8,6 +8,7 @@
 | mnist1d_seq    | sequence | (40, 1)       | class 0–9            |
 | gaussian_ring  | points   | (2,)          | mode index           |
 | delayed_recall | memory   | (τ, 1)        | bit per step, −1 = none |
+| running_count  | memory   | (τ, 1)        | count of ones so far mod k, per step |
 
 All offline and deterministic in the seed; see each module for the details.
 """
@@ -15,13 +16,14 @@ from .base import Dataset, DatasetFactory
 from .digits import DIGITS
 from .mnist1d import MNIST1D
 from .ring import GAUSSIAN_RING
+from .counting import RUNNING_COUNT
 from .sequences import DELAYED_RECALL, DIGITS_ROWS, MNIST1D_SEQ
 from .subsets import MNIST1D_SUBSET
 from .rare_features import RARE_FEATURES
 
 DATASETS: dict[str, DatasetFactory] = {
     f.name: f for f in (DIGITS, DIGITS_ROWS, MNIST1D, MNIST1D_SEQ, GAUSSIAN_RING, DELAYED_RECALL, MNIST1D_SUBSET,
-                        RARE_FEATURES)
+                        RARE_FEATURES, RUNNING_COUNT)
 }
 
 
