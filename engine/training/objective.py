@@ -64,6 +64,12 @@ def train_objective_group(specs: list[dict]) -> list[dict]:
 #   coordinate, which it logs for every extended objective), and records for each coordinate the step after which its relative error stays
 #   ≤ ``coordinate_tol`` (None if it has not settled by the end).
 # - basins: ``basin(x)`` → (K,) labels of the final points.
+# - convergence: with ``budget.until = {grad_norm: tol}`` a member stops at the first step where the
+#   full objective's gradient norm ‖∇f(x)‖ is ≤ tol (for minibatch members that gradient is computed
+#   for the check alone; it is not an optimizer step), and records that step; the step budget is
+#   then a cap, the same terms processed for every batch regime.
+# - gradients: ``loss_and_gradient(x, idx, t)`` in closed form when the instance has it (tested
+#   against autograd's), else autograd's.
 #
 # ``gap(x, t)`` = f(x; t) − min f(·; t) of the full objective is computed at every step: its
 # mean over the run and over each phase are final metrics (the tuning score of the claims).
@@ -78,6 +84,25 @@ def _total_steps(budget: dict, n_terms: int | None, batch_size: int | None) -> i
         return int(budget["max_steps"])
     per_epoch = 1 if n_terms is None else n_terms // batch_size
     return int(budget["epochs"]) * per_epoch
+
+
+def _gradient_function(problem):
+    """(x, idx, t) → (values (K,), gradients (K, d)): the instance's closed form, else autograd's."""
+    if getattr(problem, "loss_and_gradient", None) is not None:
+        return problem.loss_and_gradient
+
+    def value_and_gradient(theta, idx, t):
+        vjp, values = make_vjp(lambda th: problem.loss(th, idx, t))(theta)
+        return values, vjp(np.ones(theta.shape[0]))
+    return value_and_gradient
+
+
+def _converged(members, full_gradient, tol: float, grad_norms) -> np.ndarray:
+    """The active members whose full gradient norm is ≤ tol (``grad_norms`` keeps each active
+    member's latest norm)."""
+    norms = np.sqrt(np.sum(np.asarray(full_gradient) ** 2, axis=1))
+    grad_norms[members.active] = norms[members.active]
+    return members.active & (norms <= tol)
 
 
 def _train_extended(problem, specs: list[dict]) -> list[dict]:
@@ -108,31 +133,41 @@ def _run_extended(problem, specs: list[dict]) -> list[dict]:
     gap_sum = np.zeros((k, n_phases))
     gap_count = np.zeros(n_phases)
     history = [{"step": [], "gap": []} for _ in range(k)]
-    ones = np.ones(k)
     order = [None] * k
     full_batch = batch_size is None or batch_size == n
+    gradient_of = _gradient_function(problem)
+    grad_tol = s0["budget"].get("until", {}).get("grad_norm")
+    converged_at = [None] * k
+    grad_norms = np.full(k, np.nan)
 
     for step in range(total + 1):
         t = step / total if total else 0.0
         theta = members.thetas[0]
         active = members.active.copy()
+        alive = np.array([d is None for d in members.diverged_at])   # converged members keep their gap
         gaps = np.asarray(problem.gap(theta, t), dtype=float)
         p = phase_of(t)
-        gap_sum[:, p] += np.where(active, gaps, 0.0)
+        gap_sum[:, p] += np.where(alive, gaps, 0.0)
         gap_count[p] += 1
         if tracked:
             rel = tracked(theta, t) / err0
             if last_above is not None:
                 last_above = np.where(active[:, None] & (rel > tol), step, last_above)
-        if step in checkpoints:
+        done = np.zeros(k, bool)
+        if grad_tol is not None:
+            done = _converged(members, gradient_of(theta, None, t)[1], grad_tol, grad_norms)
+            for i in np.flatnonzero(done):
+                converged_at[i] = step
+        if step in checkpoints or done.any():
             eff = members.effective_step(0)
-            for i in np.flatnonzero(active):
+            for i in np.flatnonzero(active if step in checkpoints else done):
                 h = history[i]
                 h["step"].append(step)
                 h["gap"].append(float(gaps[i]) if np.isfinite(gaps[i]) else None)
                 h.setdefault("effective_step", []).append(eff[i].tolist())
                 if tracked:
                     h.setdefault("coordinate_error", []).append(rel[i].tolist())
+        members.freeze(done)
         if step == total or not members.active.any():
             break
         if full_batch:
@@ -142,17 +177,19 @@ def _run_extended(problem, specs: list[dict]) -> list[dict]:
             if position == 0:
                 order = [rng.permutation(n) for rng in batch_rngs]
             idx = np.stack([o[position * batch_size:(position + 1) * batch_size] for o in order])
-        vjp, values = make_vjp(lambda th: problem.loss(th, idx, t))(theta)
+        values, grads = gradient_of(theta, idx, t)
         members.check_finite(np.asarray(values), step)
-        members.step(0, vjp(ones))
+        members.step(0, grads)
 
     final_theta = members.thetas[0]
     basins = problem.basin(final_theta) if getattr(problem, "basin", None) else None
     outcomes = []
     for i in range(k):
         diverged = members.diverged_at[i]
-        final = {"steps": total if diverged is None else diverged, "batch_size": batch_size or 1,
-                 "examples": (total if diverged is None else diverged) * (batch_size or 1)}
+        steps = diverged if diverged is not None else (converged_at[i] if converged_at[i] is not None else total)
+        final = {"steps": steps, "batch_size": batch_size or 1, "examples": steps * (batch_size or 1)}
+        if grad_tol is not None:
+            final.update({"converged": converged_at[i] is not None, "grad_norm": float(grad_norms[i])})
         if diverged is None:
             final.update({
                 "final_gap": history[i]["gap"][-1],
