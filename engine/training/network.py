@@ -15,10 +15,11 @@ training loss and every validation metric (on fixed subsets of the splits; the f
 use the whole validation and test splits), the seconds spent training so far
 (evaluation excluded) and the median over coordinates of its optimizer's effective step.  With
 ``budget.target_loss`` a member stops at the first evaluation whose training loss reaches it, and
-records the steps, examples and seconds that took.  With ``budget.until = {train_loss_change: tol}``
-a member stops at the end of the first epoch over which its training loss, on the whole training
-split, changed by at most tol (it has converged; the budget is then a cap), and records that loss
-(``train_loss_full``) and whether it converged.  A data set's extra test sets (``Dataset.extra``)
+records the steps, examples and seconds that took.  With ``budget.until = {train_loss_change: tol,
+window: W}`` a member stops at the end of the first run of W consecutive epochs (default 1) over
+each of which its training loss, on the whole training split, changed by at most tol (it has
+converged; the budget is then a cap), and records that loss (``train_loss_full``) and whether it
+converged.  W > 1 keeps a turning point of the loss, or one quiet epoch of SGD, from counting.  A data set's extra test sets (``Dataset.extra``)
 give final metrics ``test_<name>_<metric>``; a model's ``artifacts`` and ``snapshot`` (see
 engine/models/base.py) are stored with the run.
 """
@@ -166,13 +167,15 @@ def _extra_tests(model, params, data, specs, k: int) -> dict:
     return out
 
 
-def _stop_converged(model, params, train_all, previous, tol, members, converged_at, step) -> np.ndarray:
-    """The training loss on the whole split at the end of an epoch; members active whose loss
-    changed by at most ``tol`` since the previous epoch's end stop here (their entries keep the
-    loss at which they stopped)."""
+def _stop_converged(model, params, train_all, previous, quiet, until, members, converged_at, step) -> np.ndarray:
+    """The training loss on the whole split at the end of an epoch.  ``quiet`` counts, per member,
+    the consecutive epochs whose loss changed by at most ``until['train_loss_change']``; active
+    members whose count reaches ``until['window']`` stop here (their entries keep the loss at which
+    they stopped)."""
     loss = np.asarray(model.loss(params, train_all), dtype=float)
     active = members.active
-    done = active & (np.abs(loss - previous) <= tol)
+    quiet[:] = np.where(np.abs(loss - previous) <= until["train_loss_change"], quiet + 1, 0)
+    done = active & (quiet >= until.get("window", 1))
     for i in np.flatnonzero(done):
         converged_at[i] = step
     members.freeze(done)
@@ -218,7 +221,9 @@ def train_network_group(specs: list[dict]) -> list[dict]:
     snapshot_steps = set(eval_points[np.unique(np.round(
         np.linspace(0, len(eval_points) - 1, N_SNAPSHOTS)).astype(int))].tolist())
     target_loss = budget.get("target_loss")
-    loss_tol = budget.get("until", {}).get("train_loss_change")
+    until = budget.get("until", {})
+    loss_tol = until.get("train_loss_change")
+    quiet = np.zeros(k, dtype=int)
     converged_at: list[int | None] = [None] * k
     train_all = _examples(data.x_train, data.y_train, k)
     if loss_tol is not None and (model.latents or model.players):
@@ -294,7 +299,7 @@ def train_network_group(specs: list[dict]) -> list[dict]:
             members.step(b, grads)
         trained_seconds += time.perf_counter() - started
         if loss_tol is not None and (step + 1) % steps_per_epoch == 0:
-            full_loss = _stop_converged(model, current(), train_all, full_loss, loss_tol, members,
+            full_loss = _stop_converged(model, current(), train_all, full_loss, quiet, until, members,
                                         converged_at, step + 1)
         if not members.active.any():
             break
