@@ -173,7 +173,7 @@ def _stop_converged(model, params, train_all, previous, quiet, until, members, c
     members whose count reaches ``until['window']`` stop here (their entries keep the loss at which
     they stopped)."""
     loss = np.asarray(model.loss(params, train_all), dtype=float)
-    active = members.active
+    active = members.active.copy()
     quiet[:] = np.where(np.abs(loss - previous) <= until["train_loss_change"], quiet + 1, 0)
     done = active & (quiet >= until.get("window", 1))
     for i in np.flatnonzero(done):

@@ -131,7 +131,7 @@ def _run_extended(problem, specs: list[dict]) -> list[dict]:
     err0 = np.maximum(tracked(theta0, 0.0), 1e-300) if tracked else None
     last_above = np.full(theta0.shape, -1) if tracked and tol else None
     gap_sum = np.zeros((k, n_phases))
-    gap_count = np.zeros(n_phases)
+    gap_count = np.zeros((k, n_phases))
     history = [{"step": [], "gap": []} for _ in range(k)]
     order = [None] * k
     full_batch = batch_size is None or batch_size == n
@@ -144,11 +144,10 @@ def _run_extended(problem, specs: list[dict]) -> list[dict]:
         t = step / total if total else 0.0
         theta = members.thetas[0]
         active = members.active.copy()
-        alive = np.array([d is None for d in members.diverged_at])   # converged members keep their gap
         gaps = np.asarray(problem.gap(theta, t), dtype=float)
         p = phase_of(t)
-        gap_sum[:, p] += np.where(alive, gaps, 0.0)
-        gap_count[p] += 1
+        gap_sum[:, p] += np.where(active, gaps, 0.0)
+        gap_count[:, p] += active    # per member: a member that stopped no longer counts steps
         if tracked:
             rel = tracked(theta, t) / err0
             if last_above is not None:
@@ -193,8 +192,8 @@ def _run_extended(problem, specs: list[dict]) -> list[dict]:
         if diverged is None:
             final.update({
                 "final_gap": history[i]["gap"][-1],
-                "mean_gap": float(gap_sum[i].sum() / gap_count.sum()),
-                "mean_gap_phases": (gap_sum[i] / np.maximum(gap_count, 1)).tolist(),
+                "mean_gap": float(gap_sum[i].sum() / gap_count[i].sum()),
+                "mean_gap_phases": (gap_sum[i] / np.maximum(gap_count[i], 1)).tolist(),
                 "x": final_theta[i].tolist()})
             if basins is not None:
                 final["basin"] = int(basins[i])
