@@ -206,3 +206,19 @@ def test_analysis_on_a_known_answer():
     ratio = a.quantities["mlp_converged_loss_log_ratio"]
     assert ratio.n == 4 and ratio.mean == pytest.approx(1.0) and ratio.unit == "seed"
     assert math.isclose(a.numbers["mlp"]["gd"]["converged"], 4)
+
+
+def test_flow_minimum_is_where_gradient_flow_goes():
+    """Against SciPy's ODE solver for ẋ = −∇F from starts in [−2.5, 2.5]², and the maxima against
+    SciPy's bounded minimiser of −h."""
+    from scipy.integrate import solve_ivp
+    from engine.objectives.ripple_lattice import flow_minimum, ridge_maxima
+
+    for n, m in zip(range(-3, 3), ridge_maxima(1.0, 0.1, 3)):
+        res = optimize.minimize_scalar(lambda z: -ridge(z, 1.0, 0.1), bounds=(n + 1e-6, n + 1 - 1e-6),
+                                       method="bounded", options={"xatol": 1e-10})
+        assert m == pytest.approx(res.x, abs=1e-6)
+    p = problem()
+    for x0 in np.random.default_rng(2).uniform(-2.5, 2.5, size=(12, 2)):
+        sol = solve_ivp(lambda t, x: -p.loss_and_gradient(x[None])[1][0], (0, 200), x0, rtol=1e-10, atol=1e-12)
+        assert np.rint(sol.y[:, -1]).tolist() == flow_minimum(x0, 1.0, 0.1).tolist()

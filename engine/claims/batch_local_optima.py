@@ -25,6 +25,7 @@ from engine.claims._tuned import at_edge, at_hp, fmt, split_studies, tuned_choic
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate
 from engine.objectives import OBJECTIVES
+from engine.objectives.ripple_lattice import flow_minimum
 from engine.record import Record
 from engine.report.figures import figure_to_svg, new_figure, optimizer_label, optimizer_style
 
@@ -56,6 +57,13 @@ def _by_seed(records: list[Record]) -> dict:
     return {r.spec.seed: r for r in records}
 
 
+def left_start_basin(rec: Record, problem) -> bool:
+    """Whether the run ended at another minimum than gradient flow from its start reaches."""
+    params = rec.spec.model.params
+    start = problem.initial_point(np.random.default_rng(rec.spec.seed))
+    return bool(np.any(np.rint(rec.final["x"]) != flow_minimum(start, params["a"], params["b"])))
+
+
 def _grid_text(choice: dict) -> str:
     ok = sum(g[1] is not None and math.isfinite(g[1]) for g in choice["grid"])
     return f"{ok}/{len(choice['grid'])}"
@@ -73,17 +81,20 @@ def _lattice(records: list[Record], text: dict, analysis: Analysis) -> None:
             "gd-same-step": _by_seed(at_hp(reported, FULL, choice[MINI]["hp"]))}
     steps = {FULL: choice[FULL]["hp"], MINI: choice[MINI]["hp"], "gd-same-step": choice[MINI]["hp"]}
     names = {FULL: optimizer_label(FULL), MINI: optimizer_label(MINI), "gd-same-step": text["labels"]["gd_same_step"]}
+    problem = OBJECTIVES[reported[0].spec.model.kind].build(**reported[0].spec.model.params)
     rows, numbers = [], {}
     for name, by_seed in runs.items():
         done = [r for r in by_seed.values() if converged(r)]
         k = int(sum(in_global(r) for r in done))
+        left = sum(left_start_basin(r, problem) for r in done)
         est = Estimate.proportion(k, len(done), unit="start")
         tuned = choice[FULL if name == FULL else MINI]
         rows.append([names[name], fmt(steps[name]["lr"]) + (" *" if at_edge(tuned) else ""),
                      f"{len(done)}/{len(by_seed)}", f"{k}/{len(done)}",
                      f"{est.mean:.2f} [{est.low:.2f}, {est.high:.2f}]" if est else "—",
-                     fmt(float(np.median([r.final["steps"] for r in done]))) if done else "—"])
+                     f"{left}/{len(done)}", fmt(float(np.median([r.final["steps"] for r in done]))) if done else "—"])
         numbers[name] = {"lr": steps[name]["lr"], "runs": len(by_seed), "converged": len(done), "in_global": k,
+                         "left_start_basin": left,
                          "fraction": est.mean if est else None, "wilson_95": [est.low, est.high] if est else None}
         if name != "gd-same-step":
             analysis.quantities[f"global_fraction_{'gd' if name == FULL else 'sgd'}"] = est

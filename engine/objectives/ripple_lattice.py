@@ -56,6 +56,24 @@ def tilt_slope(z):
     return TWO_PI * onp.cos(TWO_PI * z) * onp.sin(onp.pi * z) ** 2 + onp.pi * onp.sin(TWO_PI * z) ** 2
 
 
+def ridge_maxima(a: float, b: float, reach: int = 8) -> onp.ndarray:
+    """The maximum of h in each interval (n, n + 1), n = −reach … reach − 1, by bisection on h'
+    (h' > 0 just right of n, < 0 just left of n + 1; one root in between, tested)."""
+    from scipy.optimize import brentq   # here: only the analysis needs it
+
+    eps = 1e-9
+    return onp.array([brentq(ridge_slope, n + eps, n + 1 - eps, args=(a, b), xtol=1e-14)
+                      for n in range(-reach, reach)])
+
+
+def flow_minimum(x, a: float, b: float, reach: int = 8) -> onp.ndarray:
+    """The lattice point gradient flow ẋ = −∇F reaches from x (…, d): coordinate by coordinate, the
+    integer between the two maxima around x_j (F is a sum over coordinates).  The basin of a start,
+    against which a method's end tells whether it left it."""
+    maxima = ridge_maxima(a, b, reach)
+    return onp.searchsorted(maxima, onp.asarray(x, dtype=float)) - reach
+
+
 def term_tilts(n_terms: int, dim: int, spread: float, seed: int) -> onp.ndarray:
     """(N, d) tilts, each column of mean 0 and standard deviation ``spread``."""
     s = onp.random.default_rng(seed).standard_normal((int(n_terms), int(dim)))
