@@ -174,8 +174,8 @@ def _run_extended(problem, specs: list[dict]) -> list[dict]:
         else:
             position = step % per_epoch
             if position == 0:
-                order = [rng.permutation(n) for rng in batch_rngs]
-            idx = np.stack([o[position * batch_size:(position + 1) * batch_size] for o in order])
+                order = np.stack([rng.permutation(n) for rng in batch_rngs])
+            idx = order[:, position * batch_size:(position + 1) * batch_size]
         values, grads = gradient_of(theta, idx, t)
         members.check_finite(np.asarray(values), step)
         members.step(0, grads)
