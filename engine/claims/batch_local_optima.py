@@ -142,7 +142,7 @@ def _lattice_figure(example: Record, runs: dict, numbers: dict, names: dict, lab
     ax.set_aspect("equal")
     ax.set_xlabel("x₁")
     ax.set_ylabel("x₂")
-    ax.legend(fontsize=6, loc="upper right", framealpha=0.9)
+    ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
     for j, name in enumerate(runs):
         n = numbers[name]
         if n["fraction"] is None:
