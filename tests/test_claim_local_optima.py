@@ -222,3 +222,25 @@ def test_flow_minimum_is_where_gradient_flow_goes():
     for x0 in np.random.default_rng(2).uniform(-2.5, 2.5, size=(12, 2)):
         sol = solve_ivp(lambda t, x: -p.loss_and_gradient(x[None])[1][0], (0, 200), x0, rtol=1e-10, atol=1e-12)
         assert np.rint(sol.y[:, -1]).tolist() == flow_minimum(x0, 1.0, 0.1).tolist()
+
+
+@pytest.mark.parametrize("old,new,message", [
+    ("{max_steps: 500, until: {grad_norm: 1.0e-6}}", "{max_steps: 500, until: {train_loss_change: 1.0e-6}}",
+     "until.train_loss_change applies to networks only, not to model 'ripple-lattice'"),
+    ("{epochs: 400, evals: 12, until: {train_loss_change: 1.0e-4, window: 5}}",
+     "{epochs: 400, evals: 12, until: {grad_norm: 1.0e-4}}",
+     "until.grad_norm applies to analytic objectives only, not to model 'mlp-small-digits'"),
+    ("{epochs: 400, evals: 12, until: {train_loss_change: 1.0e-4, window: 5}}",
+     "{epochs: 400, evals: 12, until: {grad_norm: 1.0e-4, window: 5}}", "is not valid under any of the given schemas"),
+])
+def test_a_stopping_rule_for_the_wrong_kind_of_model_is_refused(tmp_path, old, new, message):
+    from pathlib import Path
+    from engine.config.errors import ConfigError
+    from engine.config.validate import load_experiments
+
+    text = (Path(__file__).resolve().parent.parent / "experiments.yaml").read_text(encoding="utf-8")
+    assert old in text
+    bad = tmp_path / "experiments.yaml"
+    bad.write_text(text.replace(old, new), encoding="utf-8")
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        load_experiments(bad, "full")
