@@ -244,3 +244,19 @@ def test_a_stopping_rule_for_the_wrong_kind_of_model_is_refused(tmp_path, old, n
     bad.write_text(text.replace(old, new), encoding="utf-8")
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(".", r"\.")):
         load_experiments(bad, "full")
+
+
+def test_network_members_that_converge_at_different_epochs_train_as_they_do_alone():
+    """GD on the small MLP: a rate that kills the network (it stops early, its loss flat at log 10)
+    and one that keeps descending, give in one group the records they give alone."""
+    from tests.test_training import spec as network_spec, untimed
+
+    budget = {"epochs": 60, "evals": 3, "until": {"train_loss_change": 1e-3, "window": 3}}
+    specs = [network_spec(seed=s, lr=lr, kind="sgd", params={"hidden": [32]}, batch="full", budget=budget)
+             for s, lr in ((0, 8.0), (1, 1.0))]
+    together = execute_group([(f"k{i}", f"r{i}", s) for i, s in enumerate(specs)])
+    for s, rec in zip(specs, together):
+        assert untimed(rec) == untimed(execute_group([("k", "r", s)])[0])
+    dead, alive = together
+    assert dead.final["converged"] and dead.final["train_loss_full"] == pytest.approx(math.log(10), abs=1e-3)
+    assert dead.final["epochs"] < alive.final["epochs"] and alive.final["train_loss_full"] < 1.0
