@@ -100,6 +100,10 @@ def train(*specs):
     return execute_group([(f"k{i}", f"r{i}", s) for i, s in enumerate(specs)])
 
 
+def untimed_result(rec) -> tuple:
+    return rec.status, rec.diverged_at_step, rec.history, rec.final
+
+
 def test_gd_stops_at_the_first_step_with_a_small_gradient():
     p = problem()
     x = p.initial_point(np.random.default_rng(3))
@@ -124,6 +128,14 @@ def test_stopped_members_do_not_change_the_others_and_the_cap_is_reported():
         for s, rec in zip(specs, together):
             alone = train(s)[0]
             assert rec.final == alone.final and rec.history == alone.history
+    # Ten members, most of which stop early: the stopped ones leave the computation (compaction)
+    # and the others go on with the same numbers.
+    specs = [spec(lr, seed=s, batch=4, steps=3000) for s, lr in enumerate([0.02, 0.05, 0.1, 0.2, 0.3] * 2)]
+    specs += [spec(0.9, seed=20, batch=4, steps=3000), spec(5.0, seed=21, batch=4, steps=3000)]
+    together = train(*specs)
+    assert sum(r.final["converged"] for r in together) == 10 and together[-1].status == "diverged"
+    for s, rec in zip(specs, together):
+        assert untimed_result(rec) == untimed_result(train(s)[0])
     gd = train(*groups[0])
     assert gd[0].final["converged"] and not gd[1].final["converged"] and gd[1].final["steps"] == 300
     sgd = train(*groups[1])
