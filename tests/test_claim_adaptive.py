@@ -1,4 +1,4 @@
-"""The pieces of batch-local-optima, adagrad-small-gradients and rmsprop-improves-adagrad: the new
+"""The pieces of adagrad-small-gradients and rmsprop-improves-adagrad (and the tilted wells): the new
 objectives against closed forms, finite differences, NumPy and SciPy; the extended objective
 trainer (minibatches, moving targets, per-coordinate tracking) against hand-written references,
 and grouped = alone; the analyses on synthetic records with known answers."""
@@ -288,26 +288,6 @@ def test_tuning_skips_grid_points_with_a_diverged_start():
 
 def _text(cid):
     return CLAIMS[cid].text("en")
-
-
-def test_batch_local_optima_analysis_on_a_known_answer():
-    """GD ends global from 10 of 20 starts, SGD from all 20: gain 0.5, fractions with Wilson CIs."""
-    g, _, l = OBJECTIVES["tilted_wells"].build().critical_points
-    recs = []
-    for study, oname in (("local-optima-wells-gd", "gd"), ("local-optima-wells-sgd", "minibatch-sgd")):
-        for lr, score in ((0.1, 0.5), (0.2, 0.2)):
-            recs += [_rec(study + "-tuning", oname, lr, 100 + s, {"mean_gap": score}) for s in range(4)]
-            for s in range(20):
-                basin = 0 if (oname == "minibatch-sgd" or s % 2 == 0) else 1
-                recs.append(_rec(study, oname, lr, s, {"mean_gap": score, "basin": basin, "steps": 100,
-                                                       "examples": 6400, "x": [g if basin == 0 else l]}))
-    a = CLAIMS["batch-local-optima"].analyze(recs, _text("batch-local-optima"), {})
-    assert a.quantities["global_fraction_gain"].mean == pytest.approx(0.5)
-    assert a.quantities["global_fraction_gd"].mean == pytest.approx(0.5)
-    assert (a.quantities["global_fraction_gd"].low, a.quantities["global_fraction_gd"].high) == \
-        pytest.approx(wilson(10, 20))
-    assert a.numbers["wells"]["gd"]["lr"] == 0.2
-    assert a.quantities["mlp_loss_log_ratio"] is None
 
 
 def test_adagrad_analysis_on_a_known_answer():

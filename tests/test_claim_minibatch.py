@@ -177,6 +177,10 @@ def test_single_example_analysis_known_ratio_and_slope():
     assert analysis.quantities["time_ratio_slope"].mean == pytest.approx(0.5)
     assert analysis.quantities["time_ratio_slope"].n == 3
     assert len(analysis.figures) == 2
+    # Epochs to the target = examples / N: B = 1 processed 100 examples of N = 400, B = 64 6,400.
+    runs = sei._runs(records)
+    assert runs[(400, 1, 0)]["epochs"] == pytest.approx(0.25) and runs[(400, 64, 0)]["epochs"] == pytest.approx(16)
+    assert analysis.tables[0]["rows"][0][6] == "1"          # N = 100, B = 1: 100 examples, one epoch
 
 
 def test_single_example_censored_run_is_a_lower_bound():

@@ -281,7 +281,7 @@ def test_timed_groups_train_last_and_alone(tmp_path):
     from engine.cli import _Tally, _train
 
     exp = load_experiments(ROOT / "experiments.yaml", "quick")
-    studies = {"single-example-n200-b1", "single-example-n200", "momentum-valley", "adam-rmsprop-valley",
+    studies = {"single-example-n400-b1", "single-example-n400", "momentum-valley", "adam-rmsprop-valley",
                "momentum-rosenbrock"}
     todo = [r for r in expand(exp) if r.spec["study"] in studies]
     intervals, lock = [], threading.Lock()

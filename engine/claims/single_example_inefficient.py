@@ -2,10 +2,11 @@
 cantidad grande de datos".
 
 MNIST-1D training sets of growing size N (engine/data/subsets.py), a small MLP, plain SGD with
-batch size B ∈ {1, 8, 64, 512, N} (each B at a fixed learning rate), every run timed alone
-(``alone: true``: no member axis that would hide the per-step cost), until the training loss
-reaches a fixed target (``budget.target_loss``).  Recorded per run: the seconds of training
-(evaluation excluded) and the examples processed to reach the target.
+batch size B ∈ {1, 8, 64, 512, N} (each B at a fixed learning rate, the same for every N), every
+run timed alone (``alone: true``: no member axis that would hide the per-step cost), until the
+training loss reaches a fixed target (``budget.target_loss``) that B = 1 reaches only after several
+epochs at the largest N.  Recorded per run: the seconds of training (evaluation excluded) and the
+examples processed to reach the target (and so the epochs, examples / N).
 
 Quantities, per seed (then an interval over seeds), with ratio(N) = seconds(B = 1) / the fewest
 seconds of any B at that N:
@@ -49,8 +50,9 @@ def _runs(records: list[Record]) -> dict:
         n = int(spec.dataset.params["n_train"])
         reached = bool(final["reached_target"])
         seconds = final["seconds_to_target"] if reached else final["seconds"]
+        examples = final["examples_to_target"] if reached else final["examples"]
         out[(n, _regime(spec), spec.seed)] = {
-            "seconds": seconds, "examples": final["examples_to_target"] if reached else final["examples"],
+            "seconds": seconds, "examples": examples, "epochs": examples / n,
             "reached": reached and rec.status == "ok", "batch_size": final["batch_size"],
             "lr": spec.optimizer.hp.get("lr"), "history": rec.history, "status": rec.status}
     return out
@@ -127,6 +129,7 @@ def analyze(records: list[Record], text: dict, _studies: dict) -> Analysis:
             rows.append([str(n), labels["full"].format(n=n) if g == "full" else str(g), f"{cells[0]['lr']:g}",
                          f"{n_reached}/{len(cells)}", bound + (f"{np.mean(secs):.3g}" if secs else "—"),
                          bound + (f"{np.mean(exs):.4g}" if exs else "—"),
+                         bound + (f"{np.mean(exs) / n:.3g}" if exs else "—"),
                          (f"{np.mean([x for x in seed_ratios if x]):.3g}" if g == 1 and any(seed_ratios) else "")])
         ax_t.plot(xs, ts, "-", color=color, marker=marker, ms=4, label=labels["size"].format(n=n))
         ax_e.plot(xs, es, "-", color=color, marker=marker, ms=4, label=labels["size"].format(n=n))

@@ -63,6 +63,18 @@ BUDGET = {
             "Networks: stop a run at the first evaluation whose training loss is ≤ target_loss, "
             "and record the steps, examples and seconds it took.")},
         "evals": {**POS_INT, "description": "Evaluation points along training (default 24)."},
+        "until": {"type": "object", "additionalProperties": False, "minProperties": 1,
+                  "description": (
+                      "Stop a run once it has converged; max_steps or epochs is then the cap. "
+                      "grad_norm (analytic objectives): ‖∇f(x)‖ of the full objective ≤ the value. "
+                      "train_loss_change (networks): the training loss on the whole training split "
+                      "changes by at most the value over each of `window` consecutive epochs (default 1)."),
+                  "oneOf": [{"required": ["grad_norm"], "not": {"anyOf": [{"required": ["train_loss_change"]},
+                                                                          {"required": ["window"]}]}},
+                            {"required": ["train_loss_change"], "not": {"required": ["grad_norm"]}}],
+                  "properties": {"grad_norm": {"type": "number", "exclusiveMinimum": 0},
+                                 "train_loss_change": {"type": "number", "exclusiveMinimum": 0},
+                                 "window": POS_INT}},
     },
 }
 

@@ -221,6 +221,13 @@ def _semantic_problems(data: dict) -> list[ConfigProblem]:
         elif budget is not None and ("epochs" in budget) == ("max_steps" in budget):
             problems.append(ConfigProblem(format_path(base + ("budget",)),
                                           "expected exactly one of epochs or max_steps."))
+        for rule, needs_data in (("grad_norm", False), ("train_loss_change", True)):
+            wrong = [m for m in study.get("models", []) if m in models and rule in (budget or {}).get("until", {})
+                     and bool(MODEL_KINDS[models[m]["kind"]].accepts) != needs_data]
+            if wrong:
+                problems.append(ConfigProblem(format_path(base + ("budget", "until", rule)), (
+                    f"until.{rule} applies to {'networks' if needs_data else 'analytic objectives'} only, "
+                    f"not to model '{wrong[0]}'.")))
         tune = study.get("tune")
         for path, entry in ((("tune",), tune), (("tune", "tie_break"), (tune or {}).get("tie_break"))):
             if entry and not entry["metric"].startswith("val_"):

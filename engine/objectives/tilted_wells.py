@@ -31,6 +31,9 @@ class FiniteSumInstance(ObjectiveInstance):
     n_terms: int | None = None
     basin: Callable | None = None         # x → (K,) 0 = global basin, 1 = local basin
     critical_points: tuple = ()           # (global minimum, barrier, local minimum)
+    # (x, idx, t) → (loss (K,), gradient (K, d)) in closed form, used instead of autograd's trace:
+    # a step of these small problems costs per recorded operation.  Tested against autograd.
+    loss_and_gradient: Callable | None = None
 
 
 def critical_points(delta: float) -> tuple[float, float, float]:

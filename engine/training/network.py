@@ -15,7 +15,11 @@ training loss and every validation metric (on fixed subsets of the splits; the f
 use the whole validation and test splits), the seconds spent training so far
 (evaluation excluded) and the median over coordinates of its optimizer's effective step.  With
 ``budget.target_loss`` a member stops at the first evaluation whose training loss reaches it, and
-records the steps, examples and seconds that took.  A data set's extra test sets (``Dataset.extra``)
+records the steps, examples and seconds that took.  With ``budget.until = {train_loss_change: tol,
+window: W}`` a member stops at the end of the first run of W consecutive epochs (default 1) over
+each of which its training loss, on the whole training split, changed by at most tol (it has
+converged; the budget is then a cap), and records that loss (``train_loss_full``) and whether it
+converged.  W > 1 keeps a turning point of the loss, or one quiet epoch of SGD, from counting.  A data set's extra test sets (``Dataset.extra``)
 give final metrics ``test_<name>_<metric>``; a model's ``artifacts`` and ``snapshot`` (see
 engine/models/base.py) are stored with the run.
 """
@@ -163,6 +167,21 @@ def _extra_tests(model, params, data, specs, k: int) -> dict:
     return out
 
 
+def _stop_converged(model, params, train_all, previous, quiet, until, members, converged_at, step) -> np.ndarray:
+    """The training loss on the whole split at the end of an epoch.  ``quiet`` counts, per member,
+    the consecutive epochs whose loss changed by at most ``until['train_loss_change']``; active
+    members whose count reaches ``until['window']`` stop here (their entries keep the loss at which
+    they stopped)."""
+    loss = np.asarray(model.loss(params, train_all), dtype=float)
+    active = members.active.copy()
+    quiet[:] = np.where(np.abs(loss - previous) <= until["train_loss_change"], quiet + 1, 0)
+    done = active & (quiet >= until.get("window", 1))
+    for i in np.flatnonzero(done):
+        converged_at[i] = step
+    members.freeze(done)
+    return np.where(active, loss, previous)
+
+
 def train_network_group(specs: list[dict]) -> list[dict]:
     s0 = specs[0]
     data = DATASETS[s0["dataset"]["kind"]].load(None, **s0["dataset"]["params"])
@@ -202,6 +221,14 @@ def train_network_group(specs: list[dict]) -> list[dict]:
     snapshot_steps = set(eval_points[np.unique(np.round(
         np.linspace(0, len(eval_points) - 1, N_SNAPSHOTS)).astype(int))].tolist())
     target_loss = budget.get("target_loss")
+    until = budget.get("until", {})
+    loss_tol = until.get("train_loss_change")
+    quiet = np.zeros(k, dtype=int)
+    converged_at: list[int | None] = [None] * k
+    train_all = _examples(data.x_train, data.y_train, k)
+    if loss_tol is not None and (model.latents or model.players):
+        raise ValueError("until.train_loss_change needs a single-player model without noise inputs")
+    full_loss = None if loss_tol is None else np.asarray(model.loss(params, train_all), dtype=float)
     reached_at: list[int | None] = [None] * k
     seconds_at: list[float | None] = [None] * k
     history: list[dict] = [dict() for _ in range(k)]
@@ -271,6 +298,9 @@ def train_network_group(specs: list[dict]) -> list[dict]:
             members.check_finite(np.asarray(values), step, parameters=False)
             members.step(b, grads)
         trained_seconds += time.perf_counter() - started
+        if loss_tol is not None and (step + 1) % steps_per_epoch == 0:
+            full_loss = _stop_converged(model, current(), train_all, full_loss, quiet, until, members,
+                                        converged_at, step + 1)
         if not members.active.any():
             break
     else:
@@ -285,13 +315,16 @@ def train_network_group(specs: list[dict]) -> list[dict]:
     outcomes = []
     for i in range(k):
         diverged = members.diverged_at[i]
-        steps = diverged if diverged is not None else (reached_at[i] if reached_at[i] is not None else total_steps)
+        stopped = reached_at[i] if reached_at[i] is not None else converged_at[i]
+        steps = diverged if diverged is not None else (stopped if stopped is not None else total_steps)
         final = {"steps": steps, "epochs": steps / steps_per_epoch, "examples": examples(steps),
                  "batch_size": batch_size, "seconds": history[i]["seconds"][-1] if history[i] else 0.0}
         if target_loss is not None:
             final.update({"reached_target": reached_at[i] is not None, "steps_to_target": reached_at[i],
                           "examples_to_target": None if reached_at[i] is None else examples(reached_at[i]),
                           "seconds_to_target": seconds_at[i]})
+        if loss_tol is not None:
+            final.update({"converged": converged_at[i] is not None, "train_loss_full": float(full_loss[i])})
         if diverged is None:
             final.update({key: float(value[i]) for key, value in finals.items()})
             final["train_loss"] = history[i]["train_loss"][-1]

@@ -14,7 +14,7 @@ import numpy as np
 from autograd import make_vjp
 
 from engine.objectives import OBJECTIVES
-from engine.training.loop import Members, log_checkpoints, run_members
+from engine.training.loop import COMPACT_MIN_ROWS, COMPACT_WHEN_STOPPED, Members, log_checkpoints, run_members
 
 
 def train_objective_group(specs: list[dict]) -> list[dict]:
@@ -64,6 +64,14 @@ def train_objective_group(specs: list[dict]) -> list[dict]:
 #   coordinate, which it logs for every extended objective), and records for each coordinate the step after which its relative error stays
 #   ≤ ``coordinate_tol`` (None if it has not settled by the end).
 # - basins: ``basin(x)`` → (K,) labels of the final points.
+# - convergence: with ``budget.until = {grad_norm: tol}`` a member stops at the first step where the
+#   full objective's gradient norm ‖∇f(x)‖ is ≤ tol (for minibatch members that gradient is computed
+#   for the check alone; it is not an optimizer step), and records that step; the step budget is
+#   then a cap, the same terms processed for every batch regime.
+# - gradients: ``loss_and_gradient(x, idx, t)`` in closed form when the instance has it (tested
+#   against autograd's), else autograd's.
+# - members that stopped (converged or diverged) leave the computation once they are half of its
+#   rows, as in `run_members`: rows are independent, so no other member's number changes.
 #
 # ``gap(x, t)`` = f(x; t) − min f(·; t) of the full objective is computed at every step: its
 # mean over the run and over each phase are final metrics (the tuning score of the claims).
@@ -78,6 +86,38 @@ def _total_steps(budget: dict, n_terms: int | None, batch_size: int | None) -> i
         return int(budget["max_steps"])
     per_epoch = 1 if n_terms is None else n_terms // batch_size
     return int(budget["epochs"]) * per_epoch
+
+
+def _gradient_function(problem):
+    """(x, idx, t) → (values (K,), gradients (K, d)): the instance's closed form, else autograd's."""
+    if getattr(problem, "loss_and_gradient", None) is not None:
+        return problem.loss_and_gradient
+
+    def value_and_gradient(theta, idx, t):
+        vjp, values = make_vjp(lambda th: problem.loss(th, idx, t))(theta)
+        return values, vjp(np.ones(theta.shape[0]))
+    return value_and_gradient
+
+
+def _converged(members, ids, full_gradient, tol: float, grad_norms) -> np.ndarray:
+    """The active rows whose full gradient norm is ≤ tol (``grad_norms``, by member, keeps each
+    active member's latest norm; row r holds member ids[r])."""
+    norms = np.sqrt(np.sum(np.asarray(full_gradient) ** 2, axis=1))
+    grad_norms[ids[members.active]] = norms[members.active]
+    return members.active & (norms <= tol)
+
+
+def _compacted(members, ids, order, final_theta, diverged_at):
+    """The rows still active, once the stopped ones are half of them (their final points and
+    divergence steps saved by member), else everything as it is."""
+    if members.k < COMPACT_MIN_ROWS or members.active.sum() > COMPACT_WHEN_STOPPED * members.k:
+        return members, ids, order
+    rows = np.flatnonzero(members.active)
+    gone = np.flatnonzero(~members.active)
+    final_theta[ids[gone]] = members.thetas[0][gone]
+    for r in gone:
+        diverged_at[ids[r]] = members.diverged_at[r]
+    return members.subset(rows), ids[rows], order[rows] if isinstance(order, np.ndarray) else order
 
 
 def _train_extended(problem, specs: list[dict]) -> list[dict]:
@@ -97,6 +137,8 @@ def _run_extended(problem, specs: list[dict]) -> list[dict]:
     theta0 = np.stack([problem.initial_point(np.random.default_rng(s["seed"])) for s in specs])
     batch_rngs = [np.random.default_rng([s["seed"], 1]) for s in specs]
     members = Members(specs, [theta0])
+    ids = np.arange(k)                  # the member each row holds (rows leave once stopped)
+    final_theta, diverged_at = theta0.copy(), [None] * k
     checkpoints = set(_checkpoints(total))
     phases = [0.0, *getattr(problem, "phases", ()), np.inf]
     phase_of = lambda t: int(np.searchsorted(phases, t, side="right") - 1)
@@ -106,11 +148,14 @@ def _run_extended(problem, specs: list[dict]) -> list[dict]:
     err0 = np.maximum(tracked(theta0, 0.0), 1e-300) if tracked else None
     last_above = np.full(theta0.shape, -1) if tracked and tol else None
     gap_sum = np.zeros((k, n_phases))
-    gap_count = np.zeros(n_phases)
+    gap_count = np.zeros((k, n_phases))
     history = [{"step": [], "gap": []} for _ in range(k)]
-    ones = np.ones(k)
-    order = [None] * k
+    order = None
     full_batch = batch_size is None or batch_size == n
+    gradient_of = _gradient_function(problem)
+    grad_tol = s0["budget"].get("until", {}).get("grad_norm")
+    converged_at = [None] * k
+    grad_norms = np.full(k, np.nan)
 
     for step in range(total + 1):
         t = step / total if total else 0.0
@@ -118,21 +163,27 @@ def _run_extended(problem, specs: list[dict]) -> list[dict]:
         active = members.active.copy()
         gaps = np.asarray(problem.gap(theta, t), dtype=float)
         p = phase_of(t)
-        gap_sum[:, p] += np.where(active, gaps, 0.0)
-        gap_count[p] += 1
+        gap_sum[ids, p] += np.where(active, gaps, 0.0)
+        gap_count[ids, p] += active    # per member: a member that stopped no longer counts steps
         if tracked:
-            rel = tracked(theta, t) / err0
+            rel = tracked(theta, t) / err0[ids]
             if last_above is not None:
-                last_above = np.where(active[:, None] & (rel > tol), step, last_above)
-        if step in checkpoints:
+                last_above[ids] = np.where(active[:, None] & (rel > tol), step, last_above[ids])
+        done = np.zeros(members.k, bool)
+        if grad_tol is not None:
+            done = _converged(members, ids, gradient_of(theta, None, t)[1], grad_tol, grad_norms)
+            for i in np.flatnonzero(done):
+                converged_at[ids[i]] = step
+        if step in checkpoints or done.any():
             eff = members.effective_step(0)
-            for i in np.flatnonzero(active):
-                h = history[i]
+            for i in np.flatnonzero(active if step in checkpoints else done):
+                h = history[ids[i]]
                 h["step"].append(step)
                 h["gap"].append(float(gaps[i]) if np.isfinite(gaps[i]) else None)
                 h.setdefault("effective_step", []).append(eff[i].tolist())
                 if tracked:
                     h.setdefault("coordinate_error", []).append(rel[i].tolist())
+        members.freeze(done)
         if step == total or not members.active.any():
             break
         if full_batch:
@@ -140,24 +191,29 @@ def _run_extended(problem, specs: list[dict]) -> list[dict]:
         else:
             position = step % per_epoch
             if position == 0:
-                order = [rng.permutation(n) for rng in batch_rngs]
-            idx = np.stack([o[position * batch_size:(position + 1) * batch_size] for o in order])
-        vjp, values = make_vjp(lambda th: problem.loss(th, idx, t))(theta)
+                order = np.stack([batch_rngs[i].permutation(n) for i in ids])
+            idx = order[:, position * batch_size:(position + 1) * batch_size]
+        values, grads = gradient_of(theta, idx, t)
         members.check_finite(np.asarray(values), step)
-        members.step(0, vjp(ones))
+        members.step(0, grads)
+        members, ids, order = _compacted(members, ids, order, final_theta, diverged_at)
 
-    final_theta = members.thetas[0]
+    final_theta[ids] = members.thetas[0]
+    for r, i in enumerate(ids):
+        diverged_at[i] = members.diverged_at[r]
     basins = problem.basin(final_theta) if getattr(problem, "basin", None) else None
     outcomes = []
     for i in range(k):
-        diverged = members.diverged_at[i]
-        final = {"steps": total if diverged is None else diverged, "batch_size": batch_size or 1,
-                 "examples": (total if diverged is None else diverged) * (batch_size or 1)}
+        diverged = diverged_at[i]
+        steps = diverged if diverged is not None else (converged_at[i] if converged_at[i] is not None else total)
+        final = {"steps": steps, "batch_size": batch_size or 1, "examples": steps * (batch_size or 1)}
+        if grad_tol is not None:
+            final.update({"converged": converged_at[i] is not None, "grad_norm": float(grad_norms[i])})
         if diverged is None:
             final.update({
                 "final_gap": history[i]["gap"][-1],
-                "mean_gap": float(gap_sum[i].sum() / gap_count.sum()),
-                "mean_gap_phases": (gap_sum[i] / np.maximum(gap_count, 1)).tolist(),
+                "mean_gap": float(gap_sum[i].sum() / gap_count[i].sum()),
+                "mean_gap_phases": (gap_sum[i] / np.maximum(gap_count[i], 1)).tolist(),
                 "x": final_theta[i].tolist()})
             if basins is not None:
                 final["basin"] = int(basins[i])
