@@ -10,6 +10,7 @@ when some diverged), and a heat-map of the tuning metric on validation over opti
 """
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 
@@ -20,7 +21,7 @@ from matplotlib.ticker import NullFormatter
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate
 from engine.record import Record
-from engine.tuning import choose
+from engine.tuning import tune_cell, tuning_seeds
 from engine.report.figures import (annotate_heatmap, figure_to_svg, metric_label, new_figure,
                                    optimizer_label, optimizer_style)
 from engine.spec import RunSpec
@@ -29,21 +30,37 @@ HEADLINES = ("test_accuracy", "test_mse", "test_modes", "test_mmd")
 
 
 def final_records(records: list[Record], study: dict) -> dict[str, dict]:
-    """optimizer name → {'best': tuning choice, 'grid': grid records, 'finals': records at the
-    chosen hyperparameters, one per seed}."""
-    tune_seed = study["seeds"][0]
-    by_opt: dict = defaultdict(list)
+    """optimizer name → {'tuning': its `engine.tuning.Tuning`, 'best': a record at the chosen
+    hyperparameters (None when nothing was chosen), 'grid': the tuning seeds' records of every
+    grid point, 'finals': every seed's record at the chosen hyperparameters, by seed}."""
+    seeds = tuning_seeds(study)
+    by_opt: dict = defaultdict(dict)
     for rec in records:
-        by_opt[rec.spec.optimizer.name].append(rec)
+        by_opt[rec.spec.optimizer.name][(hp_key(rec.spec.optimizer.hp), rec.spec.seed)] = rec
     out = {}
     for oname in study["optimizers"]:
-        grid = [r for r in by_opt.get(oname, []) if r.spec.seed == tune_seed]
-        best = choose(grid, study["tune"])
-        finals = [] if best is None else sorted(
-            (r for r in by_opt[oname] if r.spec.optimizer.hp == best.spec.optimizer.hp),
-            key=lambda r: r.spec.seed)
-        out[oname] = {"best": best, "grid": grid, "finals": finals}
+        mine = by_opt.get(oname, {})
+        hps = list({k: json.loads(k) for k, _ in mine}.values())
+        # in plan order (rates ascending), so that a tie goes where the planner sent it
+        declared = sorted((hp for hp in hps if _declared(hp, study["grid"].get(oname, {}))),
+                          key=lambda hp: (hp.get("lr", 0.0), hp_key(hp)))
+        tuning = tune_cell(declared, lambda hp: [mine.get((hp_key(hp), s)) for s in seeds], study["tune"])
+        finals = [] if tuning.hp is None else sorted(
+            (r for (k, _), r in mine.items() if k == hp_key(tuning.hp)), key=lambda r: r.spec.seed)
+        grid = [mine[(hp_key(hp), s)] for hp, _ in tuning.points for s in seeds if (hp_key(hp), s) in mine]
+        out[oname] = {"tuning": tuning, "best": finals[0] if finals else None, "grid": grid, "finals": finals}
     return out
+
+
+def _declared(hp: dict, axes: dict) -> bool:
+    """Whether `hp` is a point of the declared grid (not one of its extensions)."""
+    from engine.config.validate import expand_values   # validate imports the claims
+
+    return all(hp.get(k) in expand_values(v) for k, v in axes.items())
+
+
+def hp_key(hp: dict) -> str:
+    return json.dumps(hp, sort_keys=True)
 
 
 def _mean(records: list[Record], metric: str) -> float:
@@ -86,15 +103,17 @@ def _curves(ax, cells: dict, metric: str, xkey: str, xscale: str) -> None:
 
 
 def _heatmap(ax, cells: dict, metric: str, mode: str, labels: dict) -> None:
-    lrs = sorted({r.spec.optimizer.hp["lr"] for c in cells.values() for r in c["grid"]})
+    """Each optimizer's mean validation score over its tuning seeds at each rate (✕: a seed
+    diverged there), the chosen rate framed."""
+    lrs = sorted({lr for c in cells.values() for lr in c["tuning"].rates})
     names = list(cells)
     grid = np.full((len(names), len(lrs)), np.nan)
     diverged = []
     for i, oname in enumerate(names):
-        for rec in cells[oname]["grid"]:
-            j = lrs.index(rec.spec.optimizer.hp["lr"])
-            if rec.status == "ok" and rec.metric(metric) is not None:
-                grid[i, j] = rec.final[metric]
+        for hp, score in cells[oname]["tuning"].points:
+            j = lrs.index(hp["lr"])
+            if score is not None:
+                grid[i, j] = score
             else:
                 diverged.append((i, j))
     # Losses span decades across a grid of rates; accuracies and mode counts do not.
@@ -127,14 +146,12 @@ def _study(sname: str, study: dict, records: list[Record], text: dict, analysis:
     rows = []
     for oname, cell in cells.items():
         best, finals = cell["best"], cell["finals"]
-        lrs = sorted({r.spec.optimizer.hp["lr"] for r in cell["grid"]})
         if best is None:
             rows.append([oname, labels["all_diverged"]] + ["—"] * (len(headlines) + 3)
                         + [f"{sum(r.status != 'ok' for r in cell['grid'])}/{len(cell['grid'])}"])
             continue
         lr = best.spec.optimizer.hp["lr"]
-        edge = (labels["edge_low"] if lr == lrs[0] else labels["edge_high"] if lr == lrs[-1] else "") \
-            if len(lrs) > 1 else ""
+        edge = {"low": labels["edge_low"], "high": labels["edge_high"], None: ""}[cell["tuning"].edge]
         stats = []
         for m in headlines:
             est = Estimate.from_samples([r.metric(m) for r in finals if r.status == "ok"])
