@@ -42,7 +42,7 @@ def final_records(records: list[Record], study: dict) -> dict[str, dict]:
         mine = by_opt.get(oname, {})
         hps = list({k: json.loads(k) for k, _ in mine}.values())
         # in plan order (rates ascending), so that a tie goes where the planner sent it
-        declared = sorted((hp for hp in hps if _declared(hp, study["grid"].get(oname, {}))),
+        declared = sorted((hp for hp in hps if _declared(hp, (study.get("grid") or {}).get(oname) or {})),
                           key=lambda hp: (hp.get("lr", 0.0), hp_key(hp)))
         tuning = tune_cell(declared, lambda hp: [mine.get((hp_key(hp), s)) for s in seeds], study["tune"])
         finals = [] if tuning.hp is None else sorted(
