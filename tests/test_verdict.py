@@ -84,3 +84,13 @@ def test_proportions_and_exact_quantities_say_how_they_were_made():
 @pytest.mark.parametrize("criterion, outcome", [({"between": [3.0, 3.0]}, "pass"), ({"at_least": 4.0}, "fail")])
 def test_an_exact_quantity_passes_or_fails_outright(criterion, outcome):
     assert check(criterion, Estimate.exact(3.0)) == outcome
+
+
+def test_a_zero_width_t_interval_decides_nothing():
+    """Five seeds that all cover 8 of 8 modes: a t interval [8, 8] would pass '≥ 8' with a
+    certainty five seeds cannot give; only an exact quantity passes outright."""
+    same = Estimate.from_samples([8.0] * 5)
+    assert same.degenerate and check({"at_least": 8.0}, same) == "unclear"
+    assert check({"at_least": 9.0}, same) == "unclear"
+    assert check({"at_least": 8.0}, Estimate.exact(8.0, unit="count")) == "pass"
+    assert check({"at_least": 8.0}, Estimate.from_samples([9.0, 9.5, 10.0, 9.2, 9.8])) == "pass"
