@@ -158,6 +158,7 @@ def _analyse(exp: Experiments, records: list[Record], missing: list, waiting: li
                           for r in rows],
             "verdict": verdict, "verdict_reason": reason, "missing": lacking,
             "command": rebuild_command(_claim_ids(claim, exp), exp.profile),
+            **_criterion_record(exp.data["claims"][cid], language),
         })
         record = exp.data["claims"][cid]
         claims_json.append({"id": cid, "verdict": verdict, "reason": reason, "criterion": rows,
@@ -165,6 +166,13 @@ def _analyse(exp: Experiments, records: list[Record], missing: list, waiting: li
                             "numbers": analysis.numbers, "missing_results": len(lacking),
                             "runs_used": len(mine)})
     return claims, claims_json
+
+
+def _criterion_record(record: dict, language: str) -> dict:
+    """The date a claim's criterion was declared and its revisions, each reason in `language`
+    (Spanish when no translation)."""
+    return {"declared": record.get("declared"),
+            "revisions": [{**r, "why": r.get(f"why_{language}", r["why"])} for r in record.get("revisions", [])]}
 
 
 _JOB = None  # in a forked worker of `_in_parallel` only: the function it calls
