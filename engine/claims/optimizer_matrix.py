@@ -218,6 +218,9 @@ def _study(sname: str, study: dict, records: list[Record], text: dict, analysis:
                             "columns": columns, "rows": rows, "after": f"{sname}-heatmap"})
     analysis.numbers.setdefault(sname, {})["optimizers"] = {
         o: {"lr": None if c["best"] is None else c["best"].spec.optimizer.hp["lr"],
+            "tuning": {"seeds": len(tuning_seeds(study)), "rates": c["tuning"].rates,
+                       "extensions": c["tuning"].extensions, "edge": c["tuning"].edge,
+                       "pending": c["tuning"].pending},
             **{m: _mean(c["finals"], m) for m in (metric, *headlines)}}
         for o, c in cells.items()}
 
@@ -230,6 +233,12 @@ def analyze(records: list[Record], text: dict, studies: dict) -> Analysis:
     for sname, study in studies.items():
         if by_study.get(sname) and study.get("tune"):
             _study(sname, study, by_study[sname], text, analysis)
+    cells = [(s, o, c["tuning"], c["lr"]) for s, n in analysis.numbers.items() for o, c in n["optimizers"].items()]
+    analysis.numbers["tuning"] = {
+        "cells": len(cells),
+        "interior": sum(lr is not None and t["rates"][0] < lr < t["rates"][-1] for _, _, t, lr in cells),
+        "extended": sum(t["extensions"] > 0 for _, _, t, _ in cells),
+        "flagged_at_edge": [f"{s}/{o} ({t['edge']})" for s, o, t, _ in cells if t["edge"] and not t["pending"]]}
     return analysis
 
 
