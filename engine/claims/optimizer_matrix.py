@@ -137,7 +137,8 @@ def _heatmap(ax, cells: dict, metric: str, mode: str, labels: dict) -> None:
 
 
 def _study(sname: str, study: dict, records: list[Record], text: dict, analysis: Analysis) -> None:
-    cells = final_records(records, study)
+    # An optimizer without runs in this family is absent from it, not "all diverged".
+    cells = {o: c for o, c in final_records(records, study).items() if c["grid"] or c["finals"]}
     metric, mode = study["tune"]["metric"], study["tune"]["mode"]
     sample = next(r for r in records)
     headlines = [m for m in HEADLINES if any(m in r.final for r in records)][:2]
