@@ -70,3 +70,23 @@ def test_the_sqrt_kappa_row_fits_one_slope_per_seed():
 def test_reproductions_are_not_a_claim():
     assert "reproductions" not in {c.replace("-", "_") for c in CLAIMS}
     assert all(claim.analyze.__module__ != "engine.claims.reproductions" for claim in CLAIMS.values())
+
+
+def test_the_handout_shows_the_reproductions_and_each_criterion_s_record():
+    """Rendered from a context like assemble's: the table's rows in the language's decimal style,
+    and a claim's declared date and revisions under its criterion."""
+    from engine.report import TEMPLATES_DIR
+    from engine.report.assemble import _criterion_record, _reproduction_rows
+    from engine.report.render import render_html
+    from tests.test_report_render import fake_context
+
+    records = [_mnist1d("cnn", s, a) for s, a in enumerate([0.90, 0.92, 0.91])]
+    context = fake_context(language="es")
+    context["reproductions"] = _reproduction_rows(reproductions(records), "es")
+    revision = {"date": "2026-11-27", "from": "300 epochs", "to": "600 epochs", "why": "porque sí", "why_en": "because"}
+    context["claims"][0].update(_criterion_record({"declared": "2026-11-26", "revisions": [revision]}, "es"))
+    html = render_html(context, TEMPLATES_DIR)
+    assert 'id="reproductions"' in html and "Greydanus 2020" in html and "0,91 [" in html and "no reproducido" in html
+    assert "Criterio declarado el 2026-11-26." in html and "300 epochs → 600 epochs. porque sí" in html
+    english = _criterion_record({"declared": "2026-11-26", "revisions": [revision]}, "en")
+    assert english["revisions"][0]["why"] == "because"
