@@ -1,10 +1,13 @@
 """optimizer-matrix: every optimizer variant on every model family.
 
 For each study (one model family on one data set), each optimizer's learning rate is tuned on
-the validation split with the first seed (engine/plan.py: the tuning protocol); the chosen rate
-is re-run with every seed and evaluated on test.  Shown per family: learning curves (mean and
-min–max band over seeds), the table of final metrics (how many seeds each rests on, flagged
-when some diverged), and a heat-map of the tuning metric on validation over optimizer × rate.  The quantities a criterion may name are
+the validation split by the mean over the study's tuning seeds, the grid extended past an edge
+choice (engine/tuning.py: the tuning protocol, the same function the planner runs); the chosen
+rate runs the other seeds and every seed is evaluated on test.  Shown per family: learning
+curves (mean and min–max band over seeds), the table of final metrics (how many seeds each rests
+on, flagged when some diverged, the rate flagged when still at an edge), and a heat-map of the
+mean tuning metric over optimizer × rate.  An optimizer without runs in a family is absent from
+it.  The quantities a criterion may name are
 "<study>.<final metric>" of the family's best optimizer (best mean validation score), e.g.
 "matrix-mlp-digits.test_accuracy", and for autoencoders "<study>.mse_ratio_to_pca".
 """
