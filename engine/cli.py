@@ -16,6 +16,7 @@ from engine.plan import (FILTER_FIELDS, Run, count_runs, expand_with_waiting, ex
                          group_runs, parse_filter, select)
 from engine.record import Record
 from engine.store import DEFAULT_STORE, ResultStore, StoreBusy, StoreUnwritable
+from engine.tuning import final_seeds
 
 EXIT_BAD_INPUT = 2
 DEFAULT_MAX_RUNS = 100_000
@@ -177,7 +178,8 @@ def _store(args) -> ResultStore:
 
 
 def _seeds(exp):
-    return lambda study: exp.data["studies"][study]["seeds"]
+    """Study → the seeds only a tuned cell's chosen point runs with."""
+    return lambda study: final_seeds(exp.data["studies"][study])
 
 
 def _selects(terms):

@@ -25,7 +25,7 @@ from engine.codehash import fingerprint
 from engine.procedures import PROCEDURES, code_roots
 from engine.record import NoSuchField
 from engine.spec import Named, OptimizerSpec, ProcedureSpec, RunSpec, canonical
-from engine.tuning import choose
+from engine.tuning import final_seeds, tune_cell, tuning_seeds
 from engine.training import MODEL_KINDS
 from engine.training.network import examples_per_step
 
@@ -151,16 +151,24 @@ def _axis_size(spec) -> int:
 
 
 def count_runs(exp: Experiments) -> dict[str, int]:
-    """Study → how many runs it plans (a tuned study: its grid plus the other seeds of the
-    chosen point), counted from the sizes of its axes without expanding them."""
+    """Study → how many runs it plans at most (a tuned study: its grid and every extension the
+    study allows, each with the tuning seeds, plus the other seeds of the chosen point), counted
+    from the sizes of its axes without expanding them."""
     counts = {}
     for sname, study in exp.data["studies"].items():
         sweep = math.prod(_axis_size(v) for v in (study.get("vary") or {}).values())
+        tune, seeds = study.get("tune"), len(study["seeds"])
         per_model = 0
         for oname in study.get("optimizers") or [None]:
-            grid = math.prod(_axis_size(v) for v in ((study.get("grid") or {}).get(oname) or {}).values())
-            seeds = len(study["seeds"])
-            per_model += grid + seeds - 1 if study.get("tune") else grid * seeds
+            axes = (study.get("grid") or {}).get(oname) or {}
+            grid = math.prod(_axis_size(v) for v in axes.values())
+            if tune:
+                k = len(tuning_seeds(study))
+                # an extension adds one rate for every combination of the other hyperparameters
+                per_rate = grid // _axis_size(axes["lr"]) if "lr" in axes else 0
+                per_model += (grid + tune.get("extend", 0) * per_rate) * k + seeds - k
+            else:
+                per_model += grid * seeds
         counts[sname] = len(study["models"]) * sweep * per_model
     return counts
 
@@ -173,10 +181,11 @@ def expand(exp: Experiments, store=None, studies=None) -> list[Run]:
     """Every run of every study, in a stable order.
 
     A study without `tune` runs its whole grid with every seed.  A study with
-    `tune: {metric, mode}` follows the tuning protocol: the grid runs with the first seed and is
-    scored on the validation split; the best grid point then runs with every seed.  Those final
-    runs are known only once the grid is in `store`; until then `expand_with_waiting` names their
-    cells.
+    `tune: {metric, mode, seeds, extend}` follows the tuning protocol (engine/tuning.py): the grid
+    runs with the first `seeds` seeds and is scored on the validation split, a choice at an edge
+    of the grid adds a rate beyond it (at most `extend` times), and the chosen point then runs
+    with the other seeds.  Extensions and final runs are known only once what precedes them is in
+    `store`; until then `expand_with_waiting` names their cells.
     `studies` restricts the expansion to those study names.
     """
     return _expand(exp, store, studies)[0]
@@ -195,31 +204,33 @@ def _expand(exp: Experiments, store, studies=None) -> tuple[list[Run], list[Cell
         if not tune:
             runs.extend(_run(make(hp, seed)) for hp in hps for seed in study["seeds"])
             continue
-        grid = [_run(make(hp, study["seeds"][0])) for hp in hps]
-        runs.extend(grid)
-        records = [store.get(r.key) for r in grid] if store is not None else [None]
-        if any(r is None for r in records):
-            waiting.append(cell)
-            continue
+        tuning = tuning_seeds(study)
+        records_at = lambda hp, make=make, tuning=tuning: [
+            None if store is None else store.get(_run(make(hp, seed)).key) for seed in tuning]
         try:
-            best = choose(records, tune)
+            outcome = tune_cell(hps, records_at, tune)
         except NoSuchField as exc:   # a tuning metric the study's runs do not measure
             raise ConfigError(str(exp.file), [ConfigProblem(f"studies.{cell.study}.tune", (
                 f"its runs cannot be tuned on what they do not measure: {exc}"))]) from None
-        if best is not None:
-            runs.extend(_run(make(best.spec.optimizer.hp, seed)) for seed in study["seeds"][1:])
+        runs.extend(_run(make(hp, seed)) for hp, _ in outcome.points for seed in tuning)
+        if outcome.pending:
+            waiting.append(cell)
+        elif outcome.hp is not None:
+            runs.extend(_run(make(outcome.hp, seed)) for seed in final_seeds(study))
     return runs, waiting
 
 
 def expected_finals(waiting, grid_runs, seeds_of, selected=lambda spec: True) -> dict[Cell, tuple[dict, int]]:
     """Each waiting cell's final seeds as (a spec of its grid, how many runs): ``seeds_of(study)``
-    is the study's seed list; ``selected(spec)`` whether the run's selection (``--only``) keeps
-    a run like `spec`.  A cell with no final run to expect (one seed, or none selected) is left out."""
+    is the study's final seeds (``engine.tuning.final_seeds``); ``selected(spec)`` whether the
+    run's selection (``--only``) keeps a run like `spec`.  A cell with no final run to expect (no
+    final seed, or none selected) is left out.  A grid extension still to come is not counted:
+    whether there will be one is known only once the grid is scored."""
     waiting, out = set(waiting), {}
     for run in grid_runs:
         cell = cell_of(run.spec)
         if cell in waiting and cell not in out:
-            finals = sum(selected({**run.spec, "seed": seed}) for seed in seeds_of(cell.study)[1:])
+            finals = sum(selected({**run.spec, "seed": seed}) for seed in seeds_of(cell.study))
             if finals:
                 out[cell] = (run.spec, finals)
     return out

@@ -207,4 +207,38 @@ def test_adam_rank_from_matrix():
                                 "f2": {"adam": 0.70, "sgd": 0.80, "rms": 0.72}})
     a = CLAIMS["adam-combines"].analyze(records, _text("adam-combines"), studies)
     est = a.quantities["adam_rank"]
-    assert est.n == 3 and est.mean == pytest.approx(2.0)     # 1st in f1, 3rd in f2
+    assert est.n == 3 and est.mean == pytest.approx(4.0)     # 1st in f1, 3rd of 3 in f2: 7 on the scale of 7
+
+
+def test_an_optimizer_without_runs_in_a_family_is_absent_there_never_worse():
+    """rms declared by both families but run only in f1: f2 compares adam and sgd alone."""
+    records, studies = _matrix({"f1": {"adam": 0.95, "sgd": 0.90, "rms": 0.91}, "f2": {"adam": 0.70, "sgd": 0.80}})
+    studies["f2"]["optimizers"] = ["adam", "sgd", "rms"]
+    a = CLAIMS["heuristics-no-theory"].analyze(records, _text("heuristics-no-theory"), studies)
+    f2_rows = [row for row in a.tables[0]["rows"] if row[0] == "f2"]
+    assert len(f2_rows) == 2 and all("rms" not in str(row[1]).lower() for row in f2_rows)
+    assert a.numbers["absent"] == {"rms": ["f2"]}
+    assert a.numbers["families"]["f2"]["tied_with_best"] == ["sgd"] and "rms" not in a.numbers["families"]["f2"]["welch_p"]
+    won = a.quantities["universal_winners"]
+    assert won.method == "exact" and won.n == 2 and won.mean == 0     # over adam and sgd, who ran everywhere
+    rank = CLAIMS["adam-combines"].analyze(records, _text("adam-combines"), studies).quantities["adam_rank"]
+    assert rank.mean == pytest.approx((1 + 7) / 2)     # 1st of 3 in f1, 2nd of 2 in f2 → 7 on the scale of 7
+
+
+def test_the_best_sets_correct_every_welch_test_of_the_claim_with_holm():
+    """Three families, one test each, raw p ≈ 0.026, 0.041, 0.024: each a loss at 5 % alone, all
+    ties after Holm (by hand: sorted 0.024·3 = 0.073, then max(0.073, 0.026·2), then
+    max(0.073, 0.041·1): every adjusted p is 3 × the smallest)."""
+    from engine.claims.heuristics_no_theory import best_sets
+
+    rng = np.random.default_rng(3)
+    fams = {f"f{i}": {"mode": "max", "optimizers": {
+        "best": dict(enumerate(1.0 + 0.1 * rng.standard_normal(4))),
+        "other": dict(enumerate(1.0 - d + 0.1 * rng.standard_normal(4)))}} for i, d in enumerate((0.3, 0.2, 0.18))}
+    sets = best_sets(fams)
+    raw = [sets[f]["p"]["other"] for f in fams]
+    assert all(p < 0.05 for p in raw)
+    assert [sets[f]["p_holm"]["other"] for f in fams] == pytest.approx([3 * min(raw)] * 3)
+    assert all(sets[f]["tied"] == ["best", "other"] for f in fams)
+    alone = best_sets({"f0": fams["f0"]})["f0"]      # one test: Holm changes nothing
+    assert alone["p_holm"]["other"] == alone["p"]["other"] and alone["tied"] == ["best"]

@@ -257,7 +257,8 @@ def test_every_planned_spec_is_a_run_spec_and_round_trips():
 
 def test_compute_bound_groups_are_cut_evenly_and_overhead_bound_ones_are_not():
     """The 1-D CNN at B = 100 computes ≈ 119,000 values per member and step, so its matrix group of
-    25 becomes 4 groups of 6–7 (≤ VALUES_PER_STEP each); single-example SGD keeps its grid of 5."""
+    5 optimizers × 3 rates × 3 tuning seeds = 45 becomes 6 groups of 7–8 (≤ VALUES_PER_STEP
+    each); single-example SGD keeps its grid of 3 rates × 3 seeds in one group."""
     from engine.plan import VALUES_PER_STEP, member_limit
 
     runs = [r for r in expand(load_experiments(ROOT / "experiments.yaml", "full"))
@@ -266,9 +267,9 @@ def test_compute_bound_groups_are_cut_evenly_and_overhead_bound_ones_are_not():
     minibatch = [g for g in groups if g[0].spec["batch"] == 100]
     limit = member_limit(minibatch[0][0].spec)
     assert limit * 100 * 1190 <= VALUES_PER_STEP < (limit + 1) * 100 * 1190
-    assert sorted(len(g) for g in minibatch) == [6, 6, 6, 7]
+    assert limit == 8 and sorted(len(g) for g in minibatch) == [7] * 3 + [8] * 3
     assert sorted(r.key for g in minibatch for r in g) == sorted(r.key for r in runs if r.spec["batch"] == 100)
-    assert [len(g) for g in groups if g[0].spec["batch"] == 1] == [5]
+    assert [len(g) for g in groups if g[0].spec["batch"] == 1] == [9]
 
 
 def test_timed_groups_train_last_and_alone(tmp_path):

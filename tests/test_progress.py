@@ -11,6 +11,7 @@ from engine.config.validate import load_experiments
 from engine.plan import estimated_cost, expand_with_waiting, expected_finals, group_runs
 from engine.progress import CostModel, Progress
 from engine.record import Record
+from engine.tuning import final_seeds
 
 EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments.yaml"
 
@@ -69,13 +70,16 @@ def test_a_prior_off_by_a_constant_is_corrected_by_the_first_finished_group(plan
 def test_the_final_seeds_of_tuned_cells_count_from_the_start_and_leave_when_queued(plan):
     exp, runs, waiting = plan
     todo = [r for r in runs if r.spec["study"] == "matrix-mlp-digits"]
-    expected = expected_finals(waiting, todo, lambda study: exp.data["studies"][study]["seeds"])
+    finals = lambda study: final_seeds(exp.data["studies"][study])
+    expected = expected_finals(waiting, todo, finals)
     study = exp.data["studies"]["matrix-mlp-digits"]
-    seeds, cells = len(study["seeds"]), len(study["models"]) * len(study["optimizers"])
-    assert len(expected) == cells and all(k == seeds - 1 for _, k in expected.values())
+    k = len(finals("matrix-mlp-digits"))
+    cells = len(study["models"]) * len(study["optimizers"])
+    assert k == len(study["seeds"]) - study["tune"].get("seeds", 1)
+    assert len(expected) == cells and all(n == k for _, n in expected.values())
     groups = group_runs(todo)
     progress = _progress(groups, expected)
-    assert progress.runs_total == len(todo) + cells * (seeds - 1)
+    assert progress.runs_total == len(todo) + cells * k
     assert progress.total_seconds() == pytest.approx(
         sum(estimated_cost(g[0].spec, len(g)) for g in groups)
         + sum(estimated_cost(spec, k) for spec, k in expected.values()))
@@ -102,17 +106,18 @@ def test_stored_records_calibrate_before_anything_trains(plan, tmp_path):
 
 
 def test_a_selection_expects_only_the_final_seeds_it_will_train(plan):
-    """`--only seed=0` trains the grids and no final seed: none is expected; a study with one
-    seed has none to expect either."""
+    """`--only seed=0` trains (part of) the grids and no final seed: none is expected; a study
+    whose seeds all tune has none to expect either."""
     from engine.plan import Run, parse_filter, select
 
     exp, runs, waiting = plan
     todo = [r for r in runs if r.spec["study"] == "matrix-mlp-digits"]
-    seeds = lambda study: exp.data["studies"][study]["seeds"]
+    seeds = lambda study: final_seeds(exp.data["studies"][study])
+    last = exp.data["studies"]["matrix-mlp-digits"]["seeds"][-1]
     only = lambda text: (lambda spec: bool(select([Run("", "", spec)], parse_filter(text))))
     assert expected_finals(waiting, todo, seeds, only("seed=0")) == {}
-    assert all(k == 1 for _, k in expected_finals(waiting, todo, seeds, only("seed=3")).values())
-    assert expected_finals(waiting, todo, lambda study: [0]) == {}
+    assert all(k == 1 for _, k in expected_finals(waiting, todo, seeds, only(f"seed={last}")).values())
+    assert expected_finals(waiting, todo, lambda study: []) == {}
 
 
 def test_the_bar_of_a_selection_counts_what_it_trains(tmp_path, cli):

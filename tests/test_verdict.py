@@ -108,3 +108,13 @@ def test_a_conditional_claim_is_judged_only_where_its_premise_holds():
         assert rows[0]["premise"] and rows[1]["given"] == "converged" and "premise" not in rows[2]
     # Without `given` nothing changes.
     assert evaluate(criteria[:1], {"converged": no})[0] == "not supported"
+
+
+def test_a_zero_width_t_interval_decides_nothing():
+    """Five seeds that all cover 8 of 8 modes: a t interval [8, 8] would pass '≥ 8' with a
+    certainty five seeds cannot give; only an exact quantity passes outright."""
+    same = Estimate.from_samples([8.0] * 5)
+    assert same.degenerate and check({"at_least": 8.0}, same) == "unclear"
+    assert check({"at_least": 9.0}, same) == "unclear"
+    assert check({"at_least": 8.0}, Estimate.exact(8.0, unit="count")) == "pass"
+    assert check({"at_least": 8.0}, Estimate.from_samples([9.0, 9.5, 10.0, 9.2, 9.8])) == "pass"

@@ -11,7 +11,7 @@ import pkgutil
 
 from engine.claims.base import Analysis, Claim
 
-_HELPERS = {"base", "verdict", "stats"}
+_HELPERS = {"base", "verdict", "stats", "reproductions"}
 
 
 def _discover() -> dict[str, Claim]:

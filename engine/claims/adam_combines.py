@@ -8,7 +8,9 @@ Three measurements, each declared before the numbers are seen:
    engine/optim/rmsprop.py with the correction folded into its step, on the same gradients
    (noisy ones too), and the lecture's uncorrected RMSprop beside them.  Quantities:
    ``max_rel_diff_bias_corrected`` (largest coordinate difference along the trajectory over the
-   trajectory's scale: rounding only) and, for contrast, ``max_rel_diff_uncorrected``.
+   trajectory's scale, the largest over all runs: rounding only) and, for contrast,
+   ``max_rel_diff_uncorrected``.  Both are exact (a deterministic identity checked on every run,
+   not a mean over seeds: n counts the runs).
 2. *Sensitivity to the learning rate.*  On studies that run a dense grid of rates with every
    seed (no tuning), the score of a rate is its final validation accuracy (a diverged run scores
    0).  For each family, optimizer and seed, the *good range* is the set of rates whose score is
@@ -20,8 +22,11 @@ Three measurements, each declared before the numbers are seen:
    ``width_adam_minus_sgd``, ``width_adam_minus_momentum``.
 3. *Rank.*  From the optimizer matrix (reads=("optimizer-matrix",)): in every family the seven
    variants are ranked seed by seed on the family's test score (heuristics_no_theory.score_metric;
-   1 = best, ties averaged, a diverged seed last); ``adam_rank`` is Adam's rank averaged over the
-   families, one value per seed.
+   1 = best, ties averaged, a diverged seed last), among the optimizers that ran in that family.
+   A family of m optimizers has ranks 1..m; so that families of different sizes weigh alike,
+   Adam's rank r there is put on the scale of the matrix's ``VARIANTS`` = 7 variants,
+   1 + (r − 1)·(7 − 1)/(m − 1) (the rank itself when m = 7).  ``adam_rank`` is that rank averaged
+   over the families within each seed, one value per seed (n = seeds, never families × seeds).
 """
 from __future__ import annotations
 
@@ -43,6 +48,7 @@ MARGIN = 0.02
 SCORE = "val_accuracy"
 SENSITIVITY_OPTIMIZERS = {"sgd": "minibatch-sgd", "momentum": "momentum"}   # quantity suffix → name
 ADAM = "adam"
+VARIANTS = 7   # the lecture's variants: the scale adam_rank is reported on
 TINY = 1e-18   # floor for plotting exact zeros on a log axis
 
 
@@ -173,10 +179,9 @@ def _sensitivity_table(sens: dict, families: dict, text: dict) -> list[list[str]
 
 def _reduction(records: list[Record], text: dict, analysis: Analysis) -> None:
     labels = text["labels"]
-    analysis.quantities["max_rel_diff_bias_corrected"] = Estimate.from_samples(
-        [r.final["max_rel_diff_bias_corrected"] for r in records if r.status == "ok"])
-    analysis.quantities["max_rel_diff_uncorrected"] = Estimate.from_samples(
-        [r.final["max_rel_diff_uncorrected"] for r in records if r.status == "ok"])
+    ok = [r for r in records if r.status == "ok"]
+    for q in ("max_rel_diff_bias_corrected", "max_rel_diff_uncorrected"):
+        analysis.quantities[q] = Estimate.exact(max(r.final[q] for r in ok), unit="run", n=len(ok)) if ok else None
     paths = [r for r in records if "path_adam" in r.history]
     noisy = [r for r in records if "path_adam" not in r.history]
     fig, axes = new_figure(ncols=2)
@@ -238,6 +243,11 @@ def _reduction(records: list[Record], text: dict, analysis: Analysis) -> None:
 
 # ----------------------------------------------------------------------------- rank
 
+def scaled_rank(rank: float, m: int, scale: int = VARIANTS) -> float:
+    """A rank among m optimizers on the scale of `scale` of them: 1 + (r − 1)(scale − 1)/(m − 1)."""
+    return 1.0 + (rank - 1.0) * (scale - 1) / (m - 1) if m > 1 else 1.0
+
+
 def _rank(records: list[Record], studies: dict, text: dict, analysis: Analysis) -> None:
     families = family_scores(records, studies)
     per_seed: dict = defaultdict(list)
@@ -246,11 +256,12 @@ def _rank(records: list[Record], studies: dict, text: dict, analysis: Analysis) 
         if ADAM not in fam["optimizers"]:
             continue
         ranks = seed_ranks(fam)
+        m = len(fam["optimizers"])
         for seed, r in ranks.items():
-            per_seed[seed].append(r[ADAM])
+            per_seed[seed].append(scaled_rank(r[ADAM], m))
         if ranks:
             table[sname] = {"model": fam["model"], "metric": fam["metric"],
-                            "ranks": [r[ADAM] for r in ranks.values()], "n_optimizers": len(fam["optimizers"])}
+                            "ranks": [r[ADAM] for r in ranks.values()], "n_optimizers": m}
     n_fam = max((len(v) for v in per_seed.values()), default=0)
     values = [float(np.mean(v)) for v in per_seed.values() if len(v) == n_fam and n_fam]
     analysis.quantities["adam_rank"] = Estimate.from_samples(values)
@@ -297,7 +308,8 @@ CLAIM_QUANTITIES = {
     "width_momentum": "the same for momentum",
     "width_adam_minus_sgd": "Adam's width minus minibatch SGD's, per seed, mean over families",
     "width_adam_minus_momentum": "Adam's width minus momentum's, per seed, mean over families",
-    "adam_rank": "Adam's rank among the matrix's optimizers (1 = best), mean over families, per seed",
+    "adam_rank": "Adam's rank among the optimizers that ran in each family (1 = best), on the scale of 7 "
+                 "variants, mean over families within a seed",
 }
 
 CLAIM = Claim(

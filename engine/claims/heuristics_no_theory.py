@@ -12,15 +12,19 @@ Declared test (before the numbers are seen):
   and cannot separate optimizers;
 * the best optimizer of a family is the one with the best mean score over its final seeds;
   another optimizer is *tied with the best* when a two-sided Welch t test of equal means against
-  the best does not reject at level 0.05 (equivalently, the 95 % Welch interval of the difference
-  contains 0).  Two seed sets with no spread at all are tied only when their means are equal;
+  the best does not reject at level 0.05 after Holm's correction over all the claim's tests
+  (every optimizer against its family's best, in every family: one family of hypotheses, so
+  that the chance of calling any tie a loss stays at 5 %).  Two seed sets with no spread at all
+  are tied only when their means are equal;
+* the comparison is over the optimizers that ran in a family: one without runs there is absent
+  from it (not "worse"), and only an optimizer that ran in every family can win everywhere;
 * seeds whose run diverged have no score: they are dropped and counted, and an optimizer left
   with fewer than 2 scored seeds cannot be tested and is not in the best set (unless it is the
   only one scored);
 * the quantity ``universal_winners`` is the number of optimizers in the best set of *every*
   family; the claim is supported when it is 0.  The uncertainty lives in the per-family tests,
-  so the quantity is reported as an exact count, carried as an Estimate whose n is the fewest
-  seeds any tested cell rests on (n < 2 leaves the verdict unclear: one seed supports nothing).
+  so the quantity is an exact count (``Estimate.exact``, n = the optimizers that ran in every
+  family); it is measured only when every tested cell rests on at least 2 seeds.
 
 With few seeds the Welch test has little power, so best sets are large and a universal winner
 is *easier* to find: too few seeds bias this claim towards "not supported", never towards
@@ -39,7 +43,7 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from engine.claims.base import Analysis, Claim
-from engine.claims.verdict import Estimate
+from engine.claims.verdict import Estimate, holm
 from engine.record import Record
 from engine.report.figures import figure_to_svg, new_figure, optimizer_color
 
@@ -90,6 +94,8 @@ def family_scores(records: list[Record], studies: dict) -> dict:
         cells = final_records(by_study[sname], study)
         scores, diverged, lrs = {}, {}, {}
         for oname, cell in cells.items():
+            if not cell["grid"] and not cell["finals"]:   # no runs here: absent, not worse
+                continue
             scores[oname], diverged[oname] = {}, []
             lrs[oname] = None if cell["best"] is None else cell["best"].spec.optimizer.hp.get("lr")
             for rec in cell["finals"]:
@@ -114,40 +120,51 @@ def _oriented(values, mode: str) -> np.ndarray:
     return x if mode == "max" else -x
 
 
-def welch_tied(a, b, level: float = LEVEL) -> tuple[bool, float]:
-    """(tied?, p) for a two-sided Welch t test of equal means of samples a and b."""
+def welch_p(a, b) -> float:
+    """The p value of a two-sided Welch t test of equal means of samples a and b."""
     from scipy import stats  # here, not at import: see engine.claims.verdict
 
     a, b = np.asarray(a, float), np.asarray(b, float)
-    va, vb = a.var(ddof=1), b.var(ddof=1)
-    if va == 0 and vb == 0:
-        p = 1.0 if a.mean() == b.mean() else 0.0
-    else:
-        with warnings.catch_warnings():   # near-identical seeds: scipy warns of lost precision
-            warnings.simplefilter("ignore", RuntimeWarning)
-            p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    if a.var(ddof=1) == 0 and b.var(ddof=1) == 0:
+        return 1.0 if a.mean() == b.mean() else 0.0
+    with warnings.catch_warnings():   # near-identical seeds: scipy warns of lost precision
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+
+
+def welch_tied(a, b, level: float = LEVEL) -> tuple[bool, float]:
+    """(tied?, p) for one uncorrected two-sided Welch t test of equal means of samples a and b."""
+    p = welch_p(a, b)
     return p >= level, p
 
 
-def best_set(family: dict, level: float = LEVEL) -> dict:
-    """{best, tied: [names], p: {name: p}, testable: [names], means: {name: mean}}."""
+def _best(family: dict) -> dict:
+    """{best, p: {name: raw Welch p against the best}, testable: [names], means: {name: mean}}."""
     scores, mode = family["optimizers"], family["mode"]
     testable = [o for o, s in scores.items() if len(s) >= 2]
-    scored = [o for o, s in scores.items() if len(s) >= 1]
-    pool = testable or scored
+    pool = testable or [o for o, s in scores.items() if len(s) >= 1]
     means = {o: float(np.mean(list(s.values()))) for o, s in scores.items() if s}
-    if not pool:
-        return {"best": None, "tied": [], "p": {}, "testable": testable, "means": means}
-    best = max(pool, key=lambda o: _oriented([means[o]], mode)[0])
-    tied, pvalues = [best], {best: 1.0}
-    for o in testable:
-        if o == best:
-            continue
-        ok, p = welch_tied(list(scores[o].values()), list(scores[best].values()), level)
-        pvalues[o] = p
-        if ok:
-            tied.append(o)
-    return {"best": best, "tied": tied, "p": pvalues, "testable": testable, "means": means}
+    best = max(pool, key=lambda o: _oriented([means[o]], mode)[0]) if pool else None
+    p = {} if best is None else {o: welch_p(list(scores[o].values()), list(scores[best].values()))
+                                 for o in testable if o != best}
+    return {"best": best, "p": p, "testable": testable, "means": means}
+
+
+def best_sets(families: dict, level: float = LEVEL) -> dict:
+    """family → {best, tied: [names], p: raw Welch p, p_holm: Holm-adjusted p, testable, means}.
+    Holm runs over every test of every family at once (``engine.claims.verdict.holm``)."""
+    sets = {f: _best(fam) for f, fam in families.items()}
+    tests = [(f, o) for f, s in sets.items() for o in s["p"]]
+    adjusted = dict(zip(tests, holm([sets[f]["p"][o] for f, o in tests])))
+    for f, s in sets.items():
+        s["p_holm"] = {o: adjusted[(f, o)] for o in s["p"]}
+        s["tied"] = ([s["best"]] if s["best"] else []) + [o for o, q in s["p_holm"].items() if q >= level]
+    return sets
+
+
+def best_set(family: dict, level: float = LEVEL) -> dict:
+    """`best_sets` of one family (Holm over its own tests)."""
+    return best_sets({"family": family}, level)["family"]
 
 
 def seed_ranks(family: dict) -> dict[int, dict[str, float]]:
@@ -257,22 +274,23 @@ def analyze(records: list[Record], text: dict, studies: dict) -> Analysis:
     families = family_scores(records, studies)
     if not families:
         return analysis
-    sets = {s: best_set(f) for s, f in families.items()}
+    sets = best_sets(families)
     ranks = {s: seed_ranks(f) for s, f in families.items()}
     names = list(dict.fromkeys(o for f in families.values() for o in f["optimizers"]))
-    universal = [o for o in names if all(o in sets[s]["tied"] for s in families)]
+    everywhere = [o for o in names if all(o in f["optimizers"] for f in families.values())]
+    universal = [o for o in everywhere if all(o in sets[s]["tied"] for s in families)]
     seeds_used = [len(v) for f in families.values() for v in f["optimizers"].values() if len(v) >= 2]
     n = min(seeds_used) if seeds_used else 0
     complete = all(s in families for s, st in studies.items() if st.get("tune"))
-    if n >= 1 and complete:   # a family without results would make "wins everywhere" easier
-        count = float(len(universal))
-        analysis.quantities["universal_winners"] = Estimate(count, count, count, n, (count,))
+    if n >= 2 and complete:   # a family without results would make "wins everywhere" easier
+        analysis.quantities["universal_winners"] = Estimate.exact(len(universal), unit="optimizer",
+                                                                  n=len(everywhere))
     labels = text["labels"]
     rows = []
     for sname, fam in families.items():
         s = sets[sname]
-        for oname in names:
-            vals = list(fam["optimizers"].get(oname, {}).values())
+        for oname in (o for o in names if o in fam["optimizers"]):
+            vals = list(fam["optimizers"][oname].values())
             est = Estimate.from_samples(vals)
             rk = [r[oname] for r in ranks[sname].values() if oname in r]
             rows.append([fam["model"], optimizer_label(oname),
@@ -281,7 +299,8 @@ def analyze(records: list[Record], text: dict, studies: dict) -> Analysis:
                          f"{np.mean(rk):.1f}" if rk else "—",
                          labels["best"] if oname == s["best"] else (
                              labels["tied"] if oname in s["tied"] else labels["worse"]),
-                         "—" if oname == s["best"] or oname not in s["p"] else f"{s['p'][oname]:.2g}",
+                         "—" if oname == s["best"] or oname not in s["p"] else
+                         f"{s['p'][oname]:.2g} / {s['p_holm'][oname]:.2g}",
                          f"{len(vals)}", f"{len(fam['diverged'].get(oname, []))}"])
     analysis.figures.append({"id": "heuristics-dotplot", "svg": figure_to_svg(_dotplot(families, sets, text)),
                              "caption": text["captions"]["dotplot"].format(n=n)})
@@ -290,11 +309,15 @@ def analyze(records: list[Record], text: dict, studies: dict) -> Analysis:
     analysis.tables.append({"caption": text["captions"]["table"], "columns": text["columns"], "rows": rows})
     diverged = {s: {o: v for o, v in f["diverged"].items() if v} for s, f in families.items()}
     analysis.numbers = {
-        "level": LEVEL, "universal_winners": universal, "min_seeds": n,
+        "level": LEVEL, "correction": "holm", "tests": sum(len(s["p"]) for s in sets.values()),
+        "universal_winners": universal, "min_seeds": n,
+        "absent": {o: [s for s, f in families.items() if o not in f["optimizers"]]
+                   for o in names if o not in everywhere},
         "seeds_per_cell": {s: {o: len(v) for o, v in f["optimizers"].items()} for s, f in families.items()},
         "diverged_seeds": {s: d for s, d in diverged.items() if d},
         "families": {s: {"metric": f["metric"], "mode": f["mode"], "best": sets[s]["best"],
                          "tied_with_best": sets[s]["tied"], "welch_p": sets[s]["p"],
+                         "welch_p_holm": sets[s]["p_holm"],
                          "means": sets[s]["means"], "chosen_lr": f["lr"],
                          "mean_rank": {o: float(np.mean([r[o] for r in ranks[s].values()]))
                                        for o in f["optimizers"] if ranks[s]}}
@@ -308,7 +331,7 @@ CLAIM = Claim(
     section="2",
     order=5,
     quantities={"universal_winners": "number of optimizers statistically tied with the best "
-                                     "(Welch, 5 %) on every family of the optimizer matrix"},
+                                     "(Welch, Holm-corrected, 5 %) on every family of the optimizer matrix"},
     analyze=analyze,
     reads=("optimizer-matrix",),
 )

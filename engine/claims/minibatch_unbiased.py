@@ -30,7 +30,7 @@ from engine.report.figures import figure_to_svg, new_figure
 POINT_STYLES = [("#0072B2", "o"), ("#D55E00", "s"), ("#009E73", "^"), ("#CC79A7", "D")]
 
 
-def _cases(records: list[Record]) -> dict:
+def gradient_noise_cases(records: list[Record]) -> dict:
     """model name → seed → {train step → statistics of that point}."""
     cases: dict = defaultdict(dict)
     for rec in records:
@@ -67,7 +67,7 @@ def _point_label(text: dict, step: int) -> str:
 def analyze(records: list[Record], text: dict, _studies: dict) -> Analysis:
     names = ("slope_min", "slope_max", "bias_ratio_max")
     analysis = Analysis(quantities={q: None for q in names})
-    cases = _cases(records)
+    cases = gradient_noise_cases(records)
     if not cases:
         return analysis
     per_seed = per_seed_quantities(cases)

@@ -62,6 +62,21 @@ def _fit_slope(kappas, steps) -> float | None:
     return float(np.polyfit(np.log(kappas), np.log(steps), 1)[0])
 
 
+def slopes_per_seed(records: list[Record]) -> dict[str, list]:
+    """optimizer name → its fitted slope of log steps against log κ for each seed (in seed order;
+    None for a seed that reached the target at fewer than two κ), each κ at its best grid point."""
+    best = _best_per_cell(records)
+    kappas = sorted({r.spec.vary["kappa"] for r in records})
+    seeds = sorted({r.spec.seed for r in records})
+    out = {}
+    for oname in dict.fromkeys(r.spec.optimizer.name for r in records):
+        out[oname] = []
+        for seed in seeds:
+            ks = [k for k in kappas if (oname, seed, k) in best]
+            out[oname].append(_fit_slope(ks, [best[(oname, seed, k)].final["steps_to_target"] for k in ks]))
+    return out
+
+
 def _scaling(records: list[Record], text: dict, analysis: Analysis) -> None:
     best = _best_per_cell(records)
     edges = _grid_edges(records)
@@ -74,11 +89,9 @@ def _scaling(records: list[Record], text: dict, analysis: Analysis) -> None:
     fig, ax = new_figure()
     slopes: dict = {}
     rows = []
+    per_optimizer = slopes_per_seed(records)
     for oname in optimizers:
-        per_seed = []
-        for seed in seeds:
-            ks = [k for k in kappas if (oname, seed, k) in best]
-            per_seed.append(_fit_slope(ks, [best[(oname, seed, k)].final["steps_to_target"] for k in ks]))
+        per_seed = per_optimizer[oname]
         quantity = SLOPE_OF_KIND.get(kinds[oname])
         if quantity:
             slopes[quantity] = Estimate.from_samples(per_seed)

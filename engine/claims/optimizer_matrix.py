@@ -1,15 +1,19 @@
 """optimizer-matrix: every optimizer variant on every model family.
 
 For each study (one model family on one data set), each optimizer's learning rate is tuned on
-the validation split with the first seed (engine/plan.py: the tuning protocol); the chosen rate
-is re-run with every seed and evaluated on test.  Shown per family: learning curves (mean and
-min–max band over seeds), the table of final metrics (how many seeds each rests on, flagged
-when some diverged), and a heat-map of the tuning metric on validation over optimizer × rate.  The quantities a criterion may name are
+the validation split by the mean over the study's tuning seeds, the grid extended past an edge
+choice (engine/tuning.py: the tuning protocol, the same function the planner runs); the chosen
+rate runs the other seeds and every seed is evaluated on test.  Shown per family: learning
+curves (mean and min–max band over seeds), the table of final metrics (how many seeds each rests
+on, flagged when some diverged, the rate flagged when still at an edge), and a heat-map of the
+mean tuning metric over optimizer × rate.  An optimizer without runs in a family is absent from
+it.  The quantities a criterion may name are
 "<study>.<final metric>" of the family's best optimizer (best mean validation score), e.g.
 "matrix-mlp-digits.test_accuracy", and for autoencoders "<study>.mse_ratio_to_pca".
 """
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 
@@ -20,7 +24,7 @@ from matplotlib.ticker import NullFormatter
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate
 from engine.record import Record
-from engine.tuning import choose
+from engine.tuning import tune_cell, tuning_seeds
 from engine.report.figures import (annotate_heatmap, figure_to_svg, metric_label, new_figure,
                                    optimizer_label, optimizer_style)
 from engine.spec import RunSpec
@@ -29,21 +33,37 @@ HEADLINES = ("test_accuracy", "test_mse", "test_modes", "test_mmd")
 
 
 def final_records(records: list[Record], study: dict) -> dict[str, dict]:
-    """optimizer name → {'best': tuning choice, 'grid': grid records, 'finals': records at the
-    chosen hyperparameters, one per seed}."""
-    tune_seed = study["seeds"][0]
-    by_opt: dict = defaultdict(list)
+    """optimizer name → {'tuning': its `engine.tuning.Tuning`, 'best': a record at the chosen
+    hyperparameters (None when nothing was chosen), 'grid': the tuning seeds' records of every
+    grid point, 'finals': every seed's record at the chosen hyperparameters, by seed}."""
+    seeds = tuning_seeds(study)
+    by_opt: dict = defaultdict(dict)
     for rec in records:
-        by_opt[rec.spec.optimizer.name].append(rec)
+        by_opt[rec.spec.optimizer.name][(hp_key(rec.spec.optimizer.hp), rec.spec.seed)] = rec
     out = {}
     for oname in study["optimizers"]:
-        grid = [r for r in by_opt.get(oname, []) if r.spec.seed == tune_seed]
-        best = choose(grid, study["tune"])
-        finals = [] if best is None else sorted(
-            (r for r in by_opt[oname] if r.spec.optimizer.hp == best.spec.optimizer.hp),
-            key=lambda r: r.spec.seed)
-        out[oname] = {"best": best, "grid": grid, "finals": finals}
+        mine = by_opt.get(oname, {})
+        hps = list({k: json.loads(k) for k, _ in mine}.values())
+        # in plan order (rates ascending), so that a tie goes where the planner sent it
+        declared = sorted((hp for hp in hps if _declared(hp, (study.get("grid") or {}).get(oname) or {})),
+                          key=lambda hp: (hp.get("lr", 0.0), hp_key(hp)))
+        tuning = tune_cell(declared, lambda hp: [mine.get((hp_key(hp), s)) for s in seeds], study["tune"])
+        finals = [] if tuning.hp is None else sorted(
+            (r for (k, _), r in mine.items() if k == hp_key(tuning.hp)), key=lambda r: r.spec.seed)
+        grid = [mine[(hp_key(hp), s)] for hp, _ in tuning.points for s in seeds if (hp_key(hp), s) in mine]
+        out[oname] = {"tuning": tuning, "best": finals[0] if finals else None, "grid": grid, "finals": finals}
     return out
+
+
+def _declared(hp: dict, axes: dict) -> bool:
+    """Whether `hp` is a point of the declared grid (not one of its extensions)."""
+    from engine.config.validate import expand_values   # validate imports the claims
+
+    return all(hp.get(k) in expand_values(v) for k, v in axes.items())
+
+
+def hp_key(hp: dict) -> str:
+    return json.dumps(hp, sort_keys=True)
 
 
 def _mean(records: list[Record], metric: str) -> float:
@@ -86,15 +106,17 @@ def _curves(ax, cells: dict, metric: str, xkey: str, xscale: str) -> None:
 
 
 def _heatmap(ax, cells: dict, metric: str, mode: str, labels: dict) -> None:
-    lrs = sorted({r.spec.optimizer.hp["lr"] for c in cells.values() for r in c["grid"]})
+    """Each optimizer's mean validation score over its tuning seeds at each rate (✕: a seed
+    diverged there), the chosen rate framed."""
+    lrs = sorted({lr for c in cells.values() for lr in c["tuning"].rates})
     names = list(cells)
     grid = np.full((len(names), len(lrs)), np.nan)
     diverged = []
     for i, oname in enumerate(names):
-        for rec in cells[oname]["grid"]:
-            j = lrs.index(rec.spec.optimizer.hp["lr"])
-            if rec.status == "ok" and rec.metric(metric) is not None:
-                grid[i, j] = rec.final[metric]
+        for hp, score in cells[oname]["tuning"].points:
+            j = lrs.index(hp["lr"])
+            if score is not None:
+                grid[i, j] = score
             else:
                 diverged.append((i, j))
     # Losses span decades across a grid of rates; accuracies and mode counts do not.
@@ -118,7 +140,8 @@ def _heatmap(ax, cells: dict, metric: str, mode: str, labels: dict) -> None:
 
 
 def _study(sname: str, study: dict, records: list[Record], text: dict, analysis: Analysis) -> None:
-    cells = final_records(records, study)
+    # An optimizer without runs in this family is absent from it, not "all diverged".
+    cells = {o: c for o, c in final_records(records, study).items() if c["grid"] or c["finals"]}
     metric, mode = study["tune"]["metric"], study["tune"]["mode"]
     sample = next(r for r in records)
     headlines = [m for m in HEADLINES if any(m in r.final for r in records)][:2]
@@ -127,14 +150,12 @@ def _study(sname: str, study: dict, records: list[Record], text: dict, analysis:
     rows = []
     for oname, cell in cells.items():
         best, finals = cell["best"], cell["finals"]
-        lrs = sorted({r.spec.optimizer.hp["lr"] for r in cell["grid"]})
         if best is None:
             rows.append([oname, labels["all_diverged"]] + ["—"] * (len(headlines) + 3)
                         + [f"{sum(r.status != 'ok' for r in cell['grid'])}/{len(cell['grid'])}"])
             continue
         lr = best.spec.optimizer.hp["lr"]
-        edge = (labels["edge_low"] if lr == lrs[0] else labels["edge_high"] if lr == lrs[-1] else "") \
-            if len(lrs) > 1 else ""
+        edge = {"low": labels["edge_low"], "high": labels["edge_high"], None: ""}[cell["tuning"].edge]
         stats = []
         for m in headlines:
             est = Estimate.from_samples([r.metric(m) for r in finals if r.status == "ok"])
@@ -201,6 +222,9 @@ def _study(sname: str, study: dict, records: list[Record], text: dict, analysis:
                             "columns": columns, "rows": rows, "after": f"{sname}-heatmap"})
     analysis.numbers.setdefault(sname, {})["optimizers"] = {
         o: {"lr": None if c["best"] is None else c["best"].spec.optimizer.hp["lr"],
+            "tuning": {"seeds": len(tuning_seeds(study)), "rates": c["tuning"].rates,
+                       "extensions": c["tuning"].extensions, "edge": c["tuning"].edge,
+                       "pending": c["tuning"].pending},
             **{m: _mean(c["finals"], m) for m in (metric, *headlines)}}
         for o, c in cells.items()}
 
@@ -213,6 +237,12 @@ def analyze(records: list[Record], text: dict, studies: dict) -> Analysis:
     for sname, study in studies.items():
         if by_study.get(sname) and study.get("tune"):
             _study(sname, study, by_study[sname], text, analysis)
+    cells = [(s, o, c["tuning"], c["lr"]) for s, n in analysis.numbers.items() for o, c in n["optimizers"].items()]
+    analysis.numbers["tuning"] = {
+        "cells": len(cells),
+        "interior": sum(lr is not None and t["rates"][0] < lr < t["rates"][-1] for _, _, t, lr in cells),
+        "extended": sum(t["extensions"] > 0 for _, _, t, _ in cells),
+        "flagged_at_edge": [f"{s}/{o} ({t['edge']})" for s, o, t, _ in cells if t["edge"] and not t["pending"]]}
     return analysis
 
 

@@ -11,7 +11,9 @@ A quantity is an Estimate: a value with a 95 % interval, the unit its n counts (
 A criterion passes when the whole interval lies inside the declared range, fails when the whole
 interval lies outside, and is unclear otherwise.  An estimated (not exact) quantity measured fewer
 than ``MIN_SAMPLES`` times has no interval worth the name, so it is always unclear: one seed
-supports nothing.  The claim is `supported` when every criterion passes, `not supported` when any
+supports nothing.  Nor has a t interval of zero width (every replicate gave the same value, e.g.
+8 of 8 modes on every seed): it claims a certainty its n lacks, so it is unclear too; a quantity
+that is truly without sampling error must say so (``Estimate.exact``).  The claim is `supported` when every criterion passes, `not supported` when any
 fails, `inconclusive` otherwise, and `missing` when a quantity could not be measured at all.
 
 A conditional sentence ("at convergence, …") tests its conclusion only where its premise holds:
@@ -146,7 +148,7 @@ def check(criterion: dict, estimate: Estimate | None) -> str:
     lo, hi = _range(criterion)
     if estimate.method == "exact":
         return "pass" if lo <= estimate.mean <= hi else "fail"
-    if estimate.n < MIN_SAMPLES:
+    if estimate.n < MIN_SAMPLES or estimate.degenerate:
         return "unclear"
     if lo <= estimate.low and estimate.high <= hi:
         return "pass"

@@ -95,9 +95,16 @@ STUDY_PROPERTIES = {
                  {"anyOf": [NUMBER, {"type": "string"}]}, "Values of this hyperparameter.")}},
     "budget": BUDGET,
     "tune": {"type": "object", "additionalProperties": False, "required": ["metric", "mode"],
-             "description": ("Tuning protocol: the grid runs with the first seed, scored by this final "
-                             "validation metric; the best grid point then runs with every seed."),
+             "description": ("Tuning protocol: the grid runs with the first `seeds` seeds, scored by the mean "
+                             "of this final validation metric; a choice at an edge of the grid adds a "
+                             "rate beyond it (at most `extend` times); the chosen point then runs with "
+                             "every other seed."),
              "properties": {"metric": {"type": "string"}, "mode": {"enum": ["min", "max"]},
+                            "seeds": {"type": "integer", "minimum": 1, "description": (
+                                "How many of the study's first seeds every grid point runs with (default 1).")},
+                            "extend": {"type": "integer", "minimum": 0, "description": (
+                                "How many times a choice at an edge of the learning-rate grid may extend "
+                                "it by one rate at the grid's own ratio (default 0).")},
                             "tie_break": {"type": "object", "additionalProperties": False,
                                           "required": ["metric", "mode"],
                                           "description": "A second validation metric for ties.",

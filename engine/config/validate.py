@@ -236,6 +236,16 @@ def _semantic_problems(data: dict) -> list[ConfigProblem]:
                     f"(e.g. val_loss, val_accuracy), got '{entry['metric']}'.")))
         if tune and "optimizers" not in study:
             problems.append(ConfigProblem(format_path(base + ("tune",)), "tuning needs 'optimizers'."))
+        if tune and tune.get("seeds", 1) > len(study.get("seeds") or []):
+            problems.append(ConfigProblem(format_path(base + ("tune", "seeds")), (
+                f"tuning on {tune['seeds']} seeds needs at least as many in the study's seeds "
+                f"(it has {len(study.get('seeds') or [])}).")))
+        if tune and tune.get("extend"):
+            for oname in study.get("optimizers") or []:
+                if "lr" not in ((study.get("grid") or {}).get(oname) or {}):
+                    problems.append(ConfigProblem(format_path(base + ("tune", "extend")), (
+                        f"a grid is extended along its learning rates, but the grid of '{oname}' "
+                        "declares no lr.")))
         for oname in (study.get("thresholds") or {}):
             if oname not in (study.get("optimizers") or []):
                 problems.append(ConfigProblem(format_path(base + ("thresholds", oname)),

@@ -29,6 +29,7 @@ from pathlib import Path
 from engine.atomic import write_atomic
 from engine.claims import CLAIMS
 from engine.claims.base import Analysis
+from engine.claims.reproductions import reproductions
 from engine.claims.verdict import evaluate, reason_key
 from engine.config.validate import Experiments
 from engine.environment import environment
@@ -38,7 +39,7 @@ from engine.record import Record
 from engine.report import TEMPLATES_DIR
 from engine.report.cache import ReportCache
 from engine.report.catalog import load_catalog, message
-from engine.report.figures import display_text, report_language
+from engine.report.figures import display_text, format_number, report_language
 from engine.report.mathsvg import math_svg
 from engine.report.render import write_report
 from engine.store import ResultStore
@@ -158,6 +159,7 @@ def _analyse(exp: Experiments, records: list[Record], missing: list, waiting: li
                           for r in rows],
             "verdict": verdict, "verdict_reason": reason, "missing": lacking,
             "command": rebuild_command(_claim_ids(claim, exp), exp.profile),
+            **_criterion_record(exp.data["claims"][cid], language),
         })
         record = exp.data["claims"][cid]
         claims_json.append({"id": cid, "verdict": verdict, "reason": reason, "criterion": rows,
@@ -165,6 +167,35 @@ def _analyse(exp: Experiments, records: list[Record], missing: list, waiting: li
                             "numbers": analysis.numbers, "missing_results": len(lacking),
                             "runs_used": len(mine)})
     return claims, claims_json
+
+
+def _reproduction_rows(rows: list[dict], language: str) -> list[dict]:
+    """The reproductions table's cells in `language`: numbers in its decimal style."""
+    catalog = load_catalog(language)
+    num = lambda x: format_number(x, 3, language)
+    out = []
+    for row in rows:
+        ours, diff = row["ours"], row["difference"]
+        budget = row["budget"]
+        note = (message(catalog, "reproductions.notes." + row["id"], epochs=budget.get("epochs", "—"))
+                if row["id"].startswith("mnist1d") else "")
+        out.append({
+            "source": row["source"], "quantity": message(catalog, "reproductions.quantities." + row["quantity"]),
+            "published": num(row["published"]),
+            "ours": "—" if ours is None else f"{num(ours['mean'])} [{num(ours['low'])}, {num(ours['high'])}]",
+            "n": "—" if ours is None else f"{ours['n']} {message(catalog, 'reproductions.units.' + ours['unit'])}",
+            "difference": "—" if diff is None else f"{num(diff['mean'])} [{num(diff['low'])}, {num(diff['high'])}]",
+            "status": row["status"], "status_text": message(catalog, "reproductions.status." + row["status"].replace(" ", "_")),
+            "note": note, "tolerance": num(row["tolerance"]),
+        })
+    return out
+
+
+def _criterion_record(record: dict, language: str) -> dict:
+    """The date a claim's criterion was declared and its revisions, each reason in `language`
+    (Spanish when no translation)."""
+    return {"declared": record.get("declared"),
+            "revisions": [{**r, "why": r.get(f"why_{language}", r["why"])} for r in record.get("revisions", [])]}
 
 
 _JOB = None  # in a forked worker of `_in_parallel` only: the function it calls
@@ -216,6 +247,7 @@ def build_report(exp: Experiments, store: ResultStore, out_dir: Path, languages=
     generated_at = dt.date.today().isoformat()
     cache = ReportCache(store.root / "report-cache" if use_cache else None)
     studies = _studies(exp, records, missing)
+    reproduced = reproductions(records)
     out_dir = Path(out_dir)
     folders = {lang: out_dir if lang == main else out_dir / lang for lang in languages}
 
@@ -234,6 +266,7 @@ def build_report(exp: Experiments, store: ResultStore, out_dir: Path, languages=
             "profile": exp.profile,
             "summary": [{"id": c["id"], "title": c["title"], "verdict": c["verdict"]} for c in claims],
             "claims": claims,
+            "reproductions": _reproduction_rows(reproduced, language),
             "runs": {"total": len(runs), "ok": status["ok"], "diverged": status["diverged"],
                      "failed": status["failed"], "missing": len(missing)},
             "environment": {**env, "store": str(store.root), "experiments_file": str(exp.file),
@@ -261,7 +294,8 @@ def build_report(exp: Experiments, store: ResultStore, out_dir: Path, languages=
 
     write_atomic(out_dir / "results.csv", cache.table(records, lambda: results_csv(records)))
     write_atomic(out_dir / "claims.json", json.dumps(
-        {"profile": exp.profile, "experiments_sha256": exp.sha256, "claims": main_json},
+        {"profile": exp.profile, "experiments_sha256": exp.sha256, "claims": main_json,
+         "reproductions": reproduced},
         indent=2, ensure_ascii=False, allow_nan=False))
     written.update({"results.csv": out_dir / "results.csv", "claims.json": out_dir / "claims.json"})
     return {"written": written,
