@@ -9,7 +9,6 @@ from collections import defaultdict
 import numpy as np
 
 from engine.record import Record
-from engine.tuning import best_run
 
 IDEAL_VALUE = -math.log(4.0)  # v at p_g = p_data with the best discriminator d = ½
 DELTA_VALUE = 0.1             # |v − (−log 4)| ≤ δ: with d optimal, v + log 4 = 2 JSD(p_data ‖ p_g) ≤ 0.1
@@ -34,24 +33,18 @@ def gan_studies(records: list[Record], studies: dict, dataset_kind: str | None =
 
 def final_cells(records: list[Record], study: dict) -> dict:
     """optimizer name → {'best': the tuning choice (or None), 'grid': its records, 'finals': its
-    records at the choice, one per seed, sorted by seed}.  Without ``tune`` every record of the
-    optimizer is final (one grid point)."""
+    records at the choice, one per seed, sorted by seed}.  A tuned study is read as the matrix
+    reads its own (the same multi-seed choice the planner made); without ``tune`` every record of
+    the optimizer is final (one grid point)."""
+    if study.get("tune"):
+        from engine.claims.optimizer_matrix import final_records
+
+        return final_records(records, study)
     by_opt: dict = defaultdict(list)
     for rec in records:
         by_opt[rec.spec.optimizer.name if rec.spec.optimizer else None].append(rec)
-    tune = study.get("tune")
-    out = {}
-    for oname in study.get("optimizers") or list(by_opt):
-        recs = by_opt.get(oname, [])
-        if tune:
-            grid = [r for r in recs if r.spec.seed == study["seeds"][0]]
-            best = best_run(grid, tune["metric"], tune["mode"])
-            finals = [] if best is None else [
-                r for r in recs if r.spec.optimizer.hp == best.spec.optimizer.hp]
-        else:
-            best, finals = (recs[0] if recs else None), recs
-        out[oname] = {"best": best, "grid": recs, "finals": sorted(finals, key=lambda r: r.spec.seed)}
-    return out
+    return {oname: {"best": recs[0] if recs else None, "grid": recs, "finals": sorted(recs, key=lambda r: r.spec.seed)}
+            for oname in (study.get("optimizers") or list(by_opt)) for recs in [by_opt.get(oname, [])]}
 
 
 def final_value(rec: Record, metric: str, diverged=None):
