@@ -21,7 +21,7 @@ from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate
 from engine.record import Record
 from engine.tuning import choose
-from engine.report.figures import (annotate_heatmap, figure_to_svg, metric_label, new_figure,
+from engine.report.figures import (annotate_heatmap, figure_to_svg, metric_label, model_label, new_figure,
                                    optimizer_label, optimizer_style)
 from engine.spec import RunSpec
 
@@ -168,7 +168,7 @@ def _study(sname: str, study: dict, records: list[Record], text: dict, analysis:
         analysis.numbers.setdefault(sname, {})["best_optimizer"] = best_opt
 
     model = sample.spec.model
-    title = f"{model.name} · {sample.spec.dataset.name}"
+    title = model_label(model.name)
     fig, axes = new_figure(ncols=2)
     xkey = "examples" if "epochs" in sample.spec.budget else "step"
     # The loss is what every optimizer minimises; for a GAN it is the discriminator's, so the

@@ -76,8 +76,10 @@ __all__ = [
     "display_text",
     "figure_to_svg",
     "format_number",
+    "hyperparameter_text",
     "localize_decimals",
     "metric_label",
+    "model_label",
     "new_figure",
     "optimizer_color",
     "optimizer_label",
@@ -239,6 +241,12 @@ def optimizer_label(name: str, language: str | None = None) -> str:
     return _labels(language, "optimizer").get(str(name), str(name))
 
 
+def model_label(name: str, language: str | None = None) -> str:
+    """Words for a model (a family of the matrix) id, in ``language``: ``'mlp-digits'`` -> "MLP,
+    dígitos 8×8" / "MLP, 8×8 digits".  Unknown names are returned unchanged."""
+    return _labels(language, "model").get(str(name), str(name))
+
+
 _METRIC_RE = re.compile(r"^(train|val|test)_(.+)$")
 
 
@@ -282,15 +290,33 @@ def metric_label(name: str, language: str | None = None, units: bool = True) -> 
 
 
 def display_text(text: str, language: str | None = None) -> str:
-    """``text`` itself, unless it is exactly an optimizer or metric id: then its display name."""
+    """``text`` itself, unless it is exactly an optimizer, model or metric id: then its display name."""
     if not isinstance(text, str) or not text:
         return text
     key = text.strip()
-    optimizers = _labels(language, "optimizer")
-    if key in optimizers:
-        return optimizers[key]
+    for group in ("optimizer", "model"):
+        names = _labels(language, group)
+        if key in names:
+            return names[key]
     label = _metric_label_or_none(key, language)
     return text if label is None else label
+
+
+# Hyperparameters as code writes them ("beta=0.6, lr=4") and as the lecture does (β = 0,6; λ = 4).
+_HP_SYMBOLS = {"lr": "λ", "beta": "β", "beta1": "β₁", "beta2": "β₂", "eps": "ε"}
+_HP_RE = re.compile(r"(?<![\w.])(lr|beta[12]?|eps)=")
+_HP_SEPARATOR_RE = re.compile(r"(?<=[\d∞]), (?=(?:lr|beta[12]?|eps)=)")
+
+
+def hyperparameter_text(text: str, language: str | None = None) -> str:
+    """``'beta=0.6, lr=4'`` as the lecture writes it: ``'β = 0,6; λ = 4'`` in Spanish (the
+    decimal mark and, between values, the list separator of the language), ``'β = 0.6, λ = 4'``
+    in English.  Text without such assignments is returned unchanged."""
+    if not isinstance(text, str) or "=" not in text or not _HP_RE.search(text):
+        return text
+    separator = _catalog(language or current_language())["format"]["list"]
+    text = _HP_SEPARATOR_RE.sub(f"{separator} ", text)
+    return localize_decimals(_HP_RE.sub(lambda m: f"{_HP_SYMBOLS[m.group(1)]} = ", text), language)
 
 
 # A decimal number: digits, a point, digits; not part of a longer dotted token (3.11.9).
@@ -398,7 +424,7 @@ def _present_figure(fig, language: str) -> None:
     for text in fig.findobj(Text):
         value = text.get_text()
         if value:
-            presented = localize_decimals(display_text(value, language), language)
+            presented = localize_decimals(hyperparameter_text(display_text(value, language), language), language)
             if presented != value:
                 text.set_text(presented)
 

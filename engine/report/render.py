@@ -121,7 +121,7 @@ from .catalog import DEFAULT_LANGUAGE, load_catalog, message
 from engine.atomic import write_atomic
 from engine.config.load import FAST_SAFE_LOADER
 
-from .figures import display_text, replace_decimals, scope_svg_ids
+from .figures import display_text, hyperparameter_text, replace_decimals, scope_svg_ids
 from .mathsvg import inline_math_svg, split_math
 
 __all__ = ["OUTCOMES", "VERDICTS", "format_cell", "render_html", "write_report"]
@@ -238,10 +238,31 @@ def _cell(value, catalog) -> dict:
     decimal, separator = _number_format(None, catalog)
     language = getattr(catalog, "language", None)
     if isinstance(value, str):
-        text = _localize_text(display_text(value, language), decimal, separator)
+        text = _localize_text(hyperparameter_text(display_text(value, language), language), decimal, separator)
     else:
         text = _format_value(value, decimal, separator)
     return {"text": text, "numeric": _is_numeric(value)}
+
+
+_N_RE = re.compile(r"\(n = (\d+)(?: ([a-z]+?)s?)?\)")
+
+
+def _estimate_words(text, catalog):
+    """An estimate's text (``Estimate.text``: '0.5, 95 % [0.4, 0.6] (n = 10 seeds)', '1 (exact)')
+    with its words in the report's language ('(n = 10 semillas)', '(exacto)')."""
+    if not isinstance(text, str):
+        return text
+
+    def units(match: re.Match) -> str:
+        unit = match.group(2)
+        if not unit:
+            return match.group(0)
+        try:
+            return f"(n = {match.group(1)} {message(catalog, f'reason.units.{unit}')})"
+        except KeyError:
+            return match.group(0)
+
+    return _N_RE.sub(units, text).replace("(exact)", f"({message(catalog, 'criterion.exact')})")
 
 
 def _verdict_key(verdict: str) -> str:
@@ -361,8 +382,8 @@ class _SvgCounter:
 def _prose(text, where: str, svgs: _SvgCounter, decimal: str = ".") -> Markup:
     """Prose with inline math: text escaped, each ``$...$`` set as inline SVG.
 
-    With a ``decimal`` other than ``'.'`` (captions, which code fills with numbers), decimal
-    points in the text take the language's separator.
+    With a ``decimal`` other than ``'.'`` (the Spanish edition), decimal points in the text
+    and in its formulas take the language's separator (``$10^{0.5}$`` -> ``$10^{0{,}5}$``).
 
     Prose never stops the report: a paragraph with an unmatched ``$`` is shown as plain
     text, a formula mathtext cannot parse as its source in ``<code>``, each with a logged
@@ -370,13 +391,13 @@ def _prose(text, where: str, svgs: _SvgCounter, decimal: str = ".") -> Markup:
     """
     out = []
     try:
-        pieces = split_math(str(text))
+        pieces = split_math(replace_decimals(str(text), decimal))
     except ValueError as error:
         logger.warning("%s: %s", where, error)
         return Markup(escape(replace_decimals(str(text), decimal)))
     for kind, piece in pieces:
         if kind == "text":
-            out.append(escape(replace_decimals(piece, decimal)))
+            out.append(escape(piece))
             continue
         try:
             svg = inline_math_svg(piece)
@@ -444,6 +465,13 @@ def _sci(value, decimal: str) -> str:
     return _powers_of_ten(f"{float(value):.3g}", decimal)
 
 
+def _seeds(seeds) -> str:
+    """A study's seeds: a text as given ('100–149 (50)'), a list joined ('0, 1, 2')."""
+    if isinstance(seeds, str):
+        return seeds
+    return ", ".join(map(str, seeds or []))
+
+
 def _reproducibility(context: dict, catalog, language: str) -> dict | None:
     raw = context.get("reproducibility")
     if not raw:
@@ -473,7 +501,7 @@ def _reproducibility(context: dict, catalog, language: str) -> dict | None:
             "study": study["study"], "claim": study.get("claim", ""),
             "models": ", ".join(map(str, study.get("models") or [])),
             "optimizers": ", ".join(optimizer_label(o, language) for o in study.get("optimizers") or []),
-            "seeds": ", ".join(map(str, study.get("seeds") or [])),
+            "seeds": _seeds(study.get("seeds")),
             "budget": "; ".join(budget),
             "runs": " / ".join(str(runs.get(k, 0)) for k in ("ok", "diverged", "failed", "missing")),
             "attention": bool(runs.get("failed") or runs.get("missing")),
@@ -518,8 +546,8 @@ def _prepare(context: dict, catalog, templates_dir: Path | None = None) -> dict:
             if isinstance(value, str):  # one paragraph given as a bare string
                 value = [value] if value.strip() else []
             claim[key] = [str(p) for p in _listify(value, f"{where}: {key}")]
-        claim["explanation"] = [_prose(p, f"{where}: explanation", svgs) for p in claim["explanation"]]
-        claim["method"] = [_prose(p, f"{where}: method", svgs) for p in claim["method"]]
+        claim["explanation"] = [_prose(p, f"{where}: explanation", svgs, decimal) for p in claim["explanation"]]
+        claim["method"] = [_prose(p, f"{where}: method", svgs, decimal) for p in claim["method"]]
         claim["missing_shown"] = claim["missing"][:MISSING_SHOWN]
         claim["missing_more"] = max(0, len(claim["missing"]) - MISSING_SHOWN)
         claim.setdefault("command", "")
@@ -574,7 +602,7 @@ def _prepare(context: dict, catalog, templates_dir: Path | None = None) -> dict:
                 "quantity": item.get("quantity", ""),
                 "description": item.get("description", ""),
                 "expected": _cell(item.get("expected", ""), catalog),
-                "measured": _cell(item.get("measured", ""), catalog),
+                "measured": _cell(_estimate_words(item.get("measured", ""), catalog), catalog),
                 "outcome": outcome,
             })
         claim["criterion"] = criterion
@@ -607,6 +635,7 @@ def _prepare(context: dict, catalog, templates_dir: Path | None = None) -> dict:
             raise ValueError(f"summary row {row.get('id')!r}: verdict {row['verdict']!r} is not one of {VERDICTS}")
         row["verdict_key"] = _verdict_key(row["verdict"])
         row["verdict_class"] = _verdict_class(row["verdict"])
+        row.setdefault("reason", "")
         row["anchor"] = row["id"] if row["id"] in seen else None
         row["part"] = by_id[row["id"]]["part_number"] if row["id"] in by_id else ""
         summary.append(row)
@@ -653,6 +682,7 @@ def _environment(templates_dir: Path) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["cell"] = format_cell
+    env.filters["capfirst"] = lambda text: text[:1].upper() + text[1:] if text else text
     return env
 
 
