@@ -15,6 +15,7 @@ import yaml
 
 from engine.claims.verdict import Estimate, evaluate
 from engine.report import TEMPLATES_DIR
+from engine.report.figures import replace_decimals
 from engine.report.reason import deciding_row, number_text, verdict_reason
 from engine.report.render import render_html
 from tests.test_report_render import fake_context
@@ -212,7 +213,29 @@ def test_every_claims_reason_names_a_quantity_and_a_number(outcome, language):
         quantities = {c["quantity"]: _made_up(c, outcome) for c in criteria}
         verdict, rows = evaluate(criteria, quantities)
         reason = verdict_reason(verdict, rows, criteria, language)
-        deciding = rows[deciding_row(verdict, rows, criteria)]
-        assert deciding["description"] and deciding["description"] in reason, (cid, reason)
-        assert re.search(r"\d", reason.replace(deciding["description"], "")), (cid, reason)
+        described = replace_decimals(rows[deciding_row(verdict, rows, criteria)]["description"],
+                                     "," if language == "es" else ".")
+        assert described and described in reason, (cid, reason)
+        assert re.search(r"\d", reason.replace(described, "")), (cid, reason)
         assert "[" in reason, (cid, reason)       # the interval
+
+
+def _normal(text: str) -> str:
+    """Words and formulas without the lecture file's markup (bold, italics, display math) and
+    its stray spaces before commas."""
+    text = text.replace("**", "").replace("*", "").replace("$$", "$")
+    return re.sub(r"\s+,", ",", re.sub(r"\s+", " ", text)).strip()
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "templates" / "claims").glob("*.yaml")), ids=lambda p: p.stem)
+def test_quotes_are_verbatim_with_omissions_marked(path):
+    """Every stretch of a quote between […] marks is the lecture's text, its formulas included."""
+    lecture = _normal((ROOT.parent / "shared" / "lecture" / "lecture-19-deduplicated.md").read_text(encoding="utf-8")
+                      if (ROOT.parent / "shared").is_dir() else "")
+    if not lecture:
+        pytest.skip("the lecture's text (shared/lecture/) is not next to this repository")
+    quote = yaml.safe_load(path.read_text(encoding="utf-8"))["quote_es"]
+    for stretch in re.split(r"\s*\[…\]\s*", quote.replace("\n▶ ", "\n- ▶ ")):
+        for line in stretch.splitlines():
+            line = _normal(line.removeprefix("- "))
+            assert line.strip(" .") in lecture, line

@@ -319,8 +319,9 @@ def hyperparameter_text(text: str, language: str | None = None) -> str:
     return localize_decimals(_HP_RE.sub(lambda m: f"{_HP_SYMBOLS[m.group(1)]} = ", text), language)
 
 
-# A decimal number: digits, a point, digits; not part of a longer dotted token (3.11.9).
-_DECIMAL_RE = re.compile(r"(?<![\w.])(\d+)\.(\d+)(?![.\d]|[^\W\deE])")
+# A decimal number: digits, a point, digits; not part of a longer dotted token (3.11.9), but
+# it may end a sentence ("el objetivo 1.6.").
+_DECIMAL_RE = re.compile(r"(?<![\w.])(\d+)\.(\d+)(?!\.?\d|[^\W\deE])")
 
 
 def localize_decimals(text: str, language: str | None = None) -> str:

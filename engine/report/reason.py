@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 
 from .catalog import load_catalog, message
+from .figures import replace_decimals
 from .render import format_cell
 
 __all__ = ["deciding_row", "number_text", "verdict_reason"]
@@ -101,7 +102,8 @@ def verdict_reason(verdict: str, rows: list[dict], criteria: list[dict], languag
     if index is None:
         return message(catalog, f"verdict_reason.{key}")
     row, criterion = rows[index], criteria[index]
-    condition = message(catalog, "reason.condition", text=row["description"] or row["quantity"])
+    description = replace_decimals(row["description"] or row["quantity"], catalog["format"]["decimal"])
+    condition = message(catalog, "reason.condition", text=description)
     if verdict == "missing":
         return message(catalog, "reason.missing", condition=condition)
     fields = {"condition": condition, "measured": _measured(row["estimate"], catalog, language),

@@ -198,15 +198,16 @@ _SUPERSCRIPT = str.maketrans("-+0123456789", "⁻⁺⁰¹²³⁴⁵⁶⁷⁸⁹"
 _E_NOTATION_RE = re.compile(r"(?<![\w.,])(\d+(?:\.\d+)?)e([+\-]?\d+)(?![\w.])")
 
 
+def _power(match: re.Match) -> str:
+    mantissa, exponent = match.group(1), int(match.group(2))
+    ten = "10" + str(exponent).translate(_SUPERSCRIPT)
+    return ten if mantissa == "1" else f"{mantissa}·{ten}"
+
+
 def _powers_of_ten(text: str, decimal: str) -> str:
     """E-notation as a reader writes it, decimals localized: '1.685e+04' -> '1,685·10⁴',
     '1e-06' -> '10⁻⁶'."""
-    def power(match: re.Match) -> str:
-        mantissa, exponent = match.group(1), int(match.group(2))
-        ten = "10" + str(exponent).translate(_SUPERSCRIPT)
-        return ten if mantissa == "1" else f"{mantissa}·{ten}"
-
-    return replace_decimals(_E_NOTATION_RE.sub(power, text), decimal)
+    return replace_decimals(_E_NOTATION_RE.sub(_power, text), decimal)
 
 
 # ", " between two numbers of a list, once its decimals have become commas.
@@ -221,6 +222,10 @@ def _localize_text(text: str, decimal: str, separator: str) -> str:
         localized = _LIST_COMMA_RE.sub(f"{separator} ", localized)
     # "0.95 ± 0.01" stays on one line
     return re.sub(r"(?<=[\d∞]) ± (?=[\d∞])", "\u00a0±\u00a0", localized)
+
+
+# A hyphen that is a minus sign: before a digit, not inside a word or a range ("10-20").
+_MINUS_RE = re.compile(r"(?<![\w\-−])-(?=\d)")
 
 
 def _is_numeric(value) -> bool:
@@ -241,7 +246,7 @@ def _cell(value, catalog) -> dict:
         text = _localize_text(hyperparameter_text(display_text(value, language), language), decimal, separator)
     else:
         text = _format_value(value, decimal, separator)
-    return {"text": text, "numeric": _is_numeric(value)}
+    return {"text": _MINUS_RE.sub("−", text), "numeric": _is_numeric(value)}
 
 
 _N_RE = re.compile(r"\(n = (\d+)(?: ([a-z]+?)s?)?\)")
@@ -391,7 +396,7 @@ def _prose(text, where: str, svgs: _SvgCounter, decimal: str = ".") -> Markup:
     """
     out = []
     try:
-        pieces = split_math(replace_decimals(str(text), decimal))
+        pieces = split_math(replace_decimals(_E_NOTATION_RE.sub(_power, str(text)), decimal))
     except ValueError as error:
         logger.warning("%s: %s", where, error)
         return Markup(escape(replace_decimals(str(text), decimal)))
@@ -407,6 +412,25 @@ def _prose(text, where: str, svgs: _SvgCounter, decimal: str = ".") -> Markup:
             continue
         out.append(_inline_svg(svg, where, svgs.prefix()))
     return Markup("").join(out)
+
+
+_LIST_ITEM_RE = re.compile(r"^\s*(?:[-▶•]\s+)")
+
+
+def _quote(text: str, where: str, svgs: _SvgCounter) -> list[dict]:
+    """The lecture's words as it set them: one paragraph per line, and the lines that start with
+    a bullet (``▶``, ``-``) as one list; math between dollar signs (the lecture's formulas)."""
+    blocks: list[dict] = []
+    for line in str(text or "").splitlines():
+        if not line.strip():
+            continue
+        if _LIST_ITEM_RE.match(line):
+            if not blocks or blocks[-1]["kind"] != "list":
+                blocks.append({"kind": "list", "items": []})
+            blocks[-1]["items"].append(_prose(_LIST_ITEM_RE.sub("", line), where, svgs))
+        else:
+            blocks.append({"kind": "text", "html": _prose(line.strip(), where, svgs)})
+    return blocks
 
 
 def _plain(text) -> str:
@@ -552,6 +576,8 @@ def _prepare(context: dict, catalog, templates_dir: Path | None = None) -> dict:
         claim["missing_more"] = max(0, len(claim["missing"]) - MISSING_SHOWN)
         claim.setdefault("command", "")
         claim.setdefault("quote_en", "")
+        claim["quote_blocks"] = _quote(claim.get("quote_es", ""), f"{where}: quote", svgs)
+        claim["quote_en"] = _prose(claim["quote_en"], f"{where}: translation", svgs)
         claim.setdefault("verdict_reason", "")
         part_number, part_title, _ = _part_title(str(claim["section"]), catalog)
         claim["part_number"] = part_number
@@ -600,7 +626,7 @@ def _prepare(context: dict, catalog, templates_dir: Path | None = None) -> dict:
                 raise ValueError(f"{where}: criterion outcome {outcome!r} is not one of {OUTCOMES}")
             criterion.append({
                 "quantity": item.get("quantity", ""),
-                "description": item.get("description", ""),
+                "description": _localize_text(item.get("description", ""), decimal, ","),
                 "expected": _cell(item.get("expected", ""), catalog),
                 "measured": _cell(_estimate_words(item.get("measured", ""), catalog), catalog),
                 "outcome": outcome,
