@@ -182,7 +182,9 @@ def _study(sname: str, study: dict, records: list[Record], text: dict, analysis:
         axes[0].set_yscale("log")
     axes[0].set_xlabel(labels["examples"] if xkey == "examples" else labels["steps"])
     axes[0].set_ylabel(curve_metric)
-    axes[0].legend(fontsize=6, ncols=2)
+    # The legend sits under both panels: inside an axes it covered curves.
+    fig.set_figheight(fig.get_figheight() + 0.5)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=4, fontsize=7)
     second = "val_accuracy" if any("val_accuracy" in r.history for r in records) else (
         "val_modes" if any("val_modes" in r.history for r in records) else None)
     if second:
