@@ -84,6 +84,7 @@ __all__ = [
     "optimizer_color",
     "optimizer_label",
     "optimizer_style",
+    "powers_of_ten",
     "replace_decimals",
     "report_language",
     "scope_svg_ids",
@@ -302,6 +303,21 @@ def display_text(text: str, language: str | None = None) -> str:
     return text if label is None else label
 
 
+_SUPERSCRIPT_SIGNED = str.maketrans("-+0123456789", "⁻⁺⁰¹²³⁴⁵⁶⁷⁸⁹")
+_E_NOTATION_RE = re.compile(r"(?<![\w.,])(\d+(?:\.\d+)?)e([+\-]?\d+)(?![\w.])")
+
+
+def powers_of_ten(text: str) -> str:
+    """E-notation as a reader writes it: ``'1.685e+04'`` -> ``'1.685·10⁴'``, ``'1e-06'`` ->
+    ``'10⁻⁶'``, ``'3e-4'`` -> ``'3·10⁻⁴'`` (decimals are localized separately)."""
+    def power(match: re.Match) -> str:
+        mantissa, exponent = match.group(1), int(match.group(2))
+        ten = "10" + str(exponent).translate(_SUPERSCRIPT_SIGNED)
+        return ten if mantissa == "1" else f"{mantissa}·{ten}"
+
+    return _E_NOTATION_RE.sub(power, text) if isinstance(text, str) and "e" in text else text
+
+
 # Hyperparameters as code writes them ("beta=0.6, lr=4") and as the lecture does (β = 0,6; λ = 4).
 _HP_SYMBOLS = {"lr": "λ", "beta": "β", "beta1": "β₁", "beta2": "β₂", "eps": "ε"}
 _HP_RE = re.compile(r"(?<![\w.])(lr|beta[12]?|eps)=")
@@ -382,7 +398,7 @@ class _PresentedFormatter(Formatter):
         self.language = language
 
     def _present(self, text: str) -> str:
-        return localize_decimals(display_text(plain_power(text), self.language), self.language)
+        return localize_decimals(powers_of_ten(display_text(plain_power(text), self.language)), self.language)
 
     def set_axis(self, axis):
         self.axis = axis
@@ -425,7 +441,8 @@ def _present_figure(fig, language: str) -> None:
     for text in fig.findobj(Text):
         value = text.get_text()
         if value:
-            presented = localize_decimals(hyperparameter_text(display_text(value, language), language), language)
+            presented = localize_decimals(powers_of_ten(hyperparameter_text(display_text(value, language), language)),
+                                          language)
             if presented != value:
                 text.set_text(presented)
 

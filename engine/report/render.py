@@ -121,7 +121,7 @@ from .catalog import DEFAULT_LANGUAGE, load_catalog, message
 from engine.atomic import write_atomic
 from engine.config.load import FAST_SAFE_LOADER
 
-from .figures import display_text, hyperparameter_text, replace_decimals, scope_svg_ids
+from .figures import display_text, hyperparameter_text, powers_of_ten, replace_decimals, scope_svg_ids
 from .mathsvg import inline_math_svg, split_math
 
 __all__ = ["OUTCOMES", "VERDICTS", "format_cell", "render_html", "write_report"]
@@ -194,20 +194,10 @@ def _format_value(value, decimal: str, separator: str) -> str:
     return str(value)
 
 
-_SUPERSCRIPT = str.maketrans("-+0123456789", "⁻⁺⁰¹²³⁴⁵⁶⁷⁸⁹")
-_E_NOTATION_RE = re.compile(r"(?<![\w.,])(\d+(?:\.\d+)?)e([+\-]?\d+)(?![\w.])")
-
-
-def _power(match: re.Match) -> str:
-    mantissa, exponent = match.group(1), int(match.group(2))
-    ten = "10" + str(exponent).translate(_SUPERSCRIPT)
-    return ten if mantissa == "1" else f"{mantissa}·{ten}"
-
-
 def _powers_of_ten(text: str, decimal: str) -> str:
     """E-notation as a reader writes it, decimals localized: '1.685e+04' -> '1,685·10⁴',
     '1e-06' -> '10⁻⁶'."""
-    return replace_decimals(_E_NOTATION_RE.sub(_power, text), decimal)
+    return replace_decimals(powers_of_ten(text), decimal)
 
 
 # ", " between two numbers of a list, once its decimals have become commas.
@@ -396,7 +386,7 @@ def _prose(text, where: str, svgs: _SvgCounter, decimal: str = ".") -> Markup:
     """
     out = []
     try:
-        pieces = split_math(replace_decimals(_E_NOTATION_RE.sub(_power, str(text)), decimal))
+        pieces = split_math(replace_decimals(powers_of_ten(str(text)), decimal))
     except ValueError as error:
         logger.warning("%s: %s", where, error)
         return Markup(escape(replace_decimals(str(text), decimal)))
