@@ -169,6 +169,7 @@ def _study(sname: str, study: dict, records: list[Record], text: dict, analysis:
 
     model = sample.spec.model
     title = model_label(model.name)
+    title = title[:1].upper() + title[1:]  # it opens the captions
     fig, axes = new_figure(ncols=2)
     xkey = "examples" if "epochs" in sample.spec.budget else "step"
     # The loss is what every optimizer minimises; for a GAN it is the discriminator's, so the
