@@ -21,8 +21,8 @@ from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate
 from engine.record import Record
 from engine.tuning import choose
-from engine.report.figures import (annotate_heatmap, figure_to_svg, metric_label, model_label, new_figure,
-                                   optimizer_label, optimizer_style)
+from engine.report.figures import (annotate_heatmap, figure_to_svg, legend_under_figure, metric_label, model_label,
+                                   new_figure, optimizer_label, optimizer_style)
 from engine.spec import RunSpec
 
 HEADLINES = ("test_accuracy", "test_mse", "test_modes", "test_mmd")
@@ -183,9 +183,7 @@ def _study(sname: str, study: dict, records: list[Record], text: dict, analysis:
         axes[0].set_yscale("log")
     axes[0].set_xlabel(labels["examples"] if xkey == "examples" else labels["steps"])
     axes[0].set_ylabel(curve_metric)
-    # The legend sits under both panels: inside an axes it covered curves.
-    fig.set_figheight(fig.get_figheight() + 0.5)
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=4, fontsize=7)
+    legend_under_figure(fig, axes[0], ncols=4)  # inside an axes it covered curves
     second = "val_accuracy" if any("val_accuracy" in r.history for r in records) else (
         "val_modes" if any("val_modes" in r.history for r in records) else None)
     if second:

@@ -77,6 +77,8 @@ __all__ = [
     "figure_to_svg",
     "format_number",
     "hyperparameter_text",
+    "legend_below",
+    "legend_under_figure",
     "localize_decimals",
     "metric_label",
     "model_label",
@@ -698,6 +700,21 @@ def scope_svg_ids(svg: str, prefix: str) -> str:
     svg = re.sub(r'((?:xlink:)?href="#)([^"]+)(")', fix_ref, svg)
     svg = re.sub(r"(url\(#)([^)]+)(\))", fix_ref, svg)
     return svg
+
+
+def legend_below(ax, ncols: int = 1, fontsize: float = 6.5):
+    """The axes' legend under its x axis (tick labels and label cleared), where it covers no
+    data; the constrained layout makes room for it."""
+    offset = -0.30 if ax.get_xlabel() else -0.16
+    return ax.legend(loc="upper center", bbox_to_anchor=(0.5, offset), ncols=ncols, fontsize=fontsize,
+                     frameon=False, borderaxespad=0.0)
+
+
+def legend_under_figure(fig, ax, ncols: int = 4, fontsize: float = 7):
+    """One legend for panels that share their lines, under all of them (the figure grows by
+    0.45 in to hold it)."""
+    fig.set_figheight(fig.get_figheight() + 0.45)
+    return fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=ncols, fontsize=fontsize)
 
 
 def chance_line(ax, level: float, label: str) -> None:
