@@ -13,16 +13,19 @@ store, computes verdicts and figures, and hands this module a plain ``dict``:
         "generated_at": str,
         "profile": str,              # 'full' or 'quick'; 'quick' shows a notice that the
                                      # numbers come from a small CI budget
-        # verdict table on the first pages (rows link to the claim of the same id)
-        "summary": [{"id": str, "title": str, "verdict": VERDICT}],
+        # verdict table on the first pages (rows link to the claim of the same id); `reason`
+        # (optional) says which condition decided it (engine/report/reason.py)
+        "summary": [{"id": str, "title": str, "verdict": VERDICT, "reason": str}],
         "claims": [{
             "id": str,               # HTML anchor: letters, digits, '-', '_', '.', ':'
             "section": str,          # the lecture's part, '1' ... '7' (titles and intros come
                                      # from the catalogue's part.<n>); any other string is
                                      # the title of an extra part after those
             "title": str,
-            "quote_es": str,         # the lecture's sentence, shown as a blockquote
-            "quote_en": str,         # English translation, smaller ('' to omit)
+            "quote_es": str,         # the lecture's words, shown as a blockquote: one paragraph a
+                                     # line, lines that start with '▶' or '-' a list, math between
+                                     # $...$; '' for a section that quotes nothing (a note says so)
+            "quote_en": str,         # its translation, shown in the other editions only ('' to omit)
             "explanation": [str],    # paragraphs: prose with inline math between $...$
             "formulas": [{"svg": str, "caption": str}],        # svg from mathsvg.math_svg
             "method": [str],         # paragraphs (prose, $...$ math): how the experiment tests it
@@ -32,9 +35,9 @@ store, computes verdicts and figures, and hands this module a plain ``dict``:
             "criterion": [{"quantity": str, "description": str, "expected": str | float,
                            "measured": str | float, "outcome": "pass" | "fail" | "unclear" | "missing"}],
             "verdict": VERDICT,
-            "verdict_reason": str,
+            "verdict_reason": str,   # why: the deciding condition and its number (lower case)
             "missing": [str],        # labels of results the store lacks; non-empty -> warning box
-            "command": str,          # optional: the command that completes / rebuilds it
+            "command": str,          # optional: the command that rebuilds it (ends the section)
         }],
         "runs": {"total": int, "ok": int, "diverged": int, "failed": int, "missing": int},
         "environment": {"python": str, "platform": str, "git_commit": str,
@@ -47,7 +50,7 @@ store, computes verdicts and figures, and hands this module a plain ``dict``:
             "all_command": str,      # rebuilds the whole report
             "commands": [{"id": str, "title": str, "command": str}],
             "studies": [{"study": str, "claim": str, "models": [str], "optimizers": [str],
-                         "seeds": [int], "budget": {key: number}, "tune": str,
+                         "seeds": [int] | str, "budget": {key: number}, "tune": str,
                          "runs": {"ok": int, "diverged": int, "failed": int, "missing": int}}],
             "results_csv": str, "claims_json": str,       # links, relative to the HTML file
         },
@@ -233,6 +236,7 @@ def _cell(value, catalog) -> dict:
     decimal, separator = _number_format(None, catalog)
     language = getattr(catalog, "language", None)
     if isinstance(value, str):
+        value = _estimate_words(value, catalog)
         text = _localize_text(hyperparameter_text(display_text(value, language), language), decimal, separator)
     else:
         text = _format_value(value, decimal, separator)
@@ -490,7 +494,7 @@ def _reproducibility(context: dict, catalog, language: str) -> dict | None:
     raw = context.get("reproducibility")
     if not raw:
         return None
-    from .figures import metric_label, optimizer_label
+    from .figures import metric_label, model_label, optimizer_label
 
     decimal, separator = _number_format(None, catalog)
     studies = []
@@ -513,7 +517,7 @@ def _reproducibility(context: dict, catalog, language: str) -> dict | None:
         runs = study.get("runs") or {}
         studies.append({
             "study": study["study"], "claim": study.get("claim", ""),
-            "models": ", ".join(map(str, study.get("models") or [])),
+            "models": "; ".join(model_label(m, language) for m in study.get("models") or []),
             "optimizers": ", ".join(optimizer_label(o, language) for o in study.get("optimizers") or []),
             "seeds": _seeds(study.get("seeds")),
             "budget": "; ".join(budget),
@@ -618,7 +622,7 @@ def _prepare(context: dict, catalog, templates_dir: Path | None = None) -> dict:
                 "quantity": item.get("quantity", ""),
                 "description": _localize_text(item.get("description", ""), decimal, ","),
                 "expected": _cell(item.get("expected", ""), catalog),
-                "measured": _cell(_estimate_words(item.get("measured", ""), catalog), catalog),
+                "measured": _cell(item.get("measured", ""), catalog),
                 "outcome": outcome,
             })
         claim["criterion"] = criterion
