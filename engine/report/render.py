@@ -571,7 +571,7 @@ def _prepare(context: dict, catalog, templates_dir: Path | None = None) -> dict:
         claim.setdefault("command", "")
         claim.setdefault("quote_en", "")
         claim["quote_blocks"] = _quote(claim.get("quote_es", ""), f"{where}: quote", svgs)
-        claim["quote_en"] = _prose(claim["quote_en"], f"{where}: translation", svgs)
+        claim["translation_blocks"] = _quote(claim["quote_en"], f"{where}: translation", svgs)
         claim.setdefault("verdict_reason", "")
         part_number, part_title, _ = _part_title(str(claim["section"]), catalog)
         claim["part_number"] = part_number
