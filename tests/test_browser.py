@@ -4,7 +4,8 @@ A small report is built end to end (the tiny experiments file, trained once, ren
 languages by ``build_report``), and each HTML file is opened at desktop (1280 px) and phone
 (390 px) width.  The test fails on a console error, an image that did not load, horizontal
 overflow of the page, a claim section or a lecture part missing, or any request that is not a
-``file:`` or ``data:`` URL.
+``file:`` or ``data:`` URL.  When the full handout has been built (``reports/``), it is opened at
+phone width too: its long formulas and wide tables are what the tiny report lacks.
 
 Selenium is pointed at ``/usr/bin/chromium`` and ``/usr/bin/chromedriver`` explicitly, so
 Selenium Manager never downloads anything.  When Chromium, its driver or Selenium is missing the
@@ -174,3 +175,22 @@ def test_both_languages_link_to_each_other(browser, report):
     _open(browser, report["en"], *WIDTHS["desktop"])
     href = browser.execute_script("return document.querySelector('.other-language a').href")
     assert Path(urlparse(href).path) == report["es"]
+
+
+SHIPPED = {"es": ROOT / "reports" / "index.html", "en": ROOT / "reports" / "en" / "index.html"}
+
+
+@pytest.mark.parametrize("language", ["es", "en"])
+def test_shipped_report_fits_a_phone(browser, language):
+    """The full handout `make report` wrote to reports/ (its long formulas and wide tables, which the
+    tiny report lacks): nothing past the right edge of a 390 px screen."""
+    path = SHIPPED[language]
+    if not path.is_file():
+        pytest.skip(f"no shipped report at {path.relative_to(ROOT)} (make report writes it)")
+    _open(browser, path, *WIDTHS["phone"])
+    state = browser.execute_script(_CHECKS)
+    assert state["scrollWidth"] <= state["innerWidth"], (
+        f"{path.relative_to(ROOT)} scrolls sideways at phone width: {state['scrollWidth']} px > "
+        f"{state['innerWidth']} px; too wide: {state['wide']}")
+    assert state["wide"] == [], f"elements past the right edge: {state['wide']}"
+    assert state["badImages"] == [], f"images that did not load: {state['badImages']}"

@@ -90,7 +90,10 @@ def test_a_conditional_claim_is_judged_only_where_its_premise_holds():
     """`given` names a premise row: when the premise fails, its conclusion's fail does not count
     and the claim is inconclusive for that reason; when it holds, the conclusion decides; a plain
     row still counts either way."""
-    from engine.claims.verdict import reason_key
+    from engine.report.reason import premise_failed
+
+    def reason_key(v, rows):
+        return "premise_not_reached" if premise_failed(v, rows) is not None else v.replace(" ", "_")
 
     criteria = [{"quantity": "converged", "at_least": 0.5},
                 {"quantity": "same", "at_least": 0.5, "given": "converged"},

@@ -42,7 +42,7 @@ from engine.claims.heuristics_no_theory import (family_scores, metric_label, opt
 from engine.claims.verdict import Estimate
 from engine.objectives import OBJECTIVES
 from engine.record import Record
-from engine.report.figures import figure_to_svg, new_figure
+from engine.report.figures import figure_to_svg, legend_under_figure, new_figure
 
 MARGIN = 0.02
 SCORE = "val_accuracy"
@@ -152,7 +152,7 @@ def _sensitivity_figure(sens: dict, families: dict, text: dict):
         ax.set_ylabel(metric_label(SCORE))
         ax.set_title(families.get(sname, sname), fontsize=8)
         ax.set_ylim(bottom=0)
-    axes[-1].legend(fontsize=6, loc="upper right")
+    legend_under_figure(fig, axes[-1], ncols=3)  # inside an axes it covered curves
     return fig
 
 

@@ -35,6 +35,7 @@ Also used by adam-combines (``family_scores``, ``seed_ranks``): Adam's rank acro
 from __future__ import annotations
 
 import math
+import textwrap
 from collections import defaultdict
 
 import warnings
@@ -45,7 +46,7 @@ from matplotlib.ticker import MaxNLocator
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate, holm
 from engine.record import Record
-from engine.report.figures import figure_to_svg, new_figure, optimizer_color
+from engine.report.figures import figure_to_svg, model_label, new_figure, optimizer_color
 
 LEVEL = 0.05
 # Scores that differ from the tuning metric's test counterpart (see the module's docstring).
@@ -231,7 +232,9 @@ def _dotplot(families: dict, sets: dict, text: dict):
         ax.set_yticks(range(len(names)), [optimizer_label(o) for o in names] if k % ncols == 0 else [""] * len(names),
                       fontsize=7)
         ax.set_ylim(len(names) - 0.5, -0.5)
-        ax.set_title(f"{fam['model']}\n{metric_label(fam['metric'])}", fontsize=6.5)
+        # four panels a row: the family and its score, each wrapped to the panel's width
+        ax.set_title("\n".join(textwrap.wrap(model_label(fam["model"]), 24) +
+                               textwrap.wrap(metric_label(fam["metric"], units=False), 24)), fontsize=6.5)
         ax.tick_params(axis="x", labelsize=6)
         ax.xaxis.set_major_locator(MaxNLocator(3))
     for ax in axes[n:]:
@@ -261,7 +264,8 @@ def _rankmap(families: dict, sets: dict, ranks: dict, text: dict):
                     color="white" if _dark(image.to_rgba(value)) else "black")
         if names[i] in sets[snames[j]]["tied"]:
             ax.add_patch(Rectangle((j - 0.42, i - 0.38), 0.84, 0.76, fill=False, edgecolor="#D55E00", lw=2.4))
-    ax.set_xticks(range(len(snames)), [families[s]["model"] for s in snames], rotation=30, fontsize=7, ha="right")
+    ax.set_xticks(range(len(snames)), [model_label(families[s]["model"]).replace(", ", "\n") for s in snames],
+                  fontsize=6.5)
     ax.set_yticks(range(len(names)), [optimizer_label(o) for o in names], fontsize=7)
     ax.grid(False)
     cbar = fig.colorbar(image, ax=ax, shrink=0.9)

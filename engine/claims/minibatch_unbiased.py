@@ -24,7 +24,7 @@ import numpy as np
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate, estimates
 from engine.record import Record
-from engine.report.figures import figure_to_svg, new_figure
+from engine.report.figures import figure_to_svg, legend_under_figure, new_figure
 
 # Okabe-Ito: one colour and marker per measurement point (initialisation, part-way).
 POINT_STYLES = [("#0072B2", "o"), ("#D55E00", "s"), ("#009E73", "^"), ("#CC79A7", "D")]
@@ -113,12 +113,13 @@ def analyze(records: list[Record], text: dict, _studies: dict) -> Analysis:
             ax.set_xscale("log", base=2)
             ax.set_xlabel(labels["batch"])
         ax_v.set_ylabel(labels["variance"])
-        ax_v.legend(fontsize=6)
         ax_b.axhline(3.0, color="0.3", ls="--", lw=0.8)
         ax_b.axhline(1.0, color="0.6", ls=":", lw=0.8)
         ax_b.set_ylim(bottom=0)
         ax_b.set_ylabel(labels["bias_ratio"])
-        ax_b.legend(fontsize=6)
+    # one legend under the panels (they share their lines); inside an axes it covered points
+    legend_under_figure(fig_v, ax_v, ncols=2)
+    legend_under_figure(fig_b, ax_b, ncols=2)
     analysis.figures.append({"id": "minibatch-variance", "svg": figure_to_svg(fig_v), "caption": text["captions"]["variance"]})
     analysis.figures.append({"id": "minibatch-bias", "svg": figure_to_svg(fig_b), "caption": text["captions"]["bias"]})
     analysis.tables.append({"caption": text["captions"]["table"], "columns": text["columns"], "rows": rows})

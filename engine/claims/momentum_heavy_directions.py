@@ -18,7 +18,7 @@ from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate
 from engine.objectives import OBJECTIVES
 from engine.record import Record
-from engine.report.figures import figure_to_svg, new_figure, optimizer_label, optimizer_style
+from engine.report.figures import figure_to_svg, legend_below, new_figure, optimizer_label, optimizer_style
 
 # Which rule each slope belongs to: plain GD is the `sgd` rule on a deterministic objective.
 SLOPE_OF_KIND = {"sgd": "slope_gd", "momentum": "slope_momentum"}
@@ -163,7 +163,7 @@ def _trajectories(records: list[Record], text: dict, analysis: Analysis) -> None
         ax.plot(*problem.minimizer, "*", color="black", ms=8)
         ax.plot(*paths[0][0], "o", color="black", ms=4)
         ax.set_title(text["labels"].get("models", {}).get(mname, mname), fontsize=9)
-        ax.legend(fontsize=6, loc="upper left")
+        legend_below(ax)  # inside the axes it covered the paths
     analysis.figures.append({"id": "momentum-trajectories", "svg": figure_to_svg(fig),
                              "caption": text["captions"]["trajectories"]})
 

@@ -25,8 +25,8 @@ from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate
 from engine.record import Record
 from engine.tuning import tune_cell, tuning_seeds
-from engine.report.figures import (annotate_heatmap, figure_to_svg, metric_label, new_figure,
-                                   optimizer_label, optimizer_style)
+from engine.report.figures import (annotate_heatmap, figure_to_svg, legend_under_figure, metric_label, model_label,
+                                   new_figure, optimizer_label, optimizer_style)
 from engine.spec import RunSpec
 
 HEADLINES = ("test_accuracy", "test_mse", "test_modes", "test_mmd")
@@ -189,7 +189,8 @@ def _study(sname: str, study: dict, records: list[Record], text: dict, analysis:
         analysis.numbers.setdefault(sname, {})["best_optimizer"] = best_opt
 
     model = sample.spec.model
-    title = f"{model.name} · {sample.spec.dataset.name}"
+    title = model_label(model.name)
+    title = title[:1].upper() + title[1:]  # it opens the captions
     fig, axes = new_figure(ncols=2)
     xkey = "examples" if "epochs" in sample.spec.budget else "step"
     # The loss is what every optimizer minimises; for a GAN it is the discriminator's, so the
@@ -203,7 +204,7 @@ def _study(sname: str, study: dict, records: list[Record], text: dict, analysis:
         axes[0].set_yscale("log")
     axes[0].set_xlabel(labels["examples"] if xkey == "examples" else labels["steps"])
     axes[0].set_ylabel(curve_metric)
-    axes[0].legend(fontsize=6, ncols=2)
+    legend_under_figure(fig, axes[0], ncols=4)  # inside an axes it covered curves
     second = "val_accuracy" if any("val_accuracy" in r.history for r in records) else (
         "val_modes" if any("val_modes" in r.history for r in records) else None)
     if second:

@@ -20,7 +20,7 @@ A conditional sentence ("at convergence, …") tests its conclusion only where i
 a criterion may name, with ``given``, the quantity of another criterion, its premise.  A premise
 row is reported but never fails the claim by itself; a row whose premise does not pass is moot
 (its fail does not count), and a claim with a moot row is at best `inconclusive`, for the reason
-``premise_not_reached`` when a premise fails outright (``reason_key``).
+that its premise was not reached when a premise fails outright (engine/report/reason.py says which).
 """
 from __future__ import annotations
 
@@ -180,14 +180,6 @@ def conditional_verdict(rows: list[dict]) -> str:
     if moot or any(o != "pass" for o in judged) or not all(holds.values()):
         return "inconclusive"
     return "supported"
-
-
-def reason_key(verdict_: str, rows: list[dict]) -> str:
-    """The message key of a verdict's reason: ``premise_not_reached`` for a claim left
-    inconclusive because a premise failed, else the verdict's own."""
-    if verdict_ == "inconclusive" and any(r.get("premise") and r["outcome"] == "fail" for r in rows):
-        return "premise_not_reached"
-    return verdict_.replace(" ", "_")
 
 
 def evaluate(criteria: list[dict], quantities: dict[str, Estimate | None]) -> tuple[str, list[dict]]:

@@ -30,7 +30,7 @@ from engine.atomic import write_atomic
 from engine.claims import CLAIMS
 from engine.claims.base import Analysis
 from engine.claims.reproductions import reproductions
-from engine.claims.verdict import evaluate, reason_key
+from engine.claims.verdict import evaluate
 from engine.config.validate import Experiments
 from engine.environment import environment
 from engine.optim import OPTIMIZERS
@@ -41,6 +41,7 @@ from engine.report.cache import ReportCache
 from engine.report.catalog import load_catalog, message
 from engine.report.figures import display_text, format_number, report_language
 from engine.report.mathsvg import math_svg
+from engine.report.reason import verdict_reason
 from engine.report.render import write_report
 from engine.store import ResultStore
 
@@ -149,7 +150,7 @@ def _analyse(exp: Experiments, records: list[Record], missing: list, waiting: li
         criteria = [{**c, "description": c.get(f"description_{language}", c.get("description", ""))}
                     for c in exp.data["claims"][cid]["criterion"]]
         verdict, rows = evaluate(criteria, analysis.quantities)
-        reason = message(catalog, "verdict_reason." + reason_key(verdict, rows))
+        reason = verdict_reason(verdict, rows, criteria, language)
         claims.append({
             "id": cid, "section": claim.section, "title": text["title"],
             "quote_es": text["quote_es"], "quote_en": text["quote_en"],
@@ -162,7 +163,8 @@ def _analyse(exp: Experiments, records: list[Record], missing: list, waiting: li
             **_criterion_record(exp.data["claims"][cid], language),
         })
         record = exp.data["claims"][cid]
-        claims_json.append({"id": cid, "verdict": verdict, "reason": reason, "criterion": rows,
+        claims_json.append({"id": cid, "verdict": verdict, "criterion": rows,
+                            "reason": f"{message(catalog, 'verdict.' + verdict.replace(' ', '_'))}: {reason}",
                             "declared": record.get("declared"), "revisions": record.get("revisions", []),
                             "numbers": analysis.numbers, "missing_results": len(lacking),
                             "runs_used": len(mine)})
@@ -264,7 +266,8 @@ def build_report(exp: Experiments, store: ResultStore, out_dir: Path, languages=
             "date": cover.get("date") or dt.date.today().isoformat(),
             "generated_at": generated_at,
             "profile": exp.profile,
-            "summary": [{"id": c["id"], "title": c["title"], "verdict": c["verdict"]} for c in claims],
+            "summary": [{"id": c["id"], "title": c["title"], "verdict": c["verdict"],
+                         "reason": c["verdict_reason"]} for c in claims],
             "claims": claims,
             "reproductions": _reproduction_rows(reproduced, language),
             "runs": {"total": len(runs), "ok": status["ok"], "diverged": status["diverged"],

@@ -76,12 +76,17 @@ __all__ = [
     "display_text",
     "figure_to_svg",
     "format_number",
+    "hyperparameter_text",
+    "legend_below",
+    "legend_under_figure",
     "localize_decimals",
     "metric_label",
+    "model_label",
     "new_figure",
     "optimizer_color",
     "optimizer_label",
     "optimizer_style",
+    "powers_of_ten",
     "replace_decimals",
     "report_language",
     "scope_svg_ids",
@@ -239,6 +244,12 @@ def optimizer_label(name: str, language: str | None = None) -> str:
     return _labels(language, "optimizer").get(str(name), str(name))
 
 
+def model_label(name: str, language: str | None = None) -> str:
+    """Words for a model (a family of the matrix) id, in ``language``: ``'mlp-digits'`` -> "MLP,
+    dígitos 8×8" / "MLP, 8×8 digits".  Unknown names are returned unchanged."""
+    return _labels(language, "model").get(str(name), str(name))
+
+
 _METRIC_RE = re.compile(r"^(train|val|test)_(.+)$")
 
 
@@ -282,19 +293,53 @@ def metric_label(name: str, language: str | None = None, units: bool = True) -> 
 
 
 def display_text(text: str, language: str | None = None) -> str:
-    """``text`` itself, unless it is exactly an optimizer or metric id: then its display name."""
+    """``text`` itself, unless it is exactly an optimizer, model or metric id: then its display name."""
     if not isinstance(text, str) or not text:
         return text
     key = text.strip()
-    optimizers = _labels(language, "optimizer")
-    if key in optimizers:
-        return optimizers[key]
+    for group in ("optimizer", "model"):
+        names = _labels(language, group)
+        if key in names:
+            return names[key]
     label = _metric_label_or_none(key, language)
     return text if label is None else label
 
 
-# A decimal number: digits, a point, digits; not part of a longer dotted token (3.11.9).
-_DECIMAL_RE = re.compile(r"(?<![\w.])(\d+)\.(\d+)(?![.\d]|[^\W\deE])")
+_SUPERSCRIPT_SIGNED = str.maketrans("-+0123456789", "⁻⁺⁰¹²³⁴⁵⁶⁷⁸⁹")
+_E_NOTATION_RE = re.compile(r"(?<![\w.,])(\d+(?:\.\d+)?)e([+\-]?\d+)(?![\w.])")
+
+
+def powers_of_ten(text: str) -> str:
+    """E-notation as a reader writes it: ``'1.685e+04'`` -> ``'1.685·10⁴'``, ``'1e-06'`` ->
+    ``'10⁻⁶'``, ``'3e-4'`` -> ``'3·10⁻⁴'`` (decimals are localized separately)."""
+    def power(match: re.Match) -> str:
+        mantissa, exponent = match.group(1), int(match.group(2))
+        ten = "10" + str(exponent).translate(_SUPERSCRIPT_SIGNED)
+        return ten if mantissa == "1" else f"{mantissa}·{ten}"
+
+    return _E_NOTATION_RE.sub(power, text) if isinstance(text, str) and "e" in text else text
+
+
+# Hyperparameters as code writes them ("beta=0.6, lr=4") and as the lecture does (β = 0,6; λ = 4).
+_HP_SYMBOLS = {"lr": "λ", "beta": "β", "beta1": "β₁", "beta2": "β₂", "eps": "ε"}
+_HP_RE = re.compile(r"(?<![\w.])(lr|beta[12]?|eps)=")
+_HP_SEPARATOR_RE = re.compile(r"(?<=[\d∞]), (?=(?:lr|beta[12]?|eps)=)")
+
+
+def hyperparameter_text(text: str, language: str | None = None) -> str:
+    """``'beta=0.6, lr=4'`` as the lecture writes it: ``'β = 0,6; λ = 4'`` in Spanish (the
+    decimal mark and, between values, the list separator of the language), ``'β = 0.6, λ = 4'``
+    in English.  Text without such assignments is returned unchanged."""
+    if not isinstance(text, str) or "=" not in text or not _HP_RE.search(text):
+        return text
+    separator = _catalog(language or current_language())["format"]["list"]
+    text = _HP_SEPARATOR_RE.sub(f"{separator} ", text)
+    return localize_decimals(_HP_RE.sub(lambda m: f"{_HP_SYMBOLS[m.group(1)]} = ", text), language)
+
+
+# A decimal number: digits, a point, digits; not part of a longer dotted token (3.11.9), but
+# it may end a sentence ("el objetivo 1.6.").
+_DECIMAL_RE = re.compile(r"(?<![\w.])(\d+)\.(\d+)(?!\.?\d|[^\W\deE])")
 
 
 def localize_decimals(text: str, language: str | None = None) -> str:
@@ -355,7 +400,7 @@ class _PresentedFormatter(Formatter):
         self.language = language
 
     def _present(self, text: str) -> str:
-        return localize_decimals(display_text(plain_power(text), self.language), self.language)
+        return localize_decimals(powers_of_ten(display_text(plain_power(text), self.language)), self.language)
 
     def set_axis(self, axis):
         self.axis = axis
@@ -398,7 +443,8 @@ def _present_figure(fig, language: str) -> None:
     for text in fig.findobj(Text):
         value = text.get_text()
         if value:
-            presented = localize_decimals(display_text(value, language), language)
+            presented = localize_decimals(powers_of_ten(hyperparameter_text(display_text(value, language), language)),
+                                          language)
             if presented != value:
                 text.set_text(presented)
 
@@ -654,6 +700,21 @@ def scope_svg_ids(svg: str, prefix: str) -> str:
     svg = re.sub(r'((?:xlink:)?href="#)([^"]+)(")', fix_ref, svg)
     svg = re.sub(r"(url\(#)([^)]+)(\))", fix_ref, svg)
     return svg
+
+
+def legend_below(ax, ncols: int = 1, fontsize: float = 6.5):
+    """The axes' legend under its x axis (tick labels and label cleared), where it covers no
+    data; the constrained layout makes room for it."""
+    offset = -0.30 if ax.get_xlabel() else -0.16
+    return ax.legend(loc="upper center", bbox_to_anchor=(0.5, offset), ncols=ncols, fontsize=fontsize,
+                     frameon=False, borderaxespad=0.0)
+
+
+def legend_under_figure(fig, ax, ncols: int = 4, fontsize: float = 7):
+    """One legend for panels that share their lines, under all of them (the figure grows by
+    0.45 in to hold it)."""
+    fig.set_figheight(fig.get_figheight() + 0.45)
+    return fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=ncols, fontsize=fontsize)
 
 
 def chance_line(ax, level: float, label: str) -> None:

@@ -13,16 +13,19 @@ store, computes verdicts and figures, and hands this module a plain ``dict``:
         "generated_at": str,
         "profile": str,              # 'full' or 'quick'; 'quick' shows a notice that the
                                      # numbers come from a small CI budget
-        # verdict table on the first pages (rows link to the claim of the same id)
-        "summary": [{"id": str, "title": str, "verdict": VERDICT}],
+        # verdict table on the first pages (rows link to the claim of the same id); `reason`
+        # (optional) says which condition decided it (engine/report/reason.py)
+        "summary": [{"id": str, "title": str, "verdict": VERDICT, "reason": str}],
         "claims": [{
             "id": str,               # HTML anchor: letters, digits, '-', '_', '.', ':'
             "section": str,          # the lecture's part, '1' ... '7' (titles and intros come
                                      # from the catalogue's part.<n>); any other string is
                                      # the title of an extra part after those
             "title": str,
-            "quote_es": str,         # the lecture's sentence, shown as a blockquote
-            "quote_en": str,         # English translation, smaller ('' to omit)
+            "quote_es": str,         # the lecture's words, shown as a blockquote: one paragraph a
+                                     # line, lines that start with '▶' or '-' a list, math between
+                                     # $...$; '' for a section that quotes nothing (a note says so)
+            "quote_en": str,         # its translation, shown in the other editions only ('' to omit)
             "explanation": [str],    # paragraphs: prose with inline math between $...$
             "formulas": [{"svg": str, "caption": str}],        # svg from mathsvg.math_svg
             "method": [str],         # paragraphs (prose, $...$ math): how the experiment tests it
@@ -32,9 +35,9 @@ store, computes verdicts and figures, and hands this module a plain ``dict``:
             "criterion": [{"quantity": str, "description": str, "expected": str | float,
                            "measured": str | float, "outcome": "pass" | "fail" | "unclear" | "missing"}],
             "verdict": VERDICT,
-            "verdict_reason": str,
+            "verdict_reason": str,   # why: the deciding condition and its number (lower case)
             "missing": [str],        # labels of results the store lacks; non-empty -> warning box
-            "command": str,          # optional: the command that completes / rebuilds it
+            "command": str,          # optional: the command that rebuilds it (ends the section)
         }],
         "runs": {"total": int, "ok": int, "diverged": int, "failed": int, "missing": int},
         "environment": {"python": str, "platform": str, "git_commit": str,
@@ -47,7 +50,7 @@ store, computes verdicts and figures, and hands this module a plain ``dict``:
             "all_command": str,      # rebuilds the whole report
             "commands": [{"id": str, "title": str, "command": str}],
             "studies": [{"study": str, "claim": str, "models": [str], "optimizers": [str],
-                         "seeds": [int], "budget": {key: number}, "tune": str,
+                         "seeds": [int] | str, "budget": {key: number}, "tune": str,
                          "runs": {"ok": int, "diverged": int, "failed": int, "missing": int}}],
             "results_csv": str, "claims_json": str,       # links, relative to the HTML file
         },
@@ -121,7 +124,7 @@ from .catalog import DEFAULT_LANGUAGE, load_catalog, message
 from engine.atomic import write_atomic
 from engine.config.load import FAST_SAFE_LOADER
 
-from .figures import display_text, replace_decimals, scope_svg_ids
+from .figures import display_text, hyperparameter_text, powers_of_ten, replace_decimals, scope_svg_ids
 from .mathsvg import inline_math_svg, split_math
 
 __all__ = ["OUTCOMES", "VERDICTS", "format_cell", "render_html", "write_report"]
@@ -194,19 +197,10 @@ def _format_value(value, decimal: str, separator: str) -> str:
     return str(value)
 
 
-_SUPERSCRIPT = str.maketrans("-+0123456789", "⁻⁺⁰¹²³⁴⁵⁶⁷⁸⁹")
-_E_NOTATION_RE = re.compile(r"(?<![\w.,])(\d+(?:\.\d+)?)e([+\-]?\d+)(?![\w.])")
-
-
 def _powers_of_ten(text: str, decimal: str) -> str:
     """E-notation as a reader writes it, decimals localized: '1.685e+04' -> '1,685·10⁴',
     '1e-06' -> '10⁻⁶'."""
-    def power(match: re.Match) -> str:
-        mantissa, exponent = match.group(1), int(match.group(2))
-        ten = "10" + str(exponent).translate(_SUPERSCRIPT)
-        return ten if mantissa == "1" else f"{mantissa}·{ten}"
-
-    return replace_decimals(_E_NOTATION_RE.sub(power, text), decimal)
+    return replace_decimals(powers_of_ten(text), decimal)
 
 
 # ", " between two numbers of a list, once its decimals have become commas.
@@ -221,6 +215,10 @@ def _localize_text(text: str, decimal: str, separator: str) -> str:
         localized = _LIST_COMMA_RE.sub(f"{separator} ", localized)
     # "0.95 ± 0.01" stays on one line
     return re.sub(r"(?<=[\d∞]) ± (?=[\d∞])", "\u00a0±\u00a0", localized)
+
+
+# A hyphen that is a minus sign: before a digit, not inside a word or a range ("10-20").
+_MINUS_RE = re.compile(r"(?<![\w\-−])-(?=\d)")
 
 
 def _is_numeric(value) -> bool:
@@ -238,10 +236,32 @@ def _cell(value, catalog) -> dict:
     decimal, separator = _number_format(None, catalog)
     language = getattr(catalog, "language", None)
     if isinstance(value, str):
-        text = _localize_text(display_text(value, language), decimal, separator)
+        value = _estimate_words(value, catalog)
+        text = _localize_text(hyperparameter_text(display_text(value, language), language), decimal, separator)
     else:
         text = _format_value(value, decimal, separator)
-    return {"text": text, "numeric": _is_numeric(value)}
+    return {"text": _MINUS_RE.sub("−", text), "numeric": _is_numeric(value)}
+
+
+_N_RE = re.compile(r"\(n = (\d+)(?: ([a-z]+?)s?)?\)")
+
+
+def _estimate_words(text, catalog):
+    """An estimate's text (``Estimate.text``: '0.5, 95 % [0.4, 0.6] (n = 10 seeds)', '1 (exact)')
+    with its words in the report's language ('(n = 10 semillas)', '(exacto)')."""
+    if not isinstance(text, str):
+        return text
+
+    def units(match: re.Match) -> str:
+        unit = match.group(2)
+        if not unit:
+            return match.group(0)
+        try:
+            return f"(n = {match.group(1)} {message(catalog, f'reason.units.{unit}')})"
+        except KeyError:
+            return match.group(0)
+
+    return _N_RE.sub(units, text).replace("(exact)", f"({message(catalog, 'criterion.exact')})")
 
 
 def _verdict_key(verdict: str) -> str:
@@ -361,8 +381,8 @@ class _SvgCounter:
 def _prose(text, where: str, svgs: _SvgCounter, decimal: str = ".") -> Markup:
     """Prose with inline math: text escaped, each ``$...$`` set as inline SVG.
 
-    With a ``decimal`` other than ``'.'`` (captions, which code fills with numbers), decimal
-    points in the text take the language's separator.
+    With a ``decimal`` other than ``'.'`` (the Spanish edition), decimal points in the text
+    and in its formulas take the language's separator (``$10^{0.5}$`` -> ``$10^{0{,}5}$``).
 
     Prose never stops the report: a paragraph with an unmatched ``$`` is shown as plain
     text, a formula mathtext cannot parse as its source in ``<code>``, each with a logged
@@ -370,13 +390,13 @@ def _prose(text, where: str, svgs: _SvgCounter, decimal: str = ".") -> Markup:
     """
     out = []
     try:
-        pieces = split_math(str(text))
+        pieces = split_math(replace_decimals(powers_of_ten(str(text)), decimal))
     except ValueError as error:
         logger.warning("%s: %s", where, error)
         return Markup(escape(replace_decimals(str(text), decimal)))
     for kind, piece in pieces:
         if kind == "text":
-            out.append(escape(replace_decimals(piece, decimal)))
+            out.append(escape(piece))
             continue
         try:
             svg = inline_math_svg(piece)
@@ -386,6 +406,25 @@ def _prose(text, where: str, svgs: _SvgCounter, decimal: str = ".") -> Markup:
             continue
         out.append(_inline_svg(svg, where, svgs.prefix()))
     return Markup("").join(out)
+
+
+_LIST_ITEM_RE = re.compile(r"^\s*(?:[-▶•]\s+)")
+
+
+def _quote(text: str, where: str, svgs: _SvgCounter) -> list[dict]:
+    """The lecture's words as it set them: one paragraph per line, and the lines that start with
+    a bullet (``▶``, ``-``) as one list; math between dollar signs (the lecture's formulas)."""
+    blocks: list[dict] = []
+    for line in str(text or "").splitlines():
+        if not line.strip():
+            continue
+        if _LIST_ITEM_RE.match(line):
+            if not blocks or blocks[-1]["kind"] != "list":
+                blocks.append({"kind": "list", "items": []})
+            blocks[-1]["items"].append(_prose(_LIST_ITEM_RE.sub("", line), where, svgs))
+        else:
+            blocks.append({"kind": "text", "html": _prose(line.strip(), where, svgs)})
+    return blocks
 
 
 def _plain(text) -> str:
@@ -444,11 +483,18 @@ def _sci(value, decimal: str) -> str:
     return _powers_of_ten(f"{float(value):.3g}", decimal)
 
 
+def _seeds(seeds) -> str:
+    """A study's seeds: a text as given ('100–149 (50)'), a list joined ('0, 1, 2')."""
+    if isinstance(seeds, str):
+        return seeds
+    return ", ".join(map(str, seeds or []))
+
+
 def _reproducibility(context: dict, catalog, language: str) -> dict | None:
     raw = context.get("reproducibility")
     if not raw:
         return None
-    from .figures import metric_label, optimizer_label
+    from .figures import metric_label, model_label, optimizer_label
 
     decimal, separator = _number_format(None, catalog)
     studies = []
@@ -471,9 +517,9 @@ def _reproducibility(context: dict, catalog, language: str) -> dict | None:
         runs = study.get("runs") or {}
         studies.append({
             "study": study["study"], "claim": study.get("claim", ""),
-            "models": ", ".join(map(str, study.get("models") or [])),
+            "models": "; ".join(model_label(m, language) for m in study.get("models") or []),
             "optimizers": ", ".join(optimizer_label(o, language) for o in study.get("optimizers") or []),
-            "seeds": ", ".join(map(str, study.get("seeds") or [])),
+            "seeds": _seeds(study.get("seeds")),
             "budget": "; ".join(budget),
             "runs": " / ".join(str(runs.get(k, 0)) for k in ("ok", "diverged", "failed", "missing")),
             "attention": bool(runs.get("failed") or runs.get("missing")),
@@ -518,12 +564,14 @@ def _prepare(context: dict, catalog, templates_dir: Path | None = None) -> dict:
             if isinstance(value, str):  # one paragraph given as a bare string
                 value = [value] if value.strip() else []
             claim[key] = [str(p) for p in _listify(value, f"{where}: {key}")]
-        claim["explanation"] = [_prose(p, f"{where}: explanation", svgs) for p in claim["explanation"]]
-        claim["method"] = [_prose(p, f"{where}: method", svgs) for p in claim["method"]]
+        claim["explanation"] = [_prose(p, f"{where}: explanation", svgs, decimal) for p in claim["explanation"]]
+        claim["method"] = [_prose(p, f"{where}: method", svgs, decimal) for p in claim["method"]]
         claim["missing_shown"] = claim["missing"][:MISSING_SHOWN]
         claim["missing_more"] = max(0, len(claim["missing"]) - MISSING_SHOWN)
         claim.setdefault("command", "")
         claim.setdefault("quote_en", "")
+        claim["quote_blocks"] = _quote(claim.get("quote_es", ""), f"{where}: quote", svgs)
+        claim["translation_blocks"] = _quote(claim["quote_en"], f"{where}: translation", svgs)
         claim.setdefault("verdict_reason", "")
         part_number, part_title, _ = _part_title(str(claim["section"]), catalog)
         claim["part_number"] = part_number
@@ -572,7 +620,7 @@ def _prepare(context: dict, catalog, templates_dir: Path | None = None) -> dict:
                 raise ValueError(f"{where}: criterion outcome {outcome!r} is not one of {OUTCOMES}")
             criterion.append({
                 "quantity": item.get("quantity", ""),
-                "description": item.get("description", ""),
+                "description": _localize_text(item.get("description", ""), decimal, ","),
                 "expected": _cell(item.get("expected", ""), catalog),
                 "measured": _cell(item.get("measured", ""), catalog),
                 "outcome": outcome,
@@ -607,6 +655,7 @@ def _prepare(context: dict, catalog, templates_dir: Path | None = None) -> dict:
             raise ValueError(f"summary row {row.get('id')!r}: verdict {row['verdict']!r} is not one of {VERDICTS}")
         row["verdict_key"] = _verdict_key(row["verdict"])
         row["verdict_class"] = _verdict_class(row["verdict"])
+        row.setdefault("reason", "")
         row["anchor"] = row["id"] if row["id"] in seen else None
         row["part"] = by_id[row["id"]]["part_number"] if row["id"] in by_id else ""
         summary.append(row)
@@ -653,6 +702,7 @@ def _environment(templates_dir: Path) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["cell"] = format_cell
+    env.filters["capfirst"] = lambda text: text[:1].upper() + text[1:] if text else text
     return env
 
 
