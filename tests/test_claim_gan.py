@@ -12,7 +12,8 @@ import pytest
 from scipy.spatial.distance import pdist
 
 from engine.claims import _gan, gan_indistinguishable, gan_minimax
-from engine.claims.verdict import evaluate, reason_key
+from engine.claims.verdict import evaluate
+from engine.report.reason import premise_failed
 from engine.config.validate import load_experiments
 from engine.data import DATASETS
 from engine.executor import execute_group
@@ -270,4 +271,4 @@ def test_indistinguishable_verdict_is_inconclusive_when_the_game_did_not_converg
     verdict, rows = evaluate(criteria, analysis.quantities)
     outcomes = {r["quantity"]: r["outcome"] for r in rows}
     assert outcomes["digits_converged"] == "fail" and outcomes["digits_mmd_not_rejected"] == "fail"
-    assert verdict == "inconclusive" and reason_key(verdict, rows) == "premise_not_reached"
+    assert verdict == "inconclusive" and premise_failed(verdict, rows) is not None
