@@ -3,7 +3,7 @@ and an optimizer that lost seeds is not ranked best on the seeds that survived."
 from __future__ import annotations
 
 from engine.claims import CLAIMS
-from engine.report.figures import report_language
+from engine.kit.figures import report_language
 from tests.test_record import make_record
 
 STUDY = {"claim": "optimizer-matrix", "models": ["mlp"], "optimizers": ["steady", "lucky"],

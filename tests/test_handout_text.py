@@ -15,7 +15,7 @@ import yaml
 
 from engine.claims.verdict import Estimate, evaluate
 from engine.report import TEMPLATES_DIR
-from engine.report.figures import replace_decimals
+from engine.kit.figures import replace_decimals
 from engine.report.reason import deciding_row, number_text, verdict_reason
 from engine.report.mathsvg import math_svg, split_math
 from engine.report.render import render_html

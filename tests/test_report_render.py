@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from engine.report import TEMPLATES_DIR
-from engine.report.catalog import flat_keys, load_catalog, message
-from engine.report.figures import (
+from engine.kit.catalog import flat_keys, load_catalog, message
+from engine.kit.figures import (
     FIGURE_FONTS,
     OPTIMIZER_COLORS,
     annotate_heatmap,
@@ -376,7 +376,7 @@ def test_log_axis_powers_are_plain_text_with_superscripts():
     assert plain_power(r"$\mathdefault{2^{4}}$") == "2⁴"
     for other in (r"$\lambda$", r"$\mathdefault{0.5}$", "10^2", "", None):
         assert plain_power(other) == other
-    from engine.report.figures import _present_figure
+    from engine.kit.figures import _present_figure
 
     fig, ax = new_figure()
     ax.loglog([1, 1000], [0.01, 10])

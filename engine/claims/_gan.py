@@ -155,7 +155,7 @@ def samples_over_training(variants: dict, loss_names: dict, step_title: str):
     """A figure of generated samples at each snapshot along training: one row per generator loss
     (its best optimizer's first seed; the same noise in every panel), or None without snapshots."""
     from engine.data import DATASETS
-    from engine.report.figures import new_figure
+    from engine.kit.figures import new_figure
 
     shown = [(loss, v["finals"][0]) for loss, v in variants.items()
              if v["finals"] and v["finals"][0].status == "ok"

@@ -35,7 +35,7 @@ from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate
 from engine.objectives import OBJECTIVES
 from engine.record import Record
-from engine.report.figures import figure_to_svg, new_figure, optimizer_label
+from engine.kit.figures import figure_to_svg, new_figure, optimizer_label
 
 PROBLEMS = {"adagrad-quadratic": "quadratic", "adagrad-rotated": "rotated", "adagrad-logistic": "logistic"}
 SGD, ADAGRAD = "gd", "adagrad"

@@ -42,7 +42,7 @@ from engine.claims.heuristics_no_theory import (family_scores, metric_label, opt
 from engine.claims.verdict import Estimate
 from engine.objectives import OBJECTIVES
 from engine.record import Record
-from engine.report.figures import figure_to_svg, legend_under_figure, new_figure
+from engine.kit.figures import figure_to_svg, legend_under_figure, new_figure
 
 MARGIN = 0.02
 SCORE = "val_accuracy"

@@ -27,7 +27,7 @@ from engine.claims.ae_undercomplete import COLORS, image_grid, load_data, mean_s
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate
 from engine.record import Record
-from engine.report.figures import OKABE_ITO, figure_to_svg, new_figure
+from engine.kit.figures import OKABE_ITO, figure_to_svg, new_figure
 
 
 def _flat(x):

@@ -31,7 +31,7 @@ import numpy as np
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate
 from engine.record import Record
-from engine.report.figures import OKABE_ITO, figure_to_svg, new_figure
+from engine.kit.figures import OKABE_ITO, figure_to_svg, new_figure
 from engine.spec import RunSpec
 
 FOCUS_CODE = 8        # the code size of the headline comparisons

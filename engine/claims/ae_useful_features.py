@@ -20,7 +20,7 @@ from engine.claims.ae_undercomplete import AE_KINDS, COLORS, FOCUS_CODE, by_kind
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate
 from engine.record import Record
-from engine.report.figures import figure_to_svg, new_figure
+from engine.kit.figures import figure_to_svg, new_figure
 
 PROBES = ("probe_code", "probe_pca", "probe_random")
 # Ten classes: Paul Tol's "muted" colours plus black; the digit is also written at each class mean.

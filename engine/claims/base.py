@@ -64,7 +64,7 @@ class Claim:
 def mean_sd(values, digits: int = 3, show_n: bool = False) -> str:
     """'mean ± standard deviation' of the values that exist (with '(n = …)' if asked), for tables;
     '—' when there are none.  The decimal mark is the report language's."""
-    from engine.report.figures import localize_decimals
+    from engine.kit.figures import localize_decimals
 
     values = [v for v in values if v is not None]
     if not values:

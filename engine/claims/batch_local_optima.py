@@ -27,7 +27,7 @@ from engine.claims.verdict import Estimate
 from engine.objectives import OBJECTIVES
 from engine.objectives.ripple_lattice import flow_minimum
 from engine.record import Record
-from engine.report.figures import figure_to_svg, new_figure, optimizer_label, optimizer_style
+from engine.kit.figures import figure_to_svg, new_figure, optimizer_label, optimizer_style
 
 LATTICE = "local-optima-lattice"
 MLP = "local-optima-mlp"

@@ -45,7 +45,7 @@ from matplotlib.ticker import MaxNLocator
 from engine.claims.base import Analysis, Claim, mean_sd
 from engine.claims.verdict import Estimate
 from engine.record import Record
-from engine.report.figures import OKABE_ITO, figure_to_svg, format_number, new_figure
+from engine.kit.figures import OKABE_ITO, figure_to_svg, format_number, new_figure
 from engine.spec import RunSpec
 
 CONDITIONS = ("digits", "mnist1d", "shuffled")

@@ -21,7 +21,7 @@ import numpy as np
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate
 from engine.record import Record
-from engine.report.figures import OKABE_ITO, figure_to_svg, format_number, new_figure
+from engine.kit.figures import OKABE_ITO, figure_to_svg, format_number, new_figure
 
 QUANTITIES = {
     "max_abs_diff": "largest |project − SciPy| over all cases (1-D, 2-D, kernels, strides, paddings) and draws",

@@ -35,7 +35,7 @@ from engine.claims.verdict import Estimate
 from engine.data import DATASETS
 from engine.models.gan import MMD_SAMPLES
 from engine.record import Record
-from engine.report.figures import figure_to_svg, new_figure, optimizer_label
+from engine.kit.figures import figure_to_svg, new_figure, optimizer_label
 from engine.spec import Named
 
 # Which data sets the claim tests, by data set kind → the prefix of its quantities.

@@ -26,7 +26,7 @@ from engine.claims._gan import (DELTA_VALUE, IDEAL_VALUE, LOSSES, at_solution, b
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate
 from engine.record import Record
-from engine.report.figures import figure_to_svg, new_figure, optimizer_label, optimizer_style
+from engine.kit.figures import figure_to_svg, new_figure, optimizer_label, optimizer_style
 
 LOSS_COLORS = {"minimax": "#D55E00", "non_saturating": "#0072B2"}
 

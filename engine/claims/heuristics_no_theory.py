@@ -46,26 +46,26 @@ from matplotlib.ticker import MaxNLocator
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate, holm
 from engine.record import Record
-from engine.report.figures import figure_to_svg, model_label, new_figure, optimizer_color
+from engine.kit.figures import figure_to_svg, model_label, new_figure, optimizer_color
 
 LEVEL = 0.05
 # Scores that differ from the tuning metric's test counterpart (see the module's docstring).
 SCORE_OVERRIDE = {"val_modes": ("test_mmd", "min")}
 
 try:  # the report's shared labels, where present
-    from engine.report.figures import optimizer_label
+    from engine.kit.figures import optimizer_label
 except ImportError:  # pragma: no cover
     def optimizer_label(name, language=None):
         return name
 
 try:
-    from engine.report.figures import metric_label
+    from engine.kit.figures import metric_label
 except ImportError:  # pragma: no cover
     def metric_label(name, language=None):
         return name
 
 try:
-    from engine.report.figures import optimizer_style
+    from engine.kit.figures import optimizer_style
 except ImportError:  # pragma: no cover
     def optimizer_style(name):
         return {"color": optimizer_color(name), "marker": "o"}

@@ -24,7 +24,7 @@ import numpy as np
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate, estimates
 from engine.record import Record
-from engine.report.figures import figure_to_svg, legend_under_figure, new_figure
+from engine.kit.figures import figure_to_svg, legend_under_figure, new_figure
 
 # Okabe-Ito: one colour and marker per measurement point (initialisation, part-way).
 POINT_STYLES = [("#0072B2", "o"), ("#D55E00", "s"), ("#009E73", "^"), ("#CC79A7", "D")]

@@ -18,7 +18,7 @@ from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate
 from engine.objectives import OBJECTIVES
 from engine.record import Record
-from engine.report.figures import figure_to_svg, legend_below, new_figure, optimizer_label, optimizer_style
+from engine.kit.figures import figure_to_svg, legend_below, new_figure, optimizer_label, optimizer_style
 
 # Which rule each slope belongs to: plain GD is the `sgd` rule on a deterministic objective.
 SLOPE_OF_KIND = {"sgd": "slope_gd", "momentum": "slope_momentum"}

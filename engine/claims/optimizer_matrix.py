@@ -25,7 +25,7 @@ from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate
 from engine.record import Record
 from engine.tuning import tune_cell, tuning_seeds
-from engine.report.figures import (annotate_heatmap, figure_to_svg, legend_under_figure, metric_label, model_label,
+from engine.kit.figures import (annotate_heatmap, figure_to_svg, legend_under_figure, metric_label, model_label,
                                    new_figure, optimizer_label, optimizer_style)
 from engine.spec import RunSpec
 

@@ -37,7 +37,7 @@ from engine.claims.optimizer_matrix import final_records
 from engine.claims.verdict import Estimate, holm
 from engine.objectives import OBJECTIVES
 from engine.record import Record
-from engine.report.figures import figure_to_svg, new_figure, optimizer_label, optimizer_style
+from engine.kit.figures import figure_to_svg, new_figure, optimizer_label, optimizer_style
 
 ADAGRAD, RMSPROP = "adagrad", "rmsprop"
 PAIR = (ADAGRAD, RMSPROP)

@@ -38,7 +38,7 @@ import numpy as np
 from engine.claims.base import Analysis, Claim, mean_sd
 from engine.claims.verdict import Estimate
 from engine.record import Record
-from engine.report.figures import OKABE_ITO, chance_line, figure_to_svg, new_figure
+from engine.kit.figures import OKABE_ITO, chance_line, figure_to_svg, new_figure
 from engine.spec import RunSpec
 
 SHARED, UNSHARED = "shared", "unshared"   # roles: rnn_hh with shared θ, and with one θ⁽ᵗ⁾ per step

@@ -26,7 +26,7 @@ import numpy as np
 from engine.claims.base import Analysis, Claim, mean_sd
 from engine.claims.verdict import Estimate
 from engine.record import Record
-from engine.report.figures import (OKABE_ITO, chance_line, figure_to_svg, localize_decimals, new_figure,
+from engine.kit.figures import (OKABE_ITO, chance_line, figure_to_svg, localize_decimals, new_figure,
                                    optimizer_label)
 from engine.tuning import best_run
 

@@ -26,7 +26,7 @@ import numpy as np
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import estimates
 from engine.record import Record
-from engine.report.figures import figure_to_svg, new_figure
+from engine.kit.figures import figure_to_svg, new_figure
 from engine.spec import RunSpec
 
 # Okabe-Ito, one per data-set size (smallest first) and one per batch size.

@@ -1,8 +1,9 @@
-"""Rendering layer: figures, formulas, message catalogues, HTML and PDF.
+"""Rendering layer: formulas, HTML and PDF, from the claims' analyses (the figure kit and the message
+catalogues are engine.kit, below the claims).
 
 Public API (others code against it):
 
-* ``figures.figure_to_svg(fig) -> str``, ``figures.new_figure(ncols, nrows, width)``,
+* ``engine.kit.figures.figure_to_svg(fig) -> str``, ``figures.new_figure(ncols, nrows, width)``,
   ``figures.OPTIMIZER_COLORS``, ``figures.optimizer_color(name)``,
   ``figures.optimizer_style(name) -> {color, linestyle, marker, markevery}``
 * words in the report's language: ``figures.report_language(code)`` (a context manager),
@@ -11,7 +12,7 @@ Public API (others code against it):
   ``figures.annotate_heatmap(ax, values, image=None)``
 * ``mathsvg.math_svg(latex, fontsize=12) -> str``, ``mathsvg.inline_math_svg(latex)``,
   ``mathsvg.split_math(prose)``
-* ``catalog.load_catalog(language) -> dict``, ``catalog.message(catalog, key, **fmt)``
+* ``engine.kit.catalog.load_catalog(language) -> dict``, ``catalog.message(catalog, key, **fmt)``
 * ``render.render_html(context, templates_dir) -> str``,
   ``render.write_report(context, templates_dir, out_dir, pdf=True) -> {'html': Path, 'pdf': Path}``
 * ``pdf.html_to_pdf(html, pdf_path, base_url) -> [problems]``, ``pdf.layout_problems(document)``

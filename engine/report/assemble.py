@@ -38,8 +38,8 @@ from engine.plan import expand_with_waiting
 from engine.record import Record
 from engine.report import TEMPLATES_DIR
 from engine.report.cache import ReportCache
-from engine.report.catalog import load_catalog, message
-from engine.report.figures import display_text, format_number, report_language
+from engine.kit.catalog import load_catalog, message
+from engine.kit.figures import display_text, format_number, report_language
 from engine.report.mathsvg import math_svg
 from engine.report.reason import verdict_reason
 from engine.report.render import write_report

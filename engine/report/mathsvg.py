@@ -30,7 +30,7 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.mathtext import MathTextParser
 
-from .figures import SVG_HASH_SALT, clean_svg
+from engine.kit.figures import SVG_HASH_SALT, clean_svg
 
 __all__ = ["MATH_FONTSET", "inline_math_svg", "math_svg", "split_math"]
 

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import math
 
-from .catalog import load_catalog, message
-from .figures import replace_decimals
+from engine.kit.catalog import load_catalog, message
+from engine.kit.figures import replace_decimals
 from .render import format_cell
 
 __all__ = ["deciding_row", "number_text", "verdict_reason"]

@@ -120,11 +120,11 @@ import yaml
 from markupsafe import Markup, escape
 
 from . import TEMPLATES_DIR
-from .catalog import DEFAULT_LANGUAGE, load_catalog, message
+from engine.kit.catalog import DEFAULT_LANGUAGE, load_catalog, message
 from engine.atomic import write_atomic
 from engine.config.load import FAST_SAFE_LOADER
 
-from .figures import display_text, hyperparameter_text, powers_of_ten, replace_decimals, scope_svg_ids
+from engine.kit.figures import display_text, hyperparameter_text, powers_of_ten, replace_decimals, scope_svg_ids
 from .mathsvg import inline_math_svg, split_math
 
 __all__ = ["OUTCOMES", "VERDICTS", "format_cell", "render_html", "write_report"]
@@ -494,7 +494,7 @@ def _reproducibility(context: dict, catalog, language: str) -> dict | None:
     raw = context.get("reproducibility")
     if not raw:
         return None
-    from .figures import metric_label, model_label, optimizer_label
+    from engine.kit.figures import metric_label, model_label, optimizer_label
 
     decimal, separator = _number_format(None, catalog)
     studies = []
