@@ -8,6 +8,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from engine.data import DATASETS
 from engine.record import Record
 
 IDEAL_VALUE = -math.log(4.0)  # v at p_g = p_data with the best discriminator d = ½
@@ -87,6 +88,13 @@ def loss_variants(records: list[Record], studies: dict, dataset_kind: str, own_c
             found[loss] = {"study": sname, "cells": cells, "best": best, "tune": tune,
                            "finals": [] if best is None else cells[best]["finals"]}
     return found
+
+
+def ring_modes(rec: Record) -> int | None:
+    """How many modes the run's data set has: the Gaussian ring's, None for data without modes."""
+    if rec.spec.dataset is None or rec.spec.dataset.kind != "gaussian_ring":
+        return None
+    return int({**DATASETS["gaussian_ring"].params, **rec.spec.dataset.params}["n_modes"])
 
 
 def at_solution(rec: Record, n_modes: int | None) -> bool:

@@ -29,7 +29,7 @@ import numpy as np
 
 from engine.analysis.two_sample import c2st_accuracy, mmd_permutation_test, real_bandwidth
 from engine.claims._gan import (LOSSES, at_solution, band, curves, fmt, image_panel, loss_variants, per_seed,
-                                ring_panel, samples_over_training)
+                                ring_modes, ring_panel, samples_over_training)
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate
 from engine.data import DATASETS
@@ -78,10 +78,6 @@ def _summary(seeds: list[dict]) -> dict[str, Estimate | None]:
             "mmd_fall": Estimate.from_samples([s["mmd_fall"] for s in seeds])}
 
 
-def _n_modes(rec: Record) -> int | None:
-    return int(rec.spec.dataset.params.get("n_modes", 8)) if rec.spec.dataset.kind == "gaussian_ring" else None
-
-
 def _count(flags) -> str:
     return f"{sum(flags)}/{len(flags)}"
 
@@ -96,7 +92,7 @@ def _tests_table(found: dict, text: dict, analysis: Analysis) -> None:
             if not variant or not variant["finals"]:
                 continue
             finals = variant["finals"]
-            seeds = [_seed_results(r, _n_modes(r)) for r in finals]
+            seeds = [_seed_results(r, ring_modes(r)) for r in finals]
             bandwidth = next((r.artifacts.get("mmd_bandwidth") for r in finals if r.status == "ok"), None)
             rows.append([labels[name], labels[loss] + (" ★" if loss == JUDGED else ""), optimizer_label(variant["best"]),
                          _count([s["converged"] for s in seeds]), per_seed([s["mmd_pvalue"] for s in seeds]),
@@ -119,7 +115,7 @@ def _optimizers_table(variants: dict, text: dict, analysis: Analysis) -> None:
     labels, rows, numbers = text["labels"], [], {}
     for loss in LOSSES:
         for oname, cell in (variants.get(loss) or {}).get("cells", {}).items():
-            seeds = [_seed_results(r, _n_modes(r)) for r in cell["finals"]]
+            seeds = [_seed_results(r, ring_modes(r)) for r in cell["finals"]]
             if not seeds:
                 continue
             tested = [s["mmd_pvalue"] for s in seeds if s["mmd_pvalue"] is not None]
@@ -186,7 +182,7 @@ def analyze(records: list[Record], text: dict, studies: dict) -> Analysis:
     for name, variants in found.items():
         if JUDGED in variants and variants[JUDGED]["finals"]:
             finals = variants[JUDGED]["finals"]
-            for q, estimate in _summary([_seed_results(r, _n_modes(r)) for r in finals]).items():
+            for q, estimate in _summary([_seed_results(r, ring_modes(r)) for r in finals]).items():
                 analysis.quantities[f"{name}_{q}"] = estimate
     analysis.numbers["judged"] = JUDGED
     _tests_table(found, text, analysis)

@@ -21,6 +21,7 @@ import numpy as np
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import NullFormatter
 
+from engine.claims._gan import ring_modes
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate
 from engine.record import Record
@@ -181,6 +182,10 @@ def _study(sname: str, study: dict, records: list[Record], text: dict, analysis:
         for m in {k for r in finals for k in r.final}:
             if m.startswith("test_"):
                 analysis.quantities[f"{sname}.{m}"] = Estimate.from_samples([r.metric(m) for r in finals])
+        n_modes = ring_modes(sample)
+        if n_modes is not None:   # modes covered is a count capped at n_modes: judged as a share of seeds
+            analysis.quantities[f"{sname}.all_modes"] = Estimate.proportion(
+                sum((r.metric("test_modes") or 0) >= n_modes for r in finals), len(finals), unit="seed")
         if sample.spec.model.kind in ("autoencoder", "linear_autoencoder", "vae"):
             pca = pca_test_mse(sample.spec)
             analysis.quantities[f"{sname}.mse_ratio_to_pca"] = Estimate.from_samples(
