@@ -39,8 +39,9 @@ def _naming(data: dict) -> list[tuple[tuple, str, dict, str]]:
 
 
 def _who(paths: list[tuple]) -> str:
-    shown = " and ".join(filter(None, (", ".join(map(format_path, paths[:3])),
-                                       f"{len(paths) - 3} more" if len(paths) > 3 else "")))
+    """'a names it', 'a and b name it', 'a, b, c and 3 more name it'."""
+    names = [format_path(p) for p in paths[:3]] + ([f"{len(paths) - 3} more"] if len(paths) > 3 else [])
+    shown = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
     return f"{shown} name{'s' if len(paths) == 1 else ''} it"
 
 
@@ -61,7 +62,7 @@ def _grid_problems(matrix: dict, naming: list) -> list[ConfigProblem]:
         problems += [ConfigProblem(format_path(("matrix", oname, grid)), (
             f"no study or profile names grid '{grid}' (with matrix: {grid}); expected one of the "
             f"grids they name: {', '.join(named) or '(none)'}.{did_you_mean(grid, named)}"))
-            for grid in grids if grid not in named]
+            for grid in grids if grid not in named and set(named) <= given]   # else the name is the typo
     return problems
 
 
@@ -71,7 +72,9 @@ def problems(data: dict) -> list[ConfigProblem]:
     naming = _naming(data)
     if not naming and "matrix" not in data:
         return []
-    found = _grid_problems(data.get("matrix") or {}, naming)
+    found = [ConfigProblem(format_path(("matrix", oname)), expected_one_of("optimizer", oname, data["optimizers"]))
+             for oname in data.get("matrix") or {} if oname not in data["optimizers"]]
+    found += _grid_problems(data.get("matrix") or {}, naming)
     for path, sname, entry, grid in naming:
         study = data["studies"].get(sname)
         if path[0] == "studies":
