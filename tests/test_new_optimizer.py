@@ -15,21 +15,27 @@ ROOT = Path(__file__).resolve().parent.parent
 GIVEN = Path(__file__).resolve().parent / "data" / "new_optimizer"
 SKIP = shutil.ignore_patterns("__pycache__", ".store", "reports", ".venv", ".git")
 
-# experiments.yaml, step 3 of the guide: the entry, then the matrix's optimizer list and grids
-# (the `&all-optimizers` list and the `&nn-grid` grid are shared by six studies; the GAN has its
-# own).  Each edit adds the new optimizer as the first entry of a mapping found by its header, so
-# that changed learning rates elsewhere in the file do not stop the guide from applying.
-LIST = (r"(&all-optimizers \[[^\]]*)\]", r"\1, adamw]")
+# experiments.yaml, step 3 of the guide: the optimizer's entry, then its block at the end of the
+# section `matrix:` (its grid for each family of the matrix), then its quick-profile rates in that
+# block, without which validation fails.  Each edit is inserted after the line or block that a
+# pattern finds, so that changed learning rates elsewhere in the file do not stop the guide.
 ENTRY = [
-    (r"^optimizers:.*\n", "adamw: {kind: adamw, beta1: 0.9, beta2: 0.999, eps: 1.0e-8, weight_decay: 0.01}"),
-    (r"grid: &nn-grid.*\n", "adamw: {lr: [0.0003, 0.001, 0.003, 0.01, 0.03]}"),
-    (r"^  matrix-gan-ring:.*\n(?:    .*\n|\s*\n)*?    grid:.*\n", "adamw: {lr: [0.0005, 0.001, 0.002], beta1: [0.5]}"),
+    (r"^optimizers:.*\n", "  adamw:         {kind: adamw, beta1: 0.9, beta2: 0.999, eps: 1.0e-8, weight_decay: 0.01}\n"),
+    (r"^matrix:.*\n(?:  .*\n)*", """\
+  adamw:
+    mlp-digits:     {lr: [0.001, 0.003, 0.01]}
+    cnn-digits:     {lr: [0.001, 0.003, 0.01]}
+    rnn-digits:     {lr: [0.001, 0.003, 0.01]}
+    ae-digits:      {lr: [0.003, 0.01, 0.03]}
+    mlp-mnist1d:    {lr: [0.001, 0.003, 0.01]}
+    cnn-mnist1d:    {lr: [0.001, 0.003, 0.01]}
+    gan-ring:       {lr: [0.0005, 0.001, 0.002], beta1: [0.5]}
+"""),
 ]
-# ... and the quick profile's grids (`&quick-grid` and the GAN's), without which validation fails.
-QUICK = [
-    (r"grid: &quick-grid.*\n", "adamw: {lr: [0.003]}"),
-    (r"^      matrix-gan-ring:.*\n(?:        .*\n|\s*\n)*?        grid:.*\n", "adamw: {lr: [0.002], beta1: [0.5]}"),
-]
+QUICK = [(r"^  adamw:\n(?:    .*\n)*", """\
+    quick:          {lr: [0.003]}
+    quick-gan-ring: {lr: [0.002], beta1: [0.5]}
+""")]
 RENDER = """
 from pathlib import Path
 from engine.config.validate import load_experiments
@@ -39,19 +45,13 @@ build_report(load_experiments(Path('experiments.yaml'), 'quick'), ResultStore(Pa
 """
 
 
-def _edit(path: Path, entries, substitutions=()) -> None:
-    """Each (header, entry): `entry` as the first key of the mapping under the one line or block
-    that `header` matches, indented as that mapping's keys; each (pattern, replacement) applied once."""
+def _edit(path: Path, insertions) -> None:
+    """Each (pattern, text): `text` inserted right after the one place `pattern` matches."""
     text = path.read_text(encoding="utf-8")
-    for header, entry in entries:
-        found = list(re.finditer(header, text, re.M))
-        assert len(found) == 1, f"the guide's edit no longer applies: {header!r} matches {len(found)} times"
-        end = found[0].end()
-        indent = re.match(r" *", text[end:]).group()
-        text = f"{text[:end]}{indent}{entry}\n{text[end:]}"
-    for pattern, replacement in substitutions:
-        text, n = re.subn(pattern, replacement, text)
-        assert n == 1, f"the guide's edit no longer applies: {pattern!r} matches {n} times"
+    for pattern, inserted in insertions:
+        found = list(re.finditer(pattern, text, re.M))
+        assert len(found) == 1, f"the guide's edit no longer applies: {pattern!r} matches {len(found)} times"
+        text = f"{text[:found[0].end()]}{inserted}{text[found[0].end():]}"
     path.write_text(text, encoding="utf-8")
 
 
@@ -86,10 +86,11 @@ def test_a_new_optimizer_by_the_guide_alone(tmp_path):
     shutil.copy(GIVEN / "adamw_tests.py", tree / "tests" / "test_adamw.py")
     _python(tree, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_adamw.py")
     # 3. experiments.yaml: a profile that leaves the new optimizer out of its grid is refused
-    _edit(tree / "experiments.yaml", ENTRY, [LIST])
+    _edit(tree / "experiments.yaml", ENTRY)
     proc = _python(tree, "-m", "engine", "validate", "--profile", "quick", check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert "study 'matrix-mlp-digits' leaves out optimizer 'adamw'" in proc.stderr
+    assert "error at matrix.adamw: optimizer 'adamw' of the matrix has no grid 'quick', which " \
+           "profiles.quick.studies.matrix-mlp-digits.matrix" in proc.stderr, proc.stderr
     _edit(tree / "experiments.yaml", QUICK)   # `run` below validates the file again
     # 4. the schema editors read
     schema = _python(tree, "-m", "engine", "schema").stdout

@@ -78,6 +78,21 @@ BUDGET = {
     },
 }
 
+# One optimizer's grid: hyperparameter → values.
+GRID = {"type": "object", "additionalProperties": _value_list(
+    {"anyOf": [NUMBER, {"type": "string"}]}, "Values of this hyperparameter.")}
+
+# The optimizer × model matrix (engine/config/matrix.py): its optimizers and their grids, which
+# the studies and profile entries that name a grid take.
+MATRIX = {"type": "object", "minProperties": 1, "description": (
+    "Optimizer name (section optimizers) → grid name → hyperparameter → values. A study with "
+    "`matrix: <grid>` trains these optimizers, in this order, each on its grid of that name; a "
+    "profile's entry for that study names the grid it trains instead."),
+          "additionalProperties": {"type": "object", "minProperties": 1, "additionalProperties": GRID}}
+MATRIX_GRID = {**NAME, "description": (
+    "A grid of the matrix section: the study trains every optimizer of the matrix on its grid of "
+    "this name (in place of `optimizers` and `grid`); in a profile's entry, the grid trained instead.")}
+
 STUDY_PROPERTIES = {
     "claim": {"type": "string", "enum": sorted(CLAIMS), "description": "The claim this study serves."},
     "description": {"type": "string"},
@@ -91,8 +106,8 @@ STUDY_PROPERTIES = {
                                                  "Values of this model parameter.")},
     "grid": {"type": "object",
              "description": "Optimizer name → hyperparameter → values (the tuning grid).",
-             "additionalProperties": {"type": "object", "additionalProperties": _value_list(
-                 {"anyOf": [NUMBER, {"type": "string"}]}, "Values of this hyperparameter.")}},
+             "additionalProperties": GRID},
+    "matrix": MATRIX_GRID,
     "budget": BUDGET,
     "tune": {"type": "object", "additionalProperties": False, "required": ["metric", "mode"],
              "description": ("Tuning protocol: the grid runs with the first `seeds` seeds, scored by the mean "
@@ -131,7 +146,7 @@ def build_schema() -> dict:
              "required": ["claim", "models", "seeds"]}
     study_patch = {"type": "object", "additionalProperties": False,
                    "properties": {k: STUDY_PROPERTIES[k] for k in
-                                  ("seeds", "vary", "grid", "budget", "thresholds", "procedure")}}
+                                  ("seeds", "vary", "grid", "matrix", "budget", "thresholds", "procedure")}}
     criterion = {
         "type": "object", "additionalProperties": False, "required": ["quantity"],
         "properties": {
@@ -182,6 +197,7 @@ def build_schema() -> dict:
                     "batch": {"anyOf": [{"const": "full"}, POS_INT],
                               "description": "Batch regime: 'full' (gradient descent), 1 (single example) or B."},
                     **_hyperparameter_properties()}}},
+            "matrix": MATRIX,
             "studies": {"type": "object", "minProperties": 1, "additionalProperties": study},
             "claims": {"type": "object", "propertyNames": {"enum": sorted(CLAIMS)},
                        "additionalProperties": {

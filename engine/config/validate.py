@@ -15,6 +15,7 @@ from pathlib import Path
 import jsonschema
 
 from engine.claims import CLAIMS
+from engine.config import matrix
 from engine.config.errors import ConfigError, ConfigProblem, did_you_mean, expected_one_of
 from engine.config.load import Positions, format_path, load_yaml
 from engine.config.schema import build_schema
@@ -380,20 +381,21 @@ def _fail(file: str, problems: list[ConfigProblem], data: dict, positions: Posit
 
 def load_experiments(file: Path = DEFAULT_FILE, profile: str = DEFAULT_PROFILE) -> Experiments:
     """Read, check and profile-patch an experiments file; raise ConfigError on any defect."""
-    data, positions = load_yaml(file)
-    problems = [p for err in _validator().iter_errors(data) for p in _schema_problem(err)]
+    raw, positions = load_yaml(file)
+    problems = [p for err in _validator().iter_errors(raw) for p in _schema_problem(err)] or matrix.problems(raw)
     if problems:
-        _fail(str(file), problems, data, positions)
-    problems = _semantic_problems(data)
+        _fail(str(file), problems, raw, positions)
+    data = matrix.expand(raw)   # the matrix section written out into the studies that name its grids
+    problems = matrix.at_source(_semantic_problems(data), raw)
     if profile not in data["profiles"]:
         problems.append(ConfigProblem("profiles", expected_one_of("profile", profile, data["profiles"])
                                       + " (chosen with --profile)"))
     if problems:
-        _fail(str(file), problems, data, positions)
+        _fail(str(file), problems, raw, positions)
     patched = apply_profile(data, profile)
-    problems = _semantic_problems(patched)
+    problems = matrix.at_source(_semantic_problems(patched), raw, profile)
     if problems:
         for p in problems:
             p.message += f" (after applying profile '{profile}')"
-        _fail(str(file), problems, data, positions)
+        _fail(str(file), problems, raw, positions)
     return Experiments(Path(file), profile, patched, hashlib.sha256(Path(file).read_bytes()).hexdigest())
