@@ -12,7 +12,8 @@ from engine.claims.ae_undercomplete import load_data, pca_reconstructions, pca_t
 from engine.data import DATASETS
 from engine.data.base import make_dataset
 from engine.models import MODELS
-from engine.models.autoencoder import N_SAMPLES, N_SHOWN, linear_probe
+from engine.analysis.probes import linear_probe
+from engine.models.autoencoder import N_SAMPLES, N_SHOWN
 from engine.optim import OPTIMIZERS
 from engine.procedures.linear_ae_pca import (_train, decoder_basis, pca_fit, principal_angles_deg, run,
                                              step_size, tail_decrease)
@@ -57,8 +58,17 @@ def test_autoencoder_artifacts(kind, params):
         assert art["codes"].shape == (k, len(data.x_test), 2)
     for name in ("probe_code", "probe_pca", "probe_random"):
         assert art[name].shape == (k,) and np.all((0 <= art[name]) & (art[name] <= 1))
-    # PCA's probe does not depend on the member; the random projection comes from the member's rng.
-    assert art["probe_pca"][0] == art["probe_pca"][1]
+    # Each member's probe reads its own code; PCA's reads the top principal directions of the
+    # training split (here from NumPy's SVD, independent of scikit-learn's PCA).
+    codes = [np.asarray(model.extras["encode"](p, np.broadcast_to(x, (k,) + x.shape)))
+             for x in (data.x_train, data.x_test)]
+    for i in range(k):
+        assert art["probe_code"][i] == linear_probe(codes[0][i], data.y_train, codes[1][i], data.y_test)
+    flat_train, flat_test = (x.reshape(len(x), -1) for x in (data.x_train, data.x_test))
+    centre = flat_train.mean(axis=0)
+    directions = np.linalg.svd(flat_train - centre, full_matrices=False)[2][:params["code"]].T
+    pca = linear_probe((flat_train - centre) @ directions, data.y_train, (flat_test - centre) @ directions, data.y_test)
+    np.testing.assert_array_equal(art["probe_pca"], np.full(k, pca))
     again = model.artifacts(p, data, _rngs(k))
     np.testing.assert_array_equal(again["probe_random"], art["probe_random"])  # deterministic
 
