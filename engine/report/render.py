@@ -539,13 +539,35 @@ def _prepare(context: dict, catalog, templates_dir: Path | None = None) -> dict:
     view = dict(context)
     view.setdefault("language", DEFAULT_LANGUAGE)
     language = view["language"]
+    claims = _prepare_claims(_listify(context["claims"], "context['claims']"), catalog)
+    view["claims"] = claims
+    view["parts"] = _parts(claims, catalog)
+    view["toc"] = view["parts"]
+    view["summary"] = _summary(context, claims)
+    view["verdict_counts"] = [
+        {"verdict": v, "key": _verdict_key(v), "class": _verdict_class(v),
+         "count": sum(1 for r in view["summary"] if r["verdict"] == v)}
+        for v in VERDICTS
+    ]
+    environment = dict(context["environment"])
+    packages = environment.get("packages") or {}
+    environment["package_list"] = sorted(((str(k), str(v)) for k, v in packages.items()), key=lambda kv: kv[0].lower())
+    view["environment"] = environment
+    view["is_quick"] = str(context["profile"]).strip().lower() == "quick"
+    view["alternates"] = [dict(a) for a in _listify(context.get("alternates"), "context['alternates']")]
+    view["references"] = _references(context, templates_dir or TEMPLATES_DIR, language)
+    view["reproducibility"] = _reproducibility(context, catalog, language)
+    view["page_css"] = Markup(_page_css(catalog))
+    return view
+
+
+def _prepare_claims(claims_in: list, catalog) -> list[dict]:
+    """Each claim checked and derived; formulas, figures and tables numbered across the handout."""
     decimal = _number_format(None, catalog)[0]
     svgs = _SvgCounter()
-
-    claims_in = _listify(context["claims"], "context['claims']")
+    numbers = {"formula": 0, "figure": 0, "table": 0}
     claims = []
     seen: set[str] = set()
-    figure_number = table_number = formula_number = 0
     for index, raw in enumerate(claims_in):
         claim = dict(raw)
         cid = claim["id"]
@@ -559,77 +581,99 @@ def _prepare(context: dict, catalog, templates_dir: Path | None = None) -> dict:
             raise ValueError(f"{where}: verdict {claim['verdict']!r} is not one of {VERDICTS}")
         claim["verdict_key"] = _verdict_key(claim["verdict"])
         claim["verdict_class"] = _verdict_class(claim["verdict"])
-        for key in ("explanation", "method", "missing"):
-            value = claim.get(key)
-            if isinstance(value, str):  # one paragraph given as a bare string
-                value = [value] if value.strip() else []
-            claim[key] = [str(p) for p in _listify(value, f"{where}: {key}")]
-        claim["explanation"] = [_prose(p, f"{where}: explanation", svgs, decimal) for p in claim["explanation"]]
-        claim["method"] = [_prose(p, f"{where}: method", svgs, decimal) for p in claim["method"]]
-        claim["missing_shown"] = claim["missing"][:MISSING_SHOWN]
-        claim["missing_more"] = max(0, len(claim["missing"]) - MISSING_SHOWN)
-        claim.setdefault("command", "")
-        claim.setdefault("quote_en", "")
-        claim["quote_blocks"] = _quote(claim.get("quote_es", ""), f"{where}: quote", svgs)
-        claim["translation_blocks"] = _quote(claim["quote_en"], f"{where}: translation", svgs)
-        claim.setdefault("verdict_reason", "")
-        part_number, part_title, _ = _part_title(str(claim["section"]), catalog)
-        claim["part_number"] = part_number
-        claim["part_title"] = part_title
-        claim["section_label"] = (f"{message(catalog, 'part.label', number=part_number)} · {part_title}"
-                                  if part_number else part_title)
-
-        formulas = []
-        for item in _listify(claim.get("formulas"), f"{where}: formulas"):
-            formula_number += 1
-            formulas.append({
-                "number": formula_number,
-                "caption": _prose(item.get("caption", ""), f"{where}, formula {formula_number}", svgs, decimal),
-                "svg": _inline_svg(item["svg"], f"{where}, formula {formula_number}", svgs.prefix()),
-            })
-        claim["formulas"] = formulas
-
-        figures = []
-        for item in _listify(claim.get("figures"), f"{where}: figures"):
-            figure_number += 1
-            fid = _slug(item.get("id", ""), str(figure_number))
-            caption = item.get("caption", "")
-            figures.append({
-                "id": item.get("id", ""),
-                "anchor": f"fig-{cid}-{fid}",
-                "number": figure_number,
-                "caption": _prose(caption, f"{where}, figure {figure_number}", svgs, decimal),
-                "alt": _plain(caption),
-                "src": _svg_data_uri(item["svg"], f"{where}, figure {item.get('id', figure_number)!r}"),
-            })
-        claim["figures"] = figures
-
-        tables = []
-        for item in _listify(claim.get("tables"), f"{where}: tables"):
-            table_number += 1
-            table = _table(item, table_number, f"tab-{cid}-{table_number}", where, catalog, svgs)
-            if table["after"] and table["after"] not in {f["id"] for f in figures}:
-                raise ValueError(f"{where}: table {table_number} follows figure {table['after']!r}, which this claim lacks")
-            tables.append(table)
-        claim["tables"] = tables
-
-        criterion = []
-        for item in _listify(claim.get("criterion"), f"{where}: criterion"):
-            outcome = item.get("outcome")
-            if outcome not in OUTCOMES:
-                raise ValueError(f"{where}: criterion outcome {outcome!r} is not one of {OUTCOMES}")
-            criterion.append({
-                "quantity": item.get("quantity", ""),
-                "description": _localize_text(item.get("description", ""), decimal, ","),
-                "expected": _cell(item.get("expected", ""), catalog),
-                "measured": _cell(item.get("measured", ""), catalog),
-                "outcome": outcome,
-            })
-        claim["criterion"] = criterion
+        _claim_prose(claim, where, catalog, svgs, decimal)
+        claim["formulas"] = _formulas(claim, where, numbers, svgs, decimal)
+        claim["figures"] = _figures(claim, where, numbers, svgs, decimal)
+        claim["tables"] = _tables(claim, where, numbers, catalog, svgs)
+        claim["criterion"] = _criterion(claim, where, catalog, decimal)
         claims.append(claim)
-    view["claims"] = claims
+    return claims
 
-    # One part per section of the lecture, in the lecture's order, then any other sections.
+
+def _claim_prose(claim: dict, where: str, catalog, svgs, decimal: str) -> None:
+    """The claim's paragraphs, quotes, missing runs and part label, in place."""
+    for key in ("explanation", "method", "missing"):
+        value = claim.get(key)
+        if isinstance(value, str):  # one paragraph given as a bare string
+            value = [value] if value.strip() else []
+        claim[key] = [str(p) for p in _listify(value, f"{where}: {key}")]
+    claim["explanation"] = [_prose(p, f"{where}: explanation", svgs, decimal) for p in claim["explanation"]]
+    claim["method"] = [_prose(p, f"{where}: method", svgs, decimal) for p in claim["method"]]
+    claim["missing_shown"] = claim["missing"][:MISSING_SHOWN]
+    claim["missing_more"] = max(0, len(claim["missing"]) - MISSING_SHOWN)
+    claim.setdefault("command", "")
+    claim.setdefault("quote_en", "")
+    claim["quote_blocks"] = _quote(claim.get("quote_es", ""), f"{where}: quote", svgs)
+    claim["translation_blocks"] = _quote(claim["quote_en"], f"{where}: translation", svgs)
+    claim.setdefault("verdict_reason", "")
+    part_number, part_title, _ = _part_title(str(claim["section"]), catalog)
+    claim["part_number"] = part_number
+    claim["part_title"] = part_title
+    claim["section_label"] = (f"{message(catalog, 'part.label', number=part_number)} · {part_title}"
+                              if part_number else part_title)
+
+
+def _formulas(claim: dict, where: str, numbers: dict, svgs, decimal: str) -> list[dict]:
+    formulas = []
+    for item in _listify(claim.get("formulas"), f"{where}: formulas"):
+        numbers["formula"] += 1
+        number = numbers["formula"]
+        formulas.append({
+            "number": number,
+            "caption": _prose(item.get("caption", ""), f"{where}, formula {number}", svgs, decimal),
+            "svg": _inline_svg(item["svg"], f"{where}, formula {number}", svgs.prefix()),
+        })
+    return formulas
+
+
+def _figures(claim: dict, where: str, numbers: dict, svgs, decimal: str) -> list[dict]:
+    figures = []
+    for item in _listify(claim.get("figures"), f"{where}: figures"):
+        numbers["figure"] += 1
+        number = numbers["figure"]
+        fid = _slug(item.get("id", ""), str(number))
+        caption = item.get("caption", "")
+        figures.append({
+            "id": item.get("id", ""),
+            "anchor": f"fig-{claim['id']}-{fid}",
+            "number": number,
+            "caption": _prose(caption, f"{where}, figure {number}", svgs, decimal),
+            "alt": _plain(caption),
+            "src": _svg_data_uri(item["svg"], f"{where}, figure {item.get('id', number)!r}"),
+        })
+    return figures
+
+
+def _tables(claim: dict, where: str, numbers: dict, catalog, svgs) -> list[dict]:
+    tables = []
+    for item in _listify(claim.get("tables"), f"{where}: tables"):
+        numbers["table"] += 1
+        number = numbers["table"]
+        table = _table(item, number, f"tab-{claim['id']}-{number}", where, catalog, svgs)
+        if table["after"] and table["after"] not in {f["id"] for f in claim["figures"]}:
+            raise ValueError(f"{where}: table {number} follows figure {table['after']!r}, which this claim lacks")
+        tables.append(table)
+    return tables
+
+
+def _criterion(claim: dict, where: str, catalog, decimal: str) -> list[dict]:
+    criterion = []
+    for item in _listify(claim.get("criterion"), f"{where}: criterion"):
+        outcome = item.get("outcome")
+        if outcome not in OUTCOMES:
+            raise ValueError(f"{where}: criterion outcome {outcome!r} is not one of {OUTCOMES}")
+        criterion.append({
+            "quantity": item.get("quantity", ""),
+            "description": _localize_text(item.get("description", ""), decimal, ","),
+            "expected": _cell(item.get("expected", ""), catalog),
+            "measured": _cell(item.get("measured", ""), catalog),
+            "outcome": outcome,
+        })
+    return criterion
+
+
+def _parts(claims: list[dict], catalog) -> list[dict]:
+    """One part per section of the lecture, in the lecture's order, then any other sections."""
     parts = []
     for number in PARTS:
         _, title, intro = _part_title(number, catalog)
@@ -644,9 +688,10 @@ def _prepare(context: dict, catalog, templates_dir: Path | None = None) -> dict:
                          "anchor": f"part-{_slug(claim['part_title'], str(len(parts) + 1))}", "claims": []}
                 parts.append(extra)
             extra["claims"].append(claim)
-    view["parts"] = parts
-    view["toc"] = parts
+    return parts
 
+
+def _summary(context: dict, claims: list[dict]) -> list[dict]:
     by_id = {c["id"]: c for c in claims}
     summary = []
     for row in _listify(context["summary"], "context['summary']"):
@@ -656,26 +701,10 @@ def _prepare(context: dict, catalog, templates_dir: Path | None = None) -> dict:
         row["verdict_key"] = _verdict_key(row["verdict"])
         row["verdict_class"] = _verdict_class(row["verdict"])
         row.setdefault("reason", "")
-        row["anchor"] = row["id"] if row["id"] in seen else None
+        row["anchor"] = row["id"] if row["id"] in by_id else None
         row["part"] = by_id[row["id"]]["part_number"] if row["id"] in by_id else ""
         summary.append(row)
-    view["summary"] = summary
-    view["verdict_counts"] = [
-        {"verdict": v, "key": _verdict_key(v), "class": _verdict_class(v),
-         "count": sum(1 for r in summary if r["verdict"] == v)}
-        for v in VERDICTS
-    ]
-
-    environment = dict(context["environment"])
-    packages = environment.get("packages") or {}
-    environment["package_list"] = sorted(((str(k), str(v)) for k, v in packages.items()), key=lambda kv: kv[0].lower())
-    view["environment"] = environment
-    view["is_quick"] = str(context["profile"]).strip().lower() == "quick"
-    view["alternates"] = [dict(a) for a in _listify(context.get("alternates"), "context['alternates']")]
-    view["references"] = _references(context, templates_dir or TEMPLATES_DIR, language)
-    view["reproducibility"] = _reproducibility(context, catalog, language)
-    view["page_css"] = Markup(_page_css(catalog))
-    return view
+    return summary
 
 
 def _page_css(catalog) -> str:
