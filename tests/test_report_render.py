@@ -38,7 +38,8 @@ from engine.kit.figures import (
     scope_svg_ids,
 )
 from engine.report.mathsvg import inline_math_svg, math_svg, split_math
-from engine.report.render import _svg_data_uri, format_cell, render_html, write_report
+from engine.report.render import format_cell, render_html, write_report
+from engine.report.svg import _svg_data_uri
 
 LECTURE_OPTIMIZERS = ["gd", "sgd-1", "minibatch-sgd", "momentum", "adagrad", "rmsprop", "adam"]
 
