@@ -4,6 +4,10 @@ Two layers: the JSON Schema (structure, types) and the semantic checks a schema 
 (defined names, hyperparameters that belong to their optimizer's kind, value ranges, criteria
 that name quantities the claim computes).  Every defect becomes a ConfigProblem that names the
 key path and what was expected; `load_experiments` raises them all at once as a ConfigError.
+
+The registries (claims, models, data sets, optimizers, procedures) are imported by the checks
+that read them, when a file is checked: importing this module loads no model, claim or figure
+code (the CLI imports it for every command).
 """
 from __future__ import annotations
 
