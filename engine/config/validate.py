@@ -16,8 +16,6 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import jsonschema
-
 from engine.config.errors import ConfigError, ConfigProblem, did_you_mean, expected_one_of
 from engine.config.load import Positions, format_path, load_yaml
 from engine.config.schema import build_schema
@@ -38,6 +36,8 @@ class Experiments:
 
 
 def _validator():
+    import jsonschema  # here, not at the top: loading it costs more than the rest of this module
+
     def is_int(_checker, value):
         return isinstance(value, int) and not isinstance(value, bool)
 
