@@ -8,9 +8,10 @@ overflow of the page, a claim section or a lecture part missing, or any request 
 phone width too: its long formulas and wide tables are what the tiny report lacks.
 
 Selenium is pointed at ``/usr/bin/chromium`` and ``/usr/bin/chromedriver`` explicitly, so
-Selenium Manager never downloads anything.  When Chromium, its driver or Selenium is missing the
-test is *skipped* with the reason (``.ci/run`` installs them; locally:
-``apt-get install chromium chromium-driver``), never passed.
+Selenium Manager never downloads anything.  When Chromium, its driver or Selenium is missing, or
+Chromium does not start, the test *fails* under ``CI=true`` and is *skipped* with the reason
+elsewhere (``.ci/run`` installs them; locally: ``apt-get install chromium chromium-driver``),
+never passed.
 """
 from __future__ import annotations
 
@@ -37,12 +38,20 @@ def _find(*candidates: str) -> str | None:
     return None
 
 
+def _unavailable(reason: str):
+    """Under CI (CI=true) a browser that cannot run fails the test: CI must not go green without
+    the browser check.  Locally the test is skipped with the reason."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true and the browser check cannot run: {reason}")
+    pytest.skip(reason)
+
+
 def _browser_paths() -> tuple[str, str]:
     chromium = _find(os.environ.get("CHROMIUM", ""), "/usr/bin/chromium", "chromium", "chromium-browser")
     driver = _find(os.environ.get("CHROMEDRIVER", ""), "/usr/bin/chromedriver", "chromedriver")
     if not chromium or not driver:
-        pytest.skip("no headless browser: Chromium and chromedriver not found "
-                    "(apt-get install chromium chromium-driver; .ci/run does it)")
+        _unavailable("no headless browser: Chromium and chromedriver not found "
+                     "(apt-get install chromium chromium-driver; .ci/run does it)")
     return chromium, driver
 
 
@@ -53,7 +62,7 @@ def browser():
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
     except ImportError:
-        pytest.skip("selenium is not installed (pip install -e '.[test]')")
+        _unavailable("selenium is not installed (pip install -e '.[test]')")
     # Selenium Manager must not look anything up on the network: both paths are given.
     os.environ["SE_OFFLINE"] = "true"
     os.environ["SE_AVOID_STATS"] = "true"
@@ -68,7 +77,7 @@ def browser():
     try:
         driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
     except Exception as error:  # a browser that cannot start here is reported, not hidden
-        pytest.skip(f"Chromium did not start: {str(error).splitlines()[0]}")
+        _unavailable(f"Chromium did not start: {str(error).splitlines()[0]}")
     driver.set_page_load_timeout(30)
     yield driver
     driver.quit()

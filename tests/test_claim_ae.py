@@ -12,7 +12,8 @@ from engine.claims.ae_undercomplete import load_data, pca_reconstructions, pca_t
 from engine.data import DATASETS
 from engine.data.base import make_dataset
 from engine.models import MODELS
-from engine.models.autoencoder import N_SAMPLES, N_SHOWN, linear_probe
+from engine.analysis.probes import linear_probe
+from engine.models.autoencoder import N_SAMPLES, N_SHOWN
 from engine.optim import OPTIMIZERS
 from engine.procedures.linear_ae_pca import (_train, decoder_basis, pca_fit, principal_angles_deg, run,
                                              step_size, tail_decrease)
@@ -21,13 +22,13 @@ from tests.test_record import make_record
 DIGITS_SPEC = {"name": "digits", "kind": "digits", "params": dict(DATASETS["digits"].params)}
 
 
-def _toy(n_train=60, n_test=20, seed=0):
+def _toy(n_train=60, n_test=20, seed=0, signal=0.3, noise=0.05):
     """A tiny labelled image set in [0, 1]: shape (1, 3, 3), two classes."""
     rng = np.random.default_rng(seed)
     splits = {}
     for name, n in (("train", n_train), ("val", 10), ("test", n_test)):
         y = rng.integers(0, 2, n)
-        x = np.clip(0.5 + 0.3 * (2 * y[:, None] - 1) * np.linspace(-1, 1, 9) + 0.05 * rng.standard_normal((n, 9)), 0, 1)
+        x = np.clip(0.5 + signal * (2 * y[:, None] - 1) * np.linspace(-1, 1, 9) + noise * rng.standard_normal((n, 9)), 0, 1)
         splits[name] = (x.reshape(n, 1, 3, 3), y)
     return make_dataset("toy", "image", splits, {"n_classes": 2, "x_range": (0.0, 1.0)})
 
@@ -57,10 +58,30 @@ def test_autoencoder_artifacts(kind, params):
         assert art["codes"].shape == (k, len(data.x_test), 2)
     for name in ("probe_code", "probe_pca", "probe_random"):
         assert art[name].shape == (k,) and np.all((0 <= art[name]) & (art[name] <= 1))
-    # PCA's probe does not depend on the member; the random projection comes from the member's rng.
-    assert art["probe_pca"][0] == art["probe_pca"][1]
     again = model.artifacts(p, data, _rngs(k))
     np.testing.assert_array_equal(again["probe_random"], art["probe_random"])  # deterministic
+
+
+@pytest.mark.parametrize("code", [1, 2])
+def test_probes_read_each_members_code_and_the_training_splits_principal_directions(code):
+    """On a set where probes are far from perfect (so features differ in accuracy): each member's
+    probe reads its own code, and PCA's the top `code` principal directions of the training split
+    (here from NumPy's SVD, independent of scikit-learn's PCA)."""
+    data = _toy(n_train=200, n_test=200, signal=0.08, noise=0.2)
+    model = MODELS["autoencoder"].build(data.info, hidden=(4,), code=code)
+    k = 3
+    p = model.init(_rngs(k))
+    art = model.artifacts(p, data, _rngs(k))
+    codes = [np.asarray(model.extras["encode"](p, np.broadcast_to(x, (k,) + x.shape)))
+             for x in (data.x_train, data.x_test)]
+    for i in range(k):
+        assert art["probe_code"][i] == linear_probe(codes[0][i], data.y_train, codes[1][i], data.y_test)
+    flat_train, flat_test = (x.reshape(len(x), -1) for x in (data.x_train, data.x_test))
+    centre = flat_train.mean(axis=0)
+    directions = np.linalg.svd(flat_train - centre, full_matrices=False)[2][:code].T
+    pca = linear_probe((flat_train - centre) @ directions, data.y_train, (flat_test - centre) @ directions, data.y_test)
+    np.testing.assert_array_equal(art["probe_pca"], np.full(k, pca))
+    assert 0.5 < pca < 0.95 and len(set(art["probe_code"])) > 1  # far from perfect, and the members differ
 
 
 def test_vae_artifacts_are_reconstructions_and_prior_samples():

@@ -1,1 +1,2 @@
-"""Statistics shared by models and claims (engine/analysis/two_sample.py: two-sample tests)."""
+"""Statistics shared by models and claims: two-sample tests (two_sample.py) and linear probes
+(probes.py)."""

@@ -11,7 +11,7 @@ import pkgutil
 
 from engine.claims.base import Analysis, Claim
 
-_HELPERS = {"base", "verdict", "stats", "reproductions"}
+_HELPERS = {"base", "verdict", "reproductions"}   # modules of this package that are no claim
 
 
 def _discover() -> dict[str, Claim]:

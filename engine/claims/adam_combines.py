@@ -177,6 +177,32 @@ def _sensitivity_table(sens: dict, families: dict, text: dict) -> list[list[str]
 
 # ----------------------------------------------------------------------------- reduction
 
+def _paths_panel(ax, rec: Record, names: dict) -> None:
+    """The three paths of one noise-free run on the objective's contours: Adam with β₁ = 0,
+    bias-corrected RMSprop (markers) and plain RMSprop."""
+    model = rec.spec.model
+    problem = OBJECTIVES[model.kind].build(**model.params)
+    pts = np.concatenate([np.asarray(rec.history[f"path_{k}"]) for k in names] + [problem.minimizer[None, :]])
+    lo, hi = pts.min(0), pts.max(0)
+    pad = 0.15 * (hi - lo) + 1e-9
+    gx, gy = np.meshgrid(np.linspace(lo[0] - pad[0], hi[0] + pad[0], 160),
+                         np.linspace(lo[1] - pad[1], hi[1] + pad[1], 160))
+    fz = np.asarray(problem.value(np.stack([gx.ravel(), gy.ravel()], axis=1))).reshape(gx.shape)
+    ax.contour(gx, gy, fz, levels=np.unique(np.quantile(fz, np.linspace(0.01, 0.95, 12) ** 2)),
+               colors="0.8", linewidths=0.6)
+    p = {k: np.asarray(rec.history[f"path_{k}"]) for k in names}
+    ax.plot(p["adam"][:, 0], p["adam"][:, 1], "-", color=optimizer_style("adam")["color"], lw=2.2,
+            label=names["adam"])
+    every = max(len(p["rmsprop_bc"]) // 25, 1)
+    ax.plot(p["rmsprop_bc"][::every, 0], p["rmsprop_bc"][::every, 1], "o", mfc="none", ms=4,
+            color="#000000", label=names["rmsprop_bc"])
+    ax.plot(p["rmsprop"][:, 0], p["rmsprop"][:, 1], "--", color=optimizer_style("rmsprop")["color"],
+            lw=1.2, label=names["rmsprop"])
+    ax.plot(*problem.minimizer, "*", color="black", ms=8)
+    ax.set_title(model.name, fontsize=8)
+    ax.legend(fontsize=6, loc="best")
+
+
 def _reduction(records: list[Record], text: dict, analysis: Analysis) -> None:
     labels = text["labels"]
     ok = [r for r in records if r.status == "ok"]
@@ -187,28 +213,7 @@ def _reduction(records: list[Record], text: dict, analysis: Analysis) -> None:
     fig, axes = new_figure(ncols=2)
     names = {"adam": labels["adam0"], "rmsprop_bc": labels["rmsprop_bc"], "rmsprop": labels["rmsprop"]}
     if paths:
-        rec, ax = paths[0], axes[0]
-        model = rec.spec.model
-        problem = OBJECTIVES[model.kind].build(**model.params)
-        pts = np.concatenate([np.asarray(rec.history[f"path_{k}"]) for k in names] + [problem.minimizer[None, :]])
-        lo, hi = pts.min(0), pts.max(0)
-        pad = 0.15 * (hi - lo) + 1e-9
-        gx, gy = np.meshgrid(np.linspace(lo[0] - pad[0], hi[0] + pad[0], 160),
-                             np.linspace(lo[1] - pad[1], hi[1] + pad[1], 160))
-        fz = np.asarray(problem.value(np.stack([gx.ravel(), gy.ravel()], axis=1))).reshape(gx.shape)
-        ax.contour(gx, gy, fz, levels=np.unique(np.quantile(fz, np.linspace(0.01, 0.95, 12) ** 2)),
-                   colors="0.8", linewidths=0.6)
-        p = {k: np.asarray(rec.history[f"path_{k}"]) for k in names}
-        ax.plot(p["adam"][:, 0], p["adam"][:, 1], "-", color=optimizer_style("adam")["color"], lw=2.2,
-                label=names["adam"])
-        every = max(len(p["rmsprop_bc"]) // 25, 1)
-        ax.plot(p["rmsprop_bc"][::every, 0], p["rmsprop_bc"][::every, 1], "o", mfc="none", ms=4,
-                color="#000000", label=names["rmsprop_bc"])
-        ax.plot(p["rmsprop"][:, 0], p["rmsprop"][:, 1], "--", color=optimizer_style("rmsprop")["color"],
-                lw=1.2, label=names["rmsprop"])
-        ax.plot(*problem.minimizer, "*", color="black", ms=8)
-        ax.set_title(model.name, fontsize=8)
-        ax.legend(fontsize=6, loc="best")
+        _paths_panel(axes[0], paths[0], names)
     else:
         axes[0].set_visible(False)
     ax = axes[1]

@@ -70,7 +70,27 @@ def analyze(records: list[Record], text: dict, studies: dict) -> Analysis:
         "kl_nats": Estimate.from_samples(kl),
     })
 
-    # −ELBO along training (validation split) against the baseline and the floor.
+    analysis.figures.append({"id": "ae-stochastic-elbo", "svg": _elbo_figure(runs, baseline, floor, labels),
+                             "caption": captions["elbo"]})
+    samples_svg = _samples_figure(runs[0].artifacts, data, labels)
+    if samples_svg is not None:
+        analysis.figures.append({"id": "ae-stochastic-samples", "svg": samples_svg, "caption": captions["samples"]})
+
+    rows = [[labels["neg_elbo"], mean_sd(neg_elbo)], [labels["reconstruction"], mean_sd(recon)],
+            [labels["kl"], mean_sd(kl)], [labels["baseline"], f"{baseline:.4g}"],
+            [labels["floor"], f"{floor:.4g}"], [labels["gain"], mean_sd([baseline - v for v in neg_elbo])]]
+    analysis.tables.append({"caption": captions["table"], "columns": text["columns"], "rows": rows})
+    analysis.numbers = {"test_neg_elbo": neg_elbo, "test_kl": kl, "test_reconstruction": recon,
+                        "independent_pixels_nll": baseline, "entropy_floor": floor,
+                        # Of the baseline's excess over the floor, the share the VAE's bound removes.
+                        "share_of_excess_removed": [(baseline - v) / (baseline - floor) for v in neg_elbo],
+                        "seeds": [r.spec.seed for r in runs]}
+    return analysis
+
+
+def _elbo_figure(runs: list[Record], baseline: float, floor: float, labels: dict) -> str:
+    """−ELBO along training (validation split) against the baseline and the floor; the KL term
+    beside it."""
     fig, axes = new_figure(ncols=2)
     ax = axes[0]
     for metric, color, name in (("val_loss", COLORS["autoencoder"], labels["neg_elbo"]),
@@ -101,32 +121,22 @@ def analyze(records: list[Record], text: dict, studies: dict) -> Analysis:
         axes[1].set_ylabel(labels["kl"])
     else:
         axes[1].set_visible(False)
-    analysis.figures.append({"id": "ae-stochastic-elbo", "svg": figure_to_svg(fig), "caption": captions["elbo"]})
+    return figure_to_svg(fig)
 
-    # Test digits, reconstructions and samples from the prior (first seed).
-    art = runs[0].artifacts
-    if art.get("reconstructions") and art.get("samples"):
-        samples = np.asarray(art["samples"], dtype=float)
-        half = len(samples) // 2
-        rows = [np.asarray(data.x_test[:8]), np.asarray(art["reconstructions"], dtype=float),
-                samples[:half], samples[half:]]
-        names = [labels["original"], labels["reconstructed"], labels["samples"], labels["samples"]]
-        fig, ax = new_figure(width="half")
-        fig.set_size_inches(3.6, 0.42 * len(rows) + 0.2)
-        image_grid(ax, rows, names)
-        analysis.figures.append({"id": "ae-stochastic-samples", "svg": figure_to_svg(fig),
-                                 "caption": captions["samples"]})
 
-    rows = [[labels["neg_elbo"], mean_sd(neg_elbo)], [labels["reconstruction"], mean_sd(recon)],
-            [labels["kl"], mean_sd(kl)], [labels["baseline"], f"{baseline:.4g}"],
-            [labels["floor"], f"{floor:.4g}"], [labels["gain"], mean_sd([baseline - v for v in neg_elbo])]]
-    analysis.tables.append({"caption": captions["table"], "columns": text["columns"], "rows": rows})
-    analysis.numbers = {"test_neg_elbo": neg_elbo, "test_kl": kl, "test_reconstruction": recon,
-                        "independent_pixels_nll": baseline, "entropy_floor": floor,
-                        # Of the baseline's excess over the floor, the share the VAE's bound removes.
-                        "share_of_excess_removed": [(baseline - v) / (baseline - floor) for v in neg_elbo],
-                        "seeds": [r.spec.seed for r in runs]}
-    return analysis
+def _samples_figure(art: dict, data, labels: dict) -> str | None:
+    """Test digits, reconstructions and samples from the prior (first seed); None without them."""
+    if not (art.get("reconstructions") and art.get("samples")):
+        return None
+    samples = np.asarray(art["samples"], dtype=float)
+    half = len(samples) // 2
+    rows = [np.asarray(data.x_test[:8]), np.asarray(art["reconstructions"], dtype=float),
+            samples[:half], samples[half:]]
+    names = [labels["original"], labels["reconstructed"], labels["samples"], labels["samples"]]
+    fig, ax = new_figure(width="half")
+    fig.set_size_inches(3.6, 0.42 * len(rows) + 0.2)
+    image_grid(ax, rows, names)
+    return figure_to_svg(fig)
 
 
 CLAIM = Claim(

@@ -1,7 +1,8 @@
 """ae-useful-features (lecture §5): an undercomplete autoencoder "learns useful properties".
 
 It reads the runs of ae-undercomplete (no network trains twice).  After training, each
-autoencoder run stored (engine/models/autoencoder.py, ``artifacts``) the test accuracy of a
+autoencoder run stored (engine/models/autoencoder.py, ``artifacts``, with engine/analysis/probes.py)
+the test accuracy of a
 linear probe — multinomial logistic regression on standardised features, fitted on the training
 split with L-BFGS (deterministic) — on three features of the same size: the learned code, PCA
 and a Gaussian random projection drawn from the run's seed.  All fits happen at training time;
@@ -45,20 +46,40 @@ def analyze(records: list[Record], text: dict, studies: dict) -> Analysis:
     if not cells:
         return analysis
     codes = sorted({code for _, code in cells})
+    analysis.quantities.update(_quantities(cells.get(("autoencoder", FOCUS_CODE), [])))
+    analysis.figures.append({"id": "ae-useful-features-probe", "svg": _probe_figure(cells, codes, labels),
+                             "caption": captions["probe"].format(focus=FOCUS_CODE)})
+    codes_svg = _codes_figure(cells, labels)
+    if codes_svg is not None:
+        analysis.figures.append({"id": "ae-useful-features-codes", "svg": codes_svg,
+                                 "caption": captions["codes"]})
+    rows, numbers = _table(cells, codes)
+    analysis.tables.append({"caption": captions["table"], "columns": text["columns"], "rows": rows})
+    analysis.numbers = {"probe_accuracy_by_code": numbers, "focus_code": FOCUS_CODE,
+                        "probe": "logistic regression (L2, C = 1, L-BFGS) on standardised features, "
+                                 "fitted on the training split at training time, accuracy on test"}
+    return analysis
 
-    focus = cells.get(("autoencoder", FOCUS_CODE), [])
+
+def _quantities(focus: list[Record]) -> dict:
+    """The gains of the code's probe over a random projection's and PCA's, paired by seed, at the
+    focus code size."""
+    quantities = {}
     code_acc, pca_acc, rand_acc = (_by_seed(focus, n) for n in PROBES)
     seeds = sorted(set(code_acc) & set(rand_acc))
     if seeds:
-        analysis.quantities["probe_gain_over_random"] = Estimate.from_samples(
+        quantities["probe_gain_over_random"] = Estimate.from_samples(
             [code_acc[s] - rand_acc[s] for s in seeds])
     seeds = sorted(set(code_acc) & set(pca_acc))
     if seeds:
-        analysis.quantities["probe_gain_over_pca"] = Estimate.from_samples(
+        quantities["probe_gain_over_pca"] = Estimate.from_samples(
             [code_acc[s] - pca_acc[s] for s in seeds])
-    analysis.quantities["probe_accuracy_code8"] = Estimate.from_samples(list(code_acc.values())) if code_acc else None
+    quantities["probe_accuracy_code8"] = Estimate.from_samples(list(code_acc.values())) if code_acc else None
+    return quantities
 
-    # Probe accuracy against code size: the two codes, PCA and random projections.
+
+def _probe_figure(cells: dict, codes: list[int], labels: dict) -> str:
+    """Probe accuracy against code size: the two codes, PCA and random projections."""
     def series(kind, name):
         out = [(c, list(_by_seed(cells.get((kind, c), []), name).values())) for c in codes]
         return [(c, v) for c, v in out if v]
@@ -81,33 +102,37 @@ def analyze(records: list[Record], text: dict, studies: dict) -> Analysis:
     ax.set_xlabel(labels["code"])
     ax.set_ylabel(labels["accuracy"])
     ax.legend(loc="lower right", fontsize=7)
-    analysis.figures.append({"id": "ae-useful-features-probe", "svg": figure_to_svg(fig),
-                             "caption": captions["probe"].format(focus=FOCUS_CODE)})
+    return figure_to_svg(fig)
 
-    # The 2-D codes of the test split (first seed), coloured by class.
+
+def _codes_figure(cells: dict, labels: dict) -> str | None:
+    """The 2-D codes of the test split (first seed), coloured by class; None without 2-D codes."""
     panels = [(kind, cells[(kind, 2)][0]) for kind in AE_KINDS
               if (kind, 2) in cells and cells[(kind, 2)][0].artifacts.get("codes")]
-    if panels:
-        data = load_data(panels[0][1].spec)
-        fig, axes = new_figure(ncols=len(panels))
-        axes = np.atleast_1d(axes)
-        for ax, (kind, rec) in zip(axes, panels):
-            h = np.asarray(rec.artifacts["codes"], dtype=float)
-            y = np.asarray(data.y_test)[:len(h)]
-            for label in range(10):
-                pts = h[y == label]
-                ax.scatter(pts[:, 0], pts[:, 1], s=4, color=CLASS_COLORS[label], alpha=0.6, lw=0)
-                if len(pts):
-                    cx, cy = np.median(pts, axis=0)
-                    ax.text(cx, cy, str(label), fontsize=10, weight="bold", ha="center", va="center",
-                            color=CLASS_COLORS[label],
-                            bbox={"boxstyle": "circle,pad=0.15", "fc": "white", "ec": CLASS_COLORS[label], "lw": 0.6})
-            ax.set_title(labels[kind], fontsize=9)
-            ax.set_xlabel("$h_1$")
-            ax.set_ylabel("$h_2$")
-        analysis.figures.append({"id": "ae-useful-features-codes", "svg": figure_to_svg(fig),
-                                 "caption": captions["codes"]})
+    if not panels:
+        return None
+    data = load_data(panels[0][1].spec)
+    fig, axes = new_figure(ncols=len(panels))
+    axes = np.atleast_1d(axes)
+    for ax, (kind, rec) in zip(axes, panels):
+        h = np.asarray(rec.artifacts["codes"], dtype=float)
+        y = np.asarray(data.y_test)[:len(h)]
+        for label in range(10):
+            pts = h[y == label]
+            ax.scatter(pts[:, 0], pts[:, 1], s=4, color=CLASS_COLORS[label], alpha=0.6, lw=0)
+            if len(pts):
+                cx, cy = np.median(pts, axis=0)
+                ax.text(cx, cy, str(label), fontsize=10, weight="bold", ha="center", va="center",
+                        color=CLASS_COLORS[label],
+                        bbox={"boxstyle": "circle,pad=0.15", "fc": "white", "ec": CLASS_COLORS[label], "lw": 0.6})
+        ax.set_title(labels[kind], fontsize=9)
+        ax.set_xlabel("$h_1$")
+        ax.set_ylabel("$h_2$")
+    return figure_to_svg(fig)
 
+
+def _table(cells: dict, codes: list[int]) -> tuple[list, dict]:
+    """Rows (code size, random, PCA, linear code, MLP code: mean ± sd) and the values per seed."""
     rows, numbers = [], {}
     for code in codes:
         ae, lin = cells.get(("autoencoder", code), []), cells.get(("linear_autoencoder", code), [])
@@ -119,11 +144,7 @@ def analyze(records: list[Record], text: dict, studies: dict) -> Analysis:
                               "pca": list(_by_seed(anyone, "probe_pca").values()),
                               "linear_autoencoder": list(_by_seed(lin, "probe_code").values()),
                               "autoencoder": list(_by_seed(ae, "probe_code").values())}
-    analysis.tables.append({"caption": captions["table"], "columns": text["columns"], "rows": rows})
-    analysis.numbers = {"probe_accuracy_by_code": numbers, "focus_code": FOCUS_CODE,
-                        "probe": "logistic regression (L2, C = 1, L-BFGS) on standardised features, "
-                                 "fitted on the training split at training time, accuracy on test"}
-    return analysis
+    return rows, numbers
 
 
 CLAIM = Claim(

@@ -108,15 +108,7 @@ def analyze(records: list[Record], text: dict, _studies: dict) -> Analysis:
                 "bias_ratio_max_per_seed": [p["bias_ratio_max"] for p in points],
                 "variance_mean": variance.tolist(), "theory_mean": theory.tolist(),
                 "train_loss_per_seed": [p["train_loss"] for p in points]}
-        for ax in (ax_v, ax_b):
-            ax.set_title(model, fontsize=9)
-            ax.set_xscale("log", base=2)
-            ax.set_xlabel(labels["batch"])
-        ax_v.set_ylabel(labels["variance"])
-        ax_b.axhline(3.0, color="0.3", ls="--", lw=0.8)
-        ax_b.axhline(1.0, color="0.6", ls=":", lw=0.8)
-        ax_b.set_ylim(bottom=0)
-        ax_b.set_ylabel(labels["bias_ratio"])
+        _label_panels(ax_v, ax_b, model, labels)
     # one legend under the panels (they share their lines); inside an axes it covered points
     legend_under_figure(fig_v, ax_v, ncols=2)
     legend_under_figure(fig_b, ax_b, ncols=2)
@@ -125,6 +117,19 @@ def analyze(records: list[Record], text: dict, _studies: dict) -> Analysis:
     analysis.tables.append({"caption": text["captions"]["table"], "columns": text["columns"], "rows": rows})
     analysis.numbers = {"per_seed": {str(s): v for s, v in per_seed.items()}, "cases": numbers}
     return analysis
+
+
+def _label_panels(ax_v, ax_b, model: str, labels: dict) -> None:
+    """Titles, log₂ batch axes, and the bias panel's guides at 1 and 3 standard errors."""
+    for ax in (ax_v, ax_b):
+        ax.set_title(model, fontsize=9)
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel(labels["batch"])
+    ax_v.set_ylabel(labels["variance"])
+    ax_b.axhline(3.0, color="0.3", ls="--", lw=0.8)
+    ax_b.axhline(1.0, color="0.6", ls=":", lw=0.8)
+    ax_b.set_ylim(bottom=0)
+    ax_b.set_ylabel(labels["bias_ratio"])
 
 
 CLAIM = Claim(

@@ -147,7 +147,31 @@ def _study(sname: str, study: dict, records: list[Record], text: dict, analysis:
     sample = next(r for r in records)
     headlines = [m for m in HEADLINES if any(m in r.final for r in records)][:2]
     labels = text["labels"]
+    rows = _rows(cells, headlines, metric, labels)
+    columns = [labels["optimizer"], labels["lr"], *headlines, metric, labels["seeds"],
+               labels["time"], labels["diverged"]]
+    _best_optimizer(sname, cells, metric, mode, sample, analysis)
+    title = model_label(sample.spec.model.name)
+    title = title[:1].upper() + title[1:]  # it opens the captions
+    analysis.figures.append({"id": f"{sname}-curves", "svg": _curves_figure(cells, records, sample, labels),
+                             "caption": text["captions"]["curves"].format(title=title)})
+    fig, ax = new_figure()
+    _heatmap(ax, cells, metric, mode, labels)
+    analysis.figures.append({"id": f"{sname}-heatmap", "svg": figure_to_svg(fig),
+                             "caption": text["captions"]["heatmap"].format(title=title, metric=metric_label(metric, units=False))})
+    analysis.tables.append({"caption": text["captions"]["table"].format(title=title, metric=metric_label(metric, units=False)),
+                            "columns": columns, "rows": rows, "after": f"{sname}-heatmap"})
+    analysis.numbers.setdefault(sname, {})["optimizers"] = {
+        o: {"lr": None if c["best"] is None else c["best"].spec.optimizer.hp["lr"],
+            "tuning": {"seeds": len(tuning_seeds(study)), "rates": c["tuning"].rates,
+                       "extensions": c["tuning"].extensions, "edge": c["tuning"].edge,
+                       "pending": c["tuning"].pending},
+            **{m: _mean(c["finals"], m) for m in (metric, *headlines)}}
+        for o, c in cells.items()}
 
+
+def _rows(cells: dict, headlines: list[str], metric: str, labels: dict) -> list[list]:
+    """The family's table: per optimizer its chosen rate, headline metrics, seeds, time, divergences."""
     rows = []
     for oname, cell in cells.items():
         best, finals = cell["best"], cell["finals"]
@@ -167,35 +191,40 @@ def _study(sname: str, study: dict, records: list[Record], text: dict, analysis:
                      f"{ok}/{len(finals)}" + ("" if ok == len(finals) else f" {labels['seeds_diverged']}"),
                      _fmt(float(np.mean([r.wall_time_s for r in finals])) if finals else math.nan),
                      f"{sum(r.status != 'ok' for r in cell['grid'])}/{len(cell['grid'])}"])
-    columns = [labels["optimizer"], labels["lr"], *headlines, metric, labels["seeds"],
-               labels["time"], labels["diverged"]]
+    return rows
 
+
+def _best_optimizer(sname: str, cells: dict, metric: str, mode: str, sample: Record, analysis: Analysis) -> None:
+    """The family's best optimizer and its test metrics as quantities (with the ratio to PCA's
+    error for autoencoders)."""
     # An optimizer whose chosen rate diverged on some seeds cannot be the family's best on the
     # seeds that survived; it competes only when no optimizer kept all its seeds.
     ranked = [(o, _mean(c["finals"], metric)) for o, c in cells.items() if c["finals"]]
     ranked = [(o, v) for o, v in ranked if math.isfinite(v)]
     whole = [(o, v) for o, v in ranked if all(r.status == "ok" for r in cells[o]["finals"])]
     ranked = whole or ranked
-    if ranked:
-        best_opt = (min if mode == "min" else max)(ranked, key=lambda t: t[1])[0]
-        finals = [r for r in cells[best_opt]["finals"] if r.status == "ok"]
-        for m in {k for r in finals for k in r.final}:
-            if m.startswith("test_"):
-                analysis.quantities[f"{sname}.{m}"] = Estimate.from_samples([r.metric(m) for r in finals])
-        n_modes = ring_modes(sample)
-        if n_modes is not None:   # modes covered is a count capped at n_modes: judged as a share of seeds
-            analysis.quantities[f"{sname}.all_modes"] = Estimate.proportion(
-                sum((r.metric("test_modes") or 0) >= n_modes for r in finals), len(finals), unit="seed")
-        if sample.spec.model.kind in ("autoencoder", "linear_autoencoder", "vae"):
-            pca = pca_test_mse(sample.spec)
-            analysis.quantities[f"{sname}.mse_ratio_to_pca"] = Estimate.from_samples(
-                [r.final["test_mse"] / pca for r in finals])
-            analysis.numbers.setdefault(sname, {})["pca_test_mse"] = pca
-        analysis.numbers.setdefault(sname, {})["best_optimizer"] = best_opt
+    if not ranked:
+        return
+    best_opt = (min if mode == "min" else max)(ranked, key=lambda t: t[1])[0]
+    finals = [r for r in cells[best_opt]["finals"] if r.status == "ok"]
+    for m in {k for r in finals for k in r.final}:
+        if m.startswith("test_"):
+            analysis.quantities[f"{sname}.{m}"] = Estimate.from_samples([r.metric(m) for r in finals])
+    n_modes = ring_modes(sample)
+    if n_modes is not None:   # modes covered is a count capped at n_modes: judged as a share of seeds
+        analysis.quantities[f"{sname}.all_modes"] = Estimate.proportion(
+            sum((r.metric("test_modes") or 0) >= n_modes for r in finals), len(finals), unit="seed")
+    if sample.spec.model.kind in ("autoencoder", "linear_autoencoder", "vae"):
+        pca = pca_test_mse(sample.spec)
+        analysis.quantities[f"{sname}.mse_ratio_to_pca"] = Estimate.from_samples(
+            [r.final["test_mse"] / pca for r in finals])
+        analysis.numbers.setdefault(sname, {})["pca_test_mse"] = pca
+    analysis.numbers.setdefault(sname, {})["best_optimizer"] = best_opt
 
-    model = sample.spec.model
-    title = model_label(model.name)
-    title = title[:1].upper() + title[1:]  # it opens the captions
+
+def _curves_figure(cells: dict, records: list[Record], sample: Record, labels: dict) -> str:
+    """Validation curves of each optimizer at its chosen rate: the loss (a GAN's MMD) and, when
+    recorded, the accuracy or the modes covered."""
     fig, axes = new_figure(ncols=2)
     xkey = "examples" if "epochs" in sample.spec.budget else "step"
     # The loss is what every optimizer minimises; for a GAN it is the discriminator's, so the
@@ -218,21 +247,7 @@ def _study(sname: str, study: dict, records: list[Record], text: dict, analysis:
         axes[1].set_ylabel(second)
     else:
         axes[1].set_visible(False)
-    analysis.figures.append({"id": f"{sname}-curves", "svg": figure_to_svg(fig),
-                             "caption": text["captions"]["curves"].format(title=title)})
-    fig, ax = new_figure()
-    _heatmap(ax, cells, metric, mode, labels)
-    analysis.figures.append({"id": f"{sname}-heatmap", "svg": figure_to_svg(fig),
-                             "caption": text["captions"]["heatmap"].format(title=title, metric=metric_label(metric, units=False))})
-    analysis.tables.append({"caption": text["captions"]["table"].format(title=title, metric=metric_label(metric, units=False)),
-                            "columns": columns, "rows": rows, "after": f"{sname}-heatmap"})
-    analysis.numbers.setdefault(sname, {})["optimizers"] = {
-        o: {"lr": None if c["best"] is None else c["best"].spec.optimizer.hp["lr"],
-            "tuning": {"seeds": len(tuning_seeds(study)), "rates": c["tuning"].rates,
-                       "extensions": c["tuning"].extensions, "edge": c["tuning"].edge,
-                       "pending": c["tuning"].pending},
-            **{m: _mean(c["finals"], m) for m in (metric, *headlines)}}
-        for o, c in cells.items()}
+    return figure_to_svg(fig)
 
 
 def analyze(records: list[Record], text: dict, studies: dict) -> Analysis:

@@ -103,34 +103,47 @@ def analyze(records: list[Record], text: dict, _studies: dict) -> Analysis:
     regimes = sorted({g for _, g, _ in runs}, key=_regime_order)
     seeds = sorted({s for _, _, s in runs})
     r = ratios(runs)
+    target = next(iter(records)).spec.budget.get("target_loss") if records else None
+    analysis.figures.append({"id": "single-example-time", "svg": _time_figure(runs, sizes, regimes, seeds, labels),
+                             "caption": text["captions"]["time"].format(target=target)})
+    analysis.figures.append({"id": "single-example-curves",
+                             "svg": _curves_figure(runs, sizes, regimes, seeds[0], target, labels),
+                             "caption": text["captions"]["curves"].format(target=target)})
+    analysis.tables.append({"caption": text["captions"]["table"].format(target=target),
+                            "columns": text["columns"], "rows": _rows(runs, sizes, regimes, seeds, r, labels)})
+    analysis.numbers = {
+        "target_loss": target,
+        "per_seed": {str(s): v for s, v in per_seed.items()},
+        "ratio": {f"N={n}|seed={s}": v for (n, s), v in sorted(r.items())},
+        "runs": {f"N={n}|B={g}|seed={s}": {k: v for k, v in run.items() if k != "history"}
+                 for (n, g, s), run in sorted(runs.items(), key=lambda kv: (kv[0][0], _regime_order(kv[0][1]), kv[0][2]))},
+    }
+    return analysis
 
-    # Time and examples to the target against B, one line per N.
+
+def _cells(runs: dict, n: int, g, seeds: list) -> list[dict]:
+    """The runs of training-set size n and batch regime g, one per seed that has one."""
+    return [runs[(n, g, s)] for s in seeds if (n, g, s) in runs]
+
+
+def _time_figure(runs: dict, sizes: list, regimes: list, seeds: list, labels: dict) -> str:
+    """Time and examples to the target against B, one line per N (open markers: not reached)."""
     fig, (ax_t, ax_e) = new_figure(ncols=2)
-    rows = []
     for j, n in enumerate(sizes):
         color, marker = SIZE_STYLES[j % len(SIZE_STYLES)]
         xs, ts, es = [], [], []
         for g in regimes:
-            cells = [runs[(n, g, s)] for s in seeds if (n, g, s) in runs]
+            cells = _cells(runs, n, g, seeds)
             if not cells:
                 continue
-            b = cells[0]["batch_size"]
             secs = [c["seconds"] for c in cells if c["seconds"] is not None]
             exs = [c["examples"] for c in cells if c["examples"] is not None]
-            n_reached = sum(c["reached"] for c in cells)
-            bound = "" if n_reached == len(cells) else "≥ "
-            xs.append(b)
+            xs.append(cells[0]["batch_size"])
             ts.append(np.mean(secs) if secs else np.nan)
             es.append(np.mean(exs) if exs else np.nan)
             for c in cells:
-                ax_t.plot(b, c["seconds"], marker, color=color, ms=3, alpha=0.4,
+                ax_t.plot(cells[0]["batch_size"], c["seconds"], marker, color=color, ms=3, alpha=0.4,
                           mfc=color if c["reached"] else "none")
-            seed_ratios = [r.get((n, s)) for s in seeds]
-            rows.append([str(n), labels["full"].format(n=n) if g == "full" else str(g), f"{cells[0]['lr']:g}",
-                         f"{n_reached}/{len(cells)}", bound + (f"{np.mean(secs):.3g}" if secs else "—"),
-                         bound + (f"{np.mean(exs):.4g}" if exs else "—"),
-                         bound + (f"{np.mean(exs) / n:.3g}" if exs else "—"),
-                         (f"{np.mean([x for x in seed_ratios if x]):.3g}" if g == 1 and any(seed_ratios) else "")])
         ax_t.plot(xs, ts, "-", color=color, marker=marker, ms=4, label=labels["size"].format(n=n))
         ax_e.plot(xs, es, "-", color=color, marker=marker, ms=4, label=labels["size"].format(n=n))
     for ax, ylabel in ((ax_t, labels["seconds_to_target"]), (ax_e, labels["examples_to_target"])):
@@ -139,16 +152,38 @@ def analyze(records: list[Record], text: dict, _studies: dict) -> Analysis:
         ax.set_xlabel(labels["batch"])
         ax.set_ylabel(ylabel)
         ax.legend(fontsize=6)
-    target = next(iter(records)).spec.budget.get("target_loss") if records else None
-    analysis.figures.append({"id": "single-example-time", "svg": figure_to_svg(fig),
-                             "caption": text["captions"]["time"].format(target=target)})
+    return figure_to_svg(fig)
 
-    # Training loss against seconds, one panel per N, one line per B (first seed).
-    fig2, axes = new_figure(ncols=len(sizes))
+
+def _rows(runs: dict, sizes: list, regimes: list, seeds: list, r: dict, labels: dict) -> list[list]:
+    """Per (N, B): rate, runs that reached the target, mean seconds, examples and epochs to it
+    ('≥' when some did not reach it), and for B = 1 the mean time ratio."""
+    rows = []
+    for n in sizes:
+        for g in regimes:
+            cells = _cells(runs, n, g, seeds)
+            if not cells:
+                continue
+            secs = [c["seconds"] for c in cells if c["seconds"] is not None]
+            exs = [c["examples"] for c in cells if c["examples"] is not None]
+            n_reached = sum(c["reached"] for c in cells)
+            bound = "" if n_reached == len(cells) else "≥ "
+            seed_ratios = [r.get((n, s)) for s in seeds]
+            rows.append([str(n), labels["full"].format(n=n) if g == "full" else str(g), f"{cells[0]['lr']:g}",
+                         f"{n_reached}/{len(cells)}", bound + (f"{np.mean(secs):.3g}" if secs else "—"),
+                         bound + (f"{np.mean(exs):.4g}" if exs else "—"),
+                         bound + (f"{np.mean(exs) / n:.3g}" if exs else "—"),
+                         (f"{np.mean([x for x in seed_ratios if x]):.3g}" if g == 1 and any(seed_ratios) else "")])
+    return rows
+
+
+def _curves_figure(runs: dict, sizes: list, regimes: list, seed, target, labels: dict) -> str:
+    """Training loss against seconds, one panel per N, one line per B (one seed)."""
+    fig, axes = new_figure(ncols=len(sizes))
     axes = np.atleast_1d(axes)
     for ax, n in zip(axes, sizes):
         for g in regimes:
-            run = runs.get((n, g, seeds[0]))
+            run = runs.get((n, g, seed))
             if run is None or not run["history"].get("seconds"):
                 continue
             color, ls = BATCH_STYLES.get(g, ("#332288", "-"))
@@ -162,18 +197,7 @@ def analyze(records: list[Record], text: dict, _studies: dict) -> Analysis:
         ax.set_xlabel(labels["seconds"])
         ax.legend(fontsize=6, loc="lower left")
     axes[0].set_ylabel(labels["train_loss"])
-    analysis.figures.append({"id": "single-example-curves", "svg": figure_to_svg(fig2),
-                             "caption": text["captions"]["curves"].format(target=target)})
-    analysis.tables.append({"caption": text["captions"]["table"].format(target=target),
-                            "columns": text["columns"], "rows": rows})
-    analysis.numbers = {
-        "target_loss": target,
-        "per_seed": {str(s): v for s, v in per_seed.items()},
-        "ratio": {f"N={n}|seed={s}": v for (n, s), v in sorted(r.items())},
-        "runs": {f"N={n}|B={g}|seed={s}": {k: v for k, v in run.items() if k != "history"}
-                 for (n, g, s), run in sorted(runs.items(), key=lambda kv: (kv[0][0], _regime_order(kv[0][1]), kv[0][2]))},
-    }
-    return analysis
+    return figure_to_svg(fig)
 
 
 CLAIM = Claim(

@@ -7,12 +7,6 @@ The schema covers structure and types; engine/config/validate.py adds what a sch
 """
 from __future__ import annotations
 
-from engine.claims import CLAIMS
-from engine.data import DATASETS
-from engine.optim import OPTIMIZERS
-from engine.procedures import PROCEDURES
-from engine.training import MODEL_KINDS
-
 NAME = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"}
 NUMBER = {"type": "number"}
 POS_INT = {"type": "integer", "minimum": 1}
@@ -36,6 +30,8 @@ def _value_list(item: dict, doc: str) -> dict:
 
 
 def _hyperparameter_properties() -> dict:
+    from engine.optim import OPTIMIZERS
+
     props: dict = {}
     for rule in OPTIMIZERS.values():
         for hp in rule.hyperparameters:
@@ -93,8 +89,23 @@ MATRIX_GRID = {**NAME, "description": (
     "A grid of the matrix section: the study trains every optimizer of the matrix on its grid of "
     "this name (in place of `optimizers` and `grid`); in a profile's entry, the grid trained instead.")}
 
-STUDY_PROPERTIES = {
-    "claim": {"type": "string", "enum": sorted(CLAIMS), "description": "The claim this study serves."},
+def _study_properties() -> dict:
+    """The keys of a study; the registries are imported here, when a schema is built, so that
+    importing this module (and the validator) loads no model, claim or figure code."""
+    from engine.claims import CLAIMS
+    from engine.procedures import PROCEDURES
+
+    procedure = {"type": "object", "additionalProperties": False, "required": ["kind"],
+                 "description": "Measure with this procedure instead of training the model plainly.",
+                 "properties": {"kind": {"type": "string", "enum": sorted(PROCEDURES)},
+                                "params": {"type": "object"}}}
+    keys = list(_STUDY_KEYS.items())
+    at = [k for k, _ in keys].index("alone")   # the schema's order: procedure follows tune
+    return {"claim": {"type": "string", "enum": sorted(CLAIMS), "description": "The claim this study serves."},
+            **dict(keys[:at]), "procedure": procedure, **dict(keys[at:])}
+
+
+_STUDY_KEYS = {
     "description": {"type": "string"},
     "models": _names("Model names (section models)."),
     "dataset": NAME,
@@ -125,10 +136,6 @@ STUDY_PROPERTIES = {
                                           "description": "A second validation metric for ties.",
                                           "properties": {"metric": {"type": "string"},
                                                          "mode": {"enum": ["min", "max"]}}}}},
-    "procedure": {"type": "object", "additionalProperties": False, "required": ["kind"],
-                  "description": "Measure with this procedure instead of training the model plainly.",
-                  "properties": {"kind": {"type": "string", "enum": sorted(PROCEDURES)},
-                                 "params": {"type": "object"}}},
     "alone": {"type": "boolean", "description": (
         "Train every run in a group of its own (for claims that time single runs).")},
     "clip_norm": {"type": "number", "exclusiveMinimum": 0,
@@ -141,35 +148,78 @@ STUDY_PROPERTIES = {
 DATE = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
         "description": "A date as YYYY-MM-DD, quoted (unquoted, YAML reads it as a date, not text)."}
 
+CRITERION = {
+    "type": "object", "additionalProperties": False, "required": ["quantity"],
+    "properties": {
+        "quantity": {"type": "string", "description": "A quantity the claim's analysis computes."},
+        "between": {"type": "array", "minItems": 2, "maxItems": 2, "items": NUMBER},
+        "at_least": NUMBER, "at_most": NUMBER,
+        "description": {"type": "string", "description": "What the criterion means, in Spanish."},
+        "description_en": {"type": "string", "description": "The same in English (reports/en/)."},
+        "given": {"type": "string", "description": (
+            "The quantity of another criterion of this claim that is this one's premise: when "
+            "the premise does not pass, this row does not count and the claim is at best inconclusive.")},
+    },
+}
+
+REVISION = {
+    "type": "object", "additionalProperties": False, "required": ["date", "from", "to", "why"],
+    "properties": {
+        "date": DATE,
+        "from": {"type": "string", "description": "What the criterion (or its experiment) said before."},
+        "to": {"type": "string", "description": "What it says after."},
+        "why": {"type": "string", "description": "Why it changed, and whether its numbers had been seen."},
+        "why_en": {"type": "string", "description": "The same reason in English (reports/en/)."},
+    },
+}
+
+
+def _claims_section() -> dict:
+    from engine.claims import CLAIMS
+
+    return {"type": "object", "propertyNames": {"enum": sorted(CLAIMS)},
+            "additionalProperties": {
+                "type": "object", "additionalProperties": False, "required": ["criterion"],
+                "properties": {
+                    "criterion": {"type": "array", "minItems": 1, "items": CRITERION},
+                    "declared": {**DATE, "description": (
+                        "The date the criterion was written down, before its numbers were seen.")},
+                    "revisions": {"type": "array", "items": REVISION, "description": (
+                        "Every change to the criterion after it was declared, oldest first.")},
+                    "quick_verdict": {"enum": ["supported", "not supported", "inconclusive"],
+                                      "description": (
+                        "The verdict the quick profile gives; pinned by the regression tests.")}}}}
+
+
+def _named_kinds(enum: list, extra: dict | None = None, min_properties: int = 0) -> dict:
+    """A section of named entries, each {kind: one of `enum`, params: {...}} (or `extra` keys)."""
+    entry = {"type": "object", "additionalProperties": False, "required": ["kind"],
+             "properties": {"kind": {"type": "string", "enum": enum}, **(extra or {"params": {"type": "object"}})}}
+    size = {"minProperties": min_properties} if min_properties else {}
+    return {"type": "object", **size, "additionalProperties": entry}
+
+
+def _registry_sections() -> dict:
+    """datasets, models and optimizers: entries whose kind is a registry's name."""
+    from engine.data import DATASETS
+    from engine.optim import OPTIMIZERS
+    from engine.training import MODEL_KINDS
+
+    batch = {"anyOf": [{"const": "full"}, POS_INT],
+             "description": "Batch regime: 'full' (gradient descent), 1 (single example) or B."}
+    return {"datasets": _named_kinds(sorted(DATASETS)),
+            "models": _named_kinds(sorted(MODEL_KINDS), min_properties=1),
+            "optimizers": _named_kinds(sorted(OPTIMIZERS), {"batch": batch, **_hyperparameter_properties()},
+                                       min_properties=1)}
+
+
 def build_schema() -> dict:
-    study = {"type": "object", "additionalProperties": False, "properties": STUDY_PROPERTIES,
+    properties = _study_properties()
+    study = {"type": "object", "additionalProperties": False, "properties": properties,
              "required": ["claim", "models", "seeds"]}
     study_patch = {"type": "object", "additionalProperties": False,
-                   "properties": {k: STUDY_PROPERTIES[k] for k in
+                   "properties": {k: properties[k] for k in
                                   ("seeds", "vary", "grid", "matrix", "budget", "thresholds", "procedure")}}
-    criterion = {
-        "type": "object", "additionalProperties": False, "required": ["quantity"],
-        "properties": {
-            "quantity": {"type": "string", "description": "A quantity the claim's analysis computes."},
-            "between": {"type": "array", "minItems": 2, "maxItems": 2, "items": NUMBER},
-            "at_least": NUMBER, "at_most": NUMBER,
-            "description": {"type": "string", "description": "What the criterion means, in Spanish."},
-            "description_en": {"type": "string", "description": "The same in English (reports/en/)."},
-            "given": {"type": "string", "description": (
-                "The quantity of another criterion of this claim that is this one's premise: when "
-                "the premise does not pass, this row does not count and the claim is at best inconclusive.")},
-        },
-    }
-    revision = {
-        "type": "object", "additionalProperties": False, "required": ["date", "from", "to", "why"],
-        "properties": {
-            "date": DATE,
-            "from": {"type": "string", "description": "What the criterion (or its experiment) said before."},
-            "to": {"type": "string", "description": "What it says after."},
-            "why": {"type": "string", "description": "Why it changed, and whether its numbers had been seen."},
-            "why_en": {"type": "string", "description": "The same reason in English (reports/en/)."},
-        },
-    }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "descenso experiments file",
@@ -182,35 +232,10 @@ def build_schema() -> dict:
                 **COVER, "language": {"enum": ["es", "en"]},
                 "en": {"type": "object", "additionalProperties": False, "properties": COVER,
                        "description": "Title page of reports/en/; missing keys fall back to the ones above."}}},
-            "datasets": {"type": "object", "additionalProperties": {
-                "type": "object", "additionalProperties": False, "required": ["kind"],
-                "properties": {"kind": {"type": "string", "enum": sorted(DATASETS)},
-                               "params": {"type": "object"}}}},
-            "models": {"type": "object", "minProperties": 1, "additionalProperties": {
-                "type": "object", "additionalProperties": False, "required": ["kind"],
-                "properties": {"kind": {"type": "string", "enum": sorted(MODEL_KINDS)},
-                               "params": {"type": "object"}}}},
-            "optimizers": {"type": "object", "minProperties": 1, "additionalProperties": {
-                "type": "object", "additionalProperties": False, "required": ["kind"],
-                "properties": {
-                    "kind": {"type": "string", "enum": sorted(OPTIMIZERS)},
-                    "batch": {"anyOf": [{"const": "full"}, POS_INT],
-                              "description": "Batch regime: 'full' (gradient descent), 1 (single example) or B."},
-                    **_hyperparameter_properties()}}},
+            **_registry_sections(),
             "matrix": MATRIX,
             "studies": {"type": "object", "minProperties": 1, "additionalProperties": study},
-            "claims": {"type": "object", "propertyNames": {"enum": sorted(CLAIMS)},
-                       "additionalProperties": {
-                           "type": "object", "additionalProperties": False, "required": ["criterion"],
-                           "properties": {
-                               "criterion": {"type": "array", "minItems": 1, "items": criterion},
-                               "declared": {**DATE, "description": (
-                                   "The date the criterion was written down, before its numbers were seen.")},
-                               "revisions": {"type": "array", "items": revision, "description": (
-                                   "Every change to the criterion after it was declared, oldest first.")},
-                               "quick_verdict": {"enum": ["supported", "not supported", "inconclusive"],
-                                                 "description": (
-                                   "The verdict the quick profile gives; pinned by the regression tests.")}}}},
+            "claims": _claims_section(),
             "profiles": {"type": "object", "required": ["full", "quick"], "additionalProperties": {
                 "type": "object", "additionalProperties": False, "properties": {
                     "description": {"type": "string"},

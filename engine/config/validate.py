@@ -4,6 +4,10 @@ Two layers: the JSON Schema (structure, types) and the semantic checks a schema 
 (defined names, hyperparameters that belong to their optimizer's kind, value ranges, criteria
 that name quantities the claim computes).  Every defect becomes a ConfigProblem that names the
 key path and what was expected; `load_experiments` raises them all at once as a ConfigError.
+
+The registries (claims, models, data sets, optimizers, procedures) are imported by the checks
+that read them, when a file is checked: importing this module loads no model, claim or figure
+code (the CLI imports it for every command).
 """
 from __future__ import annotations
 
@@ -12,17 +16,10 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import jsonschema
-
-from engine.claims import CLAIMS
 from engine.config import matrix
 from engine.config.errors import ConfigError, ConfigProblem, did_you_mean, expected_one_of
 from engine.config.load import Positions, format_path, load_yaml
 from engine.config.schema import build_schema
-from engine.data import DATASETS
-from engine.optim import OPTIMIZERS
-from engine.procedures import PROCEDURES
-from engine.training import MODEL_KINDS
 
 DEFAULT_FILE = Path("experiments.yaml")
 DEFAULT_PROFILE = "full"
@@ -40,6 +37,8 @@ class Experiments:
 
 
 def _validator():
+    import jsonschema  # here, not at the top: loading it costs more than the rest of this module
+
     def is_int(_checker, value):
         return isinstance(value, int) and not isinstance(value, bool)
 
@@ -142,6 +141,8 @@ def _not_one_of(path: tuple, name: str, what: str, known) -> ConfigProblem:
 
 def _hyperparameter(kind: str, name: str, path: tuple, problems: list):
     """The optimizer kind's declared hyperparameter `name`, or None (and a problem)."""
+    from engine.optim import OPTIMIZERS
+
     hps = {h.name: h for h in OPTIMIZERS[kind].hyperparameters}
     if name not in hps:
         problems.append(_not_one_of(path, name, f"a hyperparameter of {kind}", hps))
@@ -149,25 +150,35 @@ def _hyperparameter(kind: str, name: str, path: tuple, problems: list):
 
 
 def _semantic_problems(data: dict) -> list[ConfigProblem]:
+    problems = _model_problems(data["models"]) + _dataset_problems(data.get("datasets") or {})
+    problems += _optimizer_problems(data["optimizers"])
+    for sname, study in data["studies"].items():
+        problems += _study_problems(("studies", sname), study, data)
+    problems += _claim_problems(data["claims"], data["studies"])
+    problems += _profile_problems(data["profiles"], data["studies"])
+    return problems
+
+
+def _model_problems(models: dict) -> list[ConfigProblem]:
+    from engine.training import MODEL_KINDS
+
+    return [_not_one_of(("models", name, "params", param), param,
+                        f"a parameter of model kind {model['kind']}", MODEL_KINDS[model["kind"]].params)
+            for name, model in models.items() for param in model.get("params", {})
+            if param not in MODEL_KINDS[model["kind"]].params]
+
+
+def _dataset_problems(datasets: dict) -> list[ConfigProblem]:
+    from engine.data import DATASETS
+
+    return [_not_one_of(("datasets", name, "params", param), param,
+                        f"a parameter of data set {ds['kind']}", DATASETS[ds["kind"]].params)
+            for name, ds in datasets.items() for param in ds.get("params", {})
+            if param not in DATASETS[ds["kind"]].params]
+
+
+def _optimizer_problems(optimizers: dict) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
-    datasets = data.get("datasets") or {}
-    models, optimizers = data["models"], data["optimizers"]
-    claims, studies = data["claims"], data["studies"]
-
-    for name, model in models.items():
-        kind = MODEL_KINDS[model["kind"]]
-        for param in model.get("params", {}):
-            if param not in kind.params:
-                problems.append(_not_one_of(("models", name, "params", param), param,
-                                            f"a parameter of model kind {model['kind']}", kind.params))
-
-    for name, ds in datasets.items():
-        accepted = DATASETS[ds["kind"]].params
-        for param in ds.get("params", {}):
-            if param not in accepted:
-                problems.append(_not_one_of(("datasets", name, "params", param), param,
-                                            f"a parameter of data set {ds['kind']}", accepted))
-
     for name, opt in optimizers.items():
         for key, value in opt.items():
             if key in ("kind", "batch"):
@@ -177,110 +188,184 @@ def _semantic_problems(data: dict) -> list[ConfigProblem]:
             why = hp.check(value) if hp else None
             if why:
                 problems.append(ConfigProblem(format_path(path), f"expected {why}, got {value!r}."))
+    return problems
 
-    for sname, study in studies.items():
-        base = ("studies", sname)
-        if study["claim"] not in claims:
-            problems.append(ConfigProblem(format_path(base + ("claim",)), (
-                f"claim '{study['claim']}' has no entry in the claims section; add its criterion there.")))
-        for i, m in enumerate(study["models"]):
-            if m not in models:
-                problems.append(ConfigProblem(format_path(base + ("models", i)), expected_one_of("model", m, models)))
-        if "dataset" in study and study["dataset"] not in datasets:
-            problems.append(ConfigProblem(format_path(base + ("dataset",)),
-                                          expected_one_of("data set", study["dataset"], datasets)))
-        for i, m in enumerate(study["models"]):
-            if m not in models:
-                continue
-            accepts = MODEL_KINDS[models[m]["kind"]].accepts
-            ds = datasets.get(study.get("dataset"))
-            if accepts and "dataset" not in study:
-                problems.append(ConfigProblem(format_path(base), (
-                    f"model '{m}' trains on data: add 'dataset:' with a data set of kind "
-                    f"{' or '.join(sorted(accepts))}.")))
-            elif not accepts and "dataset" in study:
-                problems.append(ConfigProblem(format_path(base + ("dataset",)), (
-                    f"model '{m}' (kind {models[m]['kind']}) is an analytic objective and takes no data set.")))
-            elif ds is not None and DATASETS[ds["kind"]].kind not in accepts:
-                problems.append(ConfigProblem(format_path(base + ("models", i)), (
-                    f"model '{m}' (kind {models[m]['kind']}) accepts {' or '.join(sorted(accepts))} data, "
-                    f"but data set '{study['dataset']}' is {DATASETS[ds['kind']].kind} data.")))
-        procedure = PROCEDURES.get((study.get("procedure") or {}).get("kind"))
-        if procedure is not None:
-            for param in study["procedure"].get("params") or {}:
-                if param not in procedure.params:
-                    problems.append(_not_one_of(base + ("procedure", "params", param), param,
-                                                f"a parameter of procedure {procedure.name}", procedure.params))
-        if "optimizers" not in study and (procedure is None or procedure.uses_optimizer):
-            problems.append(ConfigProblem(format_path(base), "missing required key 'optimizers'."))
-        if "optimizers" in study and procedure is not None and not procedure.uses_optimizer:
-            problems.append(ConfigProblem(format_path(base + ("optimizers",)), (
-                f"procedure {procedure.name} uses no optimizer; remove 'optimizers'.")))
-        budget = study.get("budget")
-        if budget is None and procedure is None:
-            problems.append(ConfigProblem(format_path(base), "missing required key 'budget'."))
-        elif budget is not None and ("epochs" in budget) == ("max_steps" in budget):
-            problems.append(ConfigProblem(format_path(base + ("budget",)),
-                                          "expected exactly one of epochs or max_steps."))
-        for rule, needs_data in (("grad_norm", False), ("train_loss_change", True)):
-            wrong = [m for m in study.get("models", []) if m in models and rule in (budget or {}).get("until", {})
-                     and bool(MODEL_KINDS[models[m]["kind"]].accepts) != needs_data]
-            if wrong:
-                problems.append(ConfigProblem(format_path(base + ("budget", "until", rule)), (
-                    f"until.{rule} applies to {'networks' if needs_data else 'analytic objectives'} only, "
-                    f"not to model '{wrong[0]}'.")))
-        tune = study.get("tune")
-        for path, entry in ((("tune",), tune), (("tune", "tie_break"), (tune or {}).get("tie_break"))):
-            if entry and not entry["metric"].startswith("val_"):
-                problems.append(ConfigProblem(format_path(base + path + ("metric",)), (
-                    f"tuning may only use the validation split: expected a metric named val_<name> "
-                    f"(e.g. val_loss, val_accuracy), got '{entry['metric']}'.")))
-        if tune and "optimizers" not in study:
-            problems.append(ConfigProblem(format_path(base + ("tune",)), "tuning needs 'optimizers'."))
-        if tune and tune.get("seeds", 1) > len(study.get("seeds") or []):
-            problems.append(ConfigProblem(format_path(base + ("tune", "seeds")), (
-                f"tuning on {tune['seeds']} seeds needs at least as many in the study's seeds "
-                f"(it has {len(study.get('seeds') or [])}).")))
-        if tune and tune.get("extend"):
-            for oname in study.get("optimizers") or []:
-                if "lr" not in ((study.get("grid") or {}).get(oname) or {}):
-                    problems.append(ConfigProblem(format_path(base + ("tune", "extend")), (
-                        f"a grid is extended along its learning rates, but the grid of '{oname}' "
-                        "declares no lr.")))
-        for oname in (study.get("thresholds") or {}):
-            if oname not in (study.get("optimizers") or []):
-                problems.append(ConfigProblem(format_path(base + ("thresholds", oname)),
-                                              expected_one_of("optimizer of this study", oname, study.get("optimizers") or [])))
-        for i, o in enumerate(study.get("optimizers") or []):
-            if o not in optimizers:
-                problems.append(ConfigProblem(format_path(base + ("optimizers", i)),
-                                              expected_one_of("optimizer", o, optimizers)))
-        for oname, hps in (study.get("grid") or {}).items():
-            if oname not in (study.get("optimizers") or []):
-                mine = study.get("optimizers") or []
-                problems.append(ConfigProblem(format_path(base + ("grid", oname)), (
-                    f"grid for '{oname}', which this study does not train; expected one of its optimizers: "
-                    f"{', '.join(mine) or '(none)'}.{did_you_mean(oname, mine)}")))
-                continue
-            kind = optimizers[oname]["kind"]
-            for hname, spec in hps.items():
-                path = base + ("grid", oname, hname)
-                hp = _hyperparameter(kind, hname, path, problems)
-                if hp:
-                    _check_values(spec, path, problems, hp.check)
+
+def _study_problems(base: tuple, study: dict, data: dict) -> list[ConfigProblem]:
+    problems = _study_name_problems(base, study, data)
+    problems += _study_data_problems(base, study, data["models"], data.get("datasets") or {})
+    problems += _study_procedure_problems(base, study)
+    problems += _study_tuning_problems(base, study)
+    problems += _study_optimizer_problems(base, study, data["optimizers"])
+    problems += _study_vary_problems(base, study, data["models"])
+    return problems
+
+
+def _study_name_problems(base: tuple, study: dict, data: dict) -> list[ConfigProblem]:
+    problems: list[ConfigProblem] = []
+    models, datasets = data["models"], data.get("datasets") or {}
+    if study["claim"] not in data["claims"]:
+        problems.append(ConfigProblem(format_path(base + ("claim",)), (
+            f"claim '{study['claim']}' has no entry in the claims section; add its criterion there.")))
+    for i, m in enumerate(study["models"]):
+        if m not in models:
+            problems.append(ConfigProblem(format_path(base + ("models", i)), expected_one_of("model", m, models)))
+    if "dataset" in study and study["dataset"] not in datasets:
+        problems.append(ConfigProblem(format_path(base + ("dataset",)),
+                                      expected_one_of("data set", study["dataset"], datasets)))
+    return problems
+
+
+def _study_data_problems(base: tuple, study: dict, models: dict, datasets: dict) -> list[ConfigProblem]:
+    """Each model of the study against its data set: networks need one of a kind they accept,
+    analytic objectives take none."""
+    from engine.data import DATASETS
+    from engine.training import MODEL_KINDS
+
+    problems: list[ConfigProblem] = []
+    for i, m in enumerate(study["models"]):
+        if m not in models:
+            continue
+        accepts = MODEL_KINDS[models[m]["kind"]].accepts
+        ds = datasets.get(study.get("dataset"))
+        if accepts and "dataset" not in study:
+            problems.append(ConfigProblem(format_path(base), (
+                f"model '{m}' trains on data: add 'dataset:' with a data set of kind "
+                f"{' or '.join(sorted(accepts))}.")))
+        elif not accepts and "dataset" in study:
+            problems.append(ConfigProblem(format_path(base + ("dataset",)), (
+                f"model '{m}' (kind {models[m]['kind']}) is an analytic objective and takes no data set.")))
+        elif ds is not None and DATASETS[ds["kind"]].kind not in accepts:
+            problems.append(ConfigProblem(format_path(base + ("models", i)), (
+                f"model '{m}' (kind {models[m]['kind']}) accepts {' or '.join(sorted(accepts))} data, "
+                f"but data set '{study['dataset']}' is {DATASETS[ds['kind']].kind} data.")))
+    problems += _until_problems(base, study, models)
+    return problems
+
+
+def _until_problems(base: tuple, study: dict, models: dict) -> list[ConfigProblem]:
+    from engine.training import MODEL_KINDS
+
+    problems: list[ConfigProblem] = []
+    budget = study.get("budget")
+    for rule, needs_data in (("grad_norm", False), ("train_loss_change", True)):
+        wrong = [m for m in study.get("models", []) if m in models and rule in (budget or {}).get("until", {})
+                 and bool(MODEL_KINDS[models[m]["kind"]].accepts) != needs_data]
+        if wrong:
+            problems.append(ConfigProblem(format_path(base + ("budget", "until", rule)), (
+                f"until.{rule} applies to {'networks' if needs_data else 'analytic objectives'} only, "
+                f"not to model '{wrong[0]}'.")))
+    return problems
+
+
+def _study_procedure_problems(base: tuple, study: dict) -> list[ConfigProblem]:
+    """The procedure's parameters, and the optimizers and budget it does or does not need."""
+    from engine.procedures import PROCEDURES
+
+    problems: list[ConfigProblem] = []
+    procedure = PROCEDURES.get((study.get("procedure") or {}).get("kind"))
+    if procedure is not None:
+        for param in study["procedure"].get("params") or {}:
+            if param not in procedure.params:
+                problems.append(_not_one_of(base + ("procedure", "params", param), param,
+                                            f"a parameter of procedure {procedure.name}", procedure.params))
+    if "optimizers" not in study and (procedure is None or procedure.uses_optimizer):
+        problems.append(ConfigProblem(format_path(base), "missing required key 'optimizers'."))
+    if "optimizers" in study and procedure is not None and not procedure.uses_optimizer:
+        problems.append(ConfigProblem(format_path(base + ("optimizers",)), (
+            f"procedure {procedure.name} uses no optimizer; remove 'optimizers'.")))
+    budget = study.get("budget")
+    if budget is None and procedure is None:
+        problems.append(ConfigProblem(format_path(base), "missing required key 'budget'."))
+    elif budget is not None and ("epochs" in budget) == ("max_steps" in budget):
+        problems.append(ConfigProblem(format_path(base + ("budget",)),
+                                      "expected exactly one of epochs or max_steps."))
+    return problems
+
+
+def _study_tuning_problems(base: tuple, study: dict) -> list[ConfigProblem]:
+    problems: list[ConfigProblem] = []
+    tune = study.get("tune")
+    for path, entry in ((("tune",), tune), (("tune", "tie_break"), (tune or {}).get("tie_break"))):
+        if entry and not entry["metric"].startswith("val_"):
+            problems.append(ConfigProblem(format_path(base + path + ("metric",)), (
+                f"tuning may only use the validation split: expected a metric named val_<name> "
+                f"(e.g. val_loss, val_accuracy), got '{entry['metric']}'.")))
+    if tune and "optimizers" not in study:
+        problems.append(ConfigProblem(format_path(base + ("tune",)), "tuning needs 'optimizers'."))
+    if tune and tune.get("seeds", 1) > len(study.get("seeds") or []):
+        problems.append(ConfigProblem(format_path(base + ("tune", "seeds")), (
+            f"tuning on {tune['seeds']} seeds needs at least as many in the study's seeds "
+            f"(it has {len(study.get('seeds') or [])}).")))
+    if tune and tune.get("extend"):
         for oname in study.get("optimizers") or []:
-            if oname in optimizers and "lr" not in optimizers[oname] and "lr" not in (study.get("grid") or {}).get(oname, {}):
-                problems.append(ConfigProblem(format_path(base + ("grid",)), (
-                    f"no learning rate for optimizer '{oname}': give 'lr' in optimizers.{oname} "
-                    f"or a grid {oname}: {{lr: [...]}} here.")))
-        for param, spec in (study.get("vary") or {}).items():
-            _check_values(spec, base + ("vary", param), problems)
-            for m in study["models"]:
-                if m in models and param not in MODEL_KINDS[models[m]["kind"]].params:
-                    problems.append(ConfigProblem(format_path(base + ("vary", param)), (
-                        f"'{param}' is not a parameter of model '{m}' (kind {models[m]['kind']}); expected one of: "
-                        f"{', '.join(MODEL_KINDS[models[m]['kind']].params)}.")))
+            if "lr" not in ((study.get("grid") or {}).get(oname) or {}):
+                problems.append(ConfigProblem(format_path(base + ("tune", "extend")), (
+                    f"a grid is extended along its learning rates, but the grid of '{oname}' "
+                    "declares no lr.")))
+    return problems
 
+
+def _study_optimizer_problems(base: tuple, study: dict, optimizers: dict) -> list[ConfigProblem]:
+    """The study's optimizers are defined; its thresholds and grids name only them; each has a
+    learning rate."""
+    problems: list[ConfigProblem] = []
+    mine = study.get("optimizers") or []
+    for oname in (study.get("thresholds") or {}):
+        if oname not in mine:
+            problems.append(ConfigProblem(format_path(base + ("thresholds", oname)),
+                                          expected_one_of("optimizer of this study", oname, mine)))
+    for i, o in enumerate(mine):
+        if o not in optimizers:
+            problems.append(ConfigProblem(format_path(base + ("optimizers", i)),
+                                          expected_one_of("optimizer", o, optimizers)))
+    problems += _study_grid_problems(base, study, optimizers)
+    for oname in mine:
+        if oname in optimizers and "lr" not in optimizers[oname] and "lr" not in (study.get("grid") or {}).get(oname, {}):
+            problems.append(ConfigProblem(format_path(base + ("grid",)), (
+                f"no learning rate for optimizer '{oname}': give 'lr' in optimizers.{oname} "
+                f"or a grid {oname}: {{lr: [...]}} here.")))
+    return problems
+
+
+def _study_grid_problems(base: tuple, study: dict, optimizers: dict) -> list[ConfigProblem]:
+    problems: list[ConfigProblem] = []
+    mine = study.get("optimizers") or []
+    for oname, hps in (study.get("grid") or {}).items():
+        if oname not in mine:
+            problems.append(ConfigProblem(format_path(base + ("grid", oname)), (
+                f"grid for '{oname}', which this study does not train; expected one of its optimizers: "
+                f"{', '.join(mine) or '(none)'}.{did_you_mean(oname, mine)}")))
+            continue
+        kind = optimizers[oname]["kind"]
+        for hname, spec in hps.items():
+            path = base + ("grid", oname, hname)
+            hp = _hyperparameter(kind, hname, path, problems)
+            if hp:
+                _check_values(spec, path, problems, hp.check)
+    return problems
+
+
+def _study_vary_problems(base: tuple, study: dict, models: dict) -> list[ConfigProblem]:
+    from engine.training import MODEL_KINDS
+
+    problems: list[ConfigProblem] = []
+    for param, spec in (study.get("vary") or {}).items():
+        _check_values(spec, base + ("vary", param), problems)
+        for m in study["models"]:
+            if m in models and param not in MODEL_KINDS[models[m]["kind"]].params:
+                problems.append(ConfigProblem(format_path(base + ("vary", param)), (
+                    f"'{param}' is not a parameter of model '{m}' (kind {models[m]['kind']}); expected one of: "
+                    f"{', '.join(MODEL_KINDS[models[m]['kind']].params)}.")))
+    return problems
+
+
+def _claim_problems(claims: dict, studies: dict) -> list[ConfigProblem]:
+    """Each criterion names a quantity its claim computes, one test, and a premise among the
+    claim's other criteria."""
+    from engine.claims import CLAIMS
+
+    problems: list[ConfigProblem] = []
     for cname, claim in claims.items():
         own = CLAIMS[cname].studies(studies)
         known = CLAIMS[cname].quantities
@@ -291,20 +376,30 @@ def _semantic_problems(data: dict) -> list[ConfigProblem]:
                         f"unknown quantity '{crit['quantity']}' of {cname}; expected '<study>.<final metric>' "
                         f"with a study that serves this claim: {', '.join(own) or '(none)'}.")
                 problems.append(ConfigProblem(format_path(path + ("quantity",)), hint))
-            tests = [k for k in ("between", "at_least", "at_most") if k in crit]
-            if len(tests) != 1:
-                problems.append(ConfigProblem(format_path(path), (
-                    "expected exactly one of between: [low, high], at_least: x or at_most: x.")))
-            elif tests == ["between"] and not crit["between"][0] <= crit["between"][1]:
-                problems.append(ConfigProblem(format_path(path + ("between",)),
-                                              f"expected low ≤ high, got {crit['between']}."))
-            others = [c["quantity"] for c in claim["criterion"] if c is not crit]
-            if "given" in crit and crit["given"] not in others:
-                problems.append(ConfigProblem(format_path(path + ("given",)), (
-                    f"a premise must be the quantity of another criterion of {cname}; expected one of: "
-                    f"{', '.join(others) or '(none)'}.")))
+            problems += _criterion_problems(cname, claim, crit, path)
+    return problems
 
-    for pname, profile in data["profiles"].items():
+
+def _criterion_problems(cname: str, claim: dict, crit: dict, path: tuple) -> list[ConfigProblem]:
+    problems: list[ConfigProblem] = []
+    tests = [k for k in ("between", "at_least", "at_most") if k in crit]
+    if len(tests) != 1:
+        problems.append(ConfigProblem(format_path(path), (
+            "expected exactly one of between: [low, high], at_least: x or at_most: x.")))
+    elif tests == ["between"] and not crit["between"][0] <= crit["between"][1]:
+        problems.append(ConfigProblem(format_path(path + ("between",)),
+                                      f"expected low ≤ high, got {crit['between']}."))
+    others = [c["quantity"] for c in claim["criterion"] if c is not crit]
+    if "given" in crit and crit["given"] not in others:
+        problems.append(ConfigProblem(format_path(path + ("given",)), (
+            f"a premise must be the quantity of another criterion of {cname}; expected one of: "
+            f"{', '.join(others) or '(none)'}.")))
+    return problems
+
+
+def _profile_problems(profiles: dict, studies: dict) -> list[ConfigProblem]:
+    problems: list[ConfigProblem] = []
+    for pname, profile in profiles.items():
         for sname, patch in (profile.get("studies") or {}).items():
             if sname not in studies:
                 problems.append(ConfigProblem(format_path(("profiles", pname, "studies", sname)),

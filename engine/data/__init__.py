@@ -6,11 +6,14 @@
 | digits_rows    | sequence | (8, 8)        | class 0–9            |
 | mnist1d        | signal   | (1, 40)       | class 0–9            |
 | mnist1d_seq    | sequence | (40, 1)       | class 0–9            |
+| mnist1d_subset | signal   | (1, 40)       | class 0–9 (the first n_train training signals) |
 | gaussian_ring  | points   | (2,)          | mode index           |
 | delayed_recall | memory   | (τ, 1)        | bit per step, −1 = none |
 | running_count  | memory   | (τ, 1)        | count of ones so far mod k, per step |
+| rare_features  | signal   | (1, d)        | class 0–1 (logistic model with rare binary features) |
 
-All offline and deterministic in the seed; see each module for the details.
+``DATASETS[name].params`` lists each data set's parameters with their defaults.  All offline and
+deterministic in the seed; see each module for the details.
 """
 from .base import Dataset, DatasetFactory
 from .digits import DIGITS

@@ -40,7 +40,7 @@ Figures speak the reader's language.  The report renders each language inside
   or white by the luminance of the cell's colour.
 
 Figures are embedded as ``<img src="data:image/svg+xml,...">`` (see
-``render._svg_data_uri``); formulas as inline ``<svg>``.  Both stay vector
+``engine/report/svg.py``); formulas as inline ``<svg>``.  Both stay vector
 graphics in the PDF.
 """
 

@@ -16,15 +16,16 @@ After training (``Model.artifacts``) every model stores the reconstructions of t
 ``N_SHOWN`` test examples.  The deterministic autoencoders also store, when the code is 2-D, the
 codes of the whole test split (for a scatter coloured by class), and the test accuracy of a
 linear probe (logistic regression fitted on the training split) on three features of the same
-size: the learned code, PCA and a Gaussian random projection drawn from the member's generator.
+size: the learned code, PCA and a Gaussian random projection drawn from the member's generator
+(engine/analysis/probes.py).
 The VAE stores ``N_SAMPLES`` samples decoded from the prior, h ~ N(0, I).
 """
-import warnings
-from functools import lru_cache
 from math import prod
 
 import autograd.numpy as np
 import numpy as onp
+
+from engine.analysis.probes import probes
 
 from .base import Model, ModelFactory, in_unit_interval
 from .layers import (
@@ -62,55 +63,9 @@ N_SHOWN = 8      # test examples whose reconstructions are stored
 N_SAMPLES = 16   # VAE samples decoded from the prior
 
 
-def _flat(x):
-    return onp.reshape(x, (x.shape[0], -1))
-
-
 def _members(x, k: int):
     """The same examples for k members: (k, N, ...), without copying."""
     return onp.broadcast_to(x, (k,) + x.shape)
-
-
-def linear_probe(train_features, y_train, test_features, y_test) -> float:
-    """Test accuracy of a multinomial logistic regression (L2, C = 1, L-BFGS: deterministic)
-    fitted on standardised training features; NaN when the features are not finite."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    if not (onp.all(onp.isfinite(train_features)) and onp.all(onp.isfinite(test_features))):
-        return float("nan")
-    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a rare ConvergenceWarning changes no decision here
-        probe.fit(train_features, y_train)
-    return float(onp.mean(probe.predict(test_features) == y_test))
-
-
-@lru_cache(maxsize=32)
-def _pca_probe(data, code: int) -> float:
-    """The probe on PCA features with ``code`` components (fitted on train): the same for every
-    member, computed once per data set and size (data sets are cached per process)."""
-    from sklearn.decomposition import PCA
-
-    pca = PCA(n_components=code).fit(_flat(data.x_train))
-    return linear_probe(pca.transform(_flat(data.x_train)), data.y_train,
-                        pca.transform(_flat(data.x_test)), data.y_test)
-
-
-def _probes(encode, params, data, rngs, code: int) -> dict:
-    """{'probe_code', 'probe_pca', 'probe_random'}: (K,) linear-probe test accuracies."""
-    k = len(rngs)
-    train = onp.asarray(encode(params, _members(data.x_train, k)))
-    test = onp.asarray(encode(params, _members(data.x_test, k)))
-    x_train, x_test = _flat(data.x_train), _flat(data.x_test)
-    learned, random = [], []
-    for i, rng in enumerate(rngs):
-        learned.append(linear_probe(train[i], data.y_train, test[i], data.y_test))
-        projection = rng.standard_normal((x_train.shape[1], code)) / onp.sqrt(x_train.shape[1])
-        random.append(linear_probe(x_train @ projection, data.y_train, x_test @ projection, data.y_test))
-    return {"probe_code": onp.asarray(learned), "probe_pca": onp.full(k, _pca_probe(data, code)),
-            "probe_random": onp.asarray(random)}
 
 
 def _autoencoder(kind, info, hidden, code, activation, output):
@@ -149,7 +104,7 @@ def _autoencoder(kind, info, hidden, code, activation, output):
         if code == 2:
             out["codes"] = encode(params, _members(data.x_test, k))
         if data.y_train is not None:
-            out.update(_probes(encode, params, data, rngs, code))
+            out.update(probes(encode, params, data, rngs, code))
         return out
 
     return Model(

@@ -14,7 +14,9 @@ Public API (others code against it):
   ``mathsvg.split_math(prose)``
 * ``engine.kit.catalog.load_catalog(language) -> dict``, ``catalog.message(catalog, key, **fmt)``
 * ``render.render_html(context, templates_dir) -> str``,
-  ``render.write_report(context, templates_dir, out_dir, pdf=True) -> {'html': Path, 'pdf': Path}``
+  ``render.write_report(context, templates_dir, out_dir, pdf=True) -> {'html': Path, 'pdf': Path}``,
+  ``render.format_cell(value, language=None) -> str``; behind them ``context`` (the template
+  context), ``numbers`` (numbers and words in the report's language) and ``svg`` (SVG checks)
 * ``pdf.html_to_pdf(html, pdf_path, base_url) -> [problems]``, ``pdf.layout_problems(document)``
 * ``assemble.build_report(exp, store, out_dir)``: both languages (``reports/`` and ``reports/en/``)
 
