@@ -69,10 +69,14 @@ def mmd2(a, b, bandwidth=None):
     the generator.  The estimate is 0 on average when both samples come from one distribution,
     and can then be slightly negative."""
     a, b = _flat(a), _flat(b)
-    real = squared_distances(a, a)   # also what the median bandwidth is read from
-    sigma = _median_distance(real) if bandwidth is None else np.full(len(a), float(bandwidth))
+    # Members of a group usually share one real sample (a broadcast over the member axis): its
+    # kernel with itself is then computed once, not once per member.
+    a_own = a[:1] if len(a) > 1 and a.strides[0] == 0 else a
+    real = squared_distances(a_own, a_own)   # also what the median bandwidth is read from
+    sigma = _median_distance(real) if bandwidth is None else np.full(len(a_own), float(bandwidth))
     n, m = a.shape[1], b.shape[1]
     within_a = np.subtract(*_kernel_sums(real, sigma)) / (n * (n - 1))
+    sigma = np.broadcast_to(sigma, (len(a),))
     within_b = np.subtract(*_kernel_sums(squared_distances(b, b), sigma)) / (m * (m - 1))
     return within_a + within_b - 2.0 * _kernel_sums(squared_distances(a, b), sigma)[0] / (n * m)
 
