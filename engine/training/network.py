@@ -130,8 +130,14 @@ def examples_per_step(spec: dict, n_train: int) -> int:
 
 def _draw_latents(model, rngs, size: int) -> dict:
     """Each member's N(0, 1) draws for the model's noise inputs, rounded to FLOAT."""
-    return {name: np.stack([rng.standard_normal((size,) + tuple(shape)) for rng in rngs]).astype(FLOAT)
-            for name, shape in model.latents.items()}
+    draws = {}
+    for name, shape in model.latents.items():
+        # Each member's draws straight into its rows (the same numbers as drawing and stacking)
+        out = np.empty((len(rngs), size) + tuple(shape))
+        for rng, rows in zip(rngs, out):
+            rng.standard_normal(out=rows)
+        draws[name] = out.astype(FLOAT)
+    return draws
 
 
 def _examples(x: np.ndarray, y, k: int) -> dict:
