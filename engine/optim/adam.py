@@ -35,7 +35,7 @@ def update(theta, g, state, hp):
     state = {'m': m, 'v': v, 't': t}
     if m_hat.dtype == v_hat.dtype == np.result_type(m_hat, hp['lr'], hp['eps']):
         # The same operations in place on the temporaries m̂ and v̂ (no dtype to promote): a
-        # fresh array per operation made the update 5× slower at K = 5, P = 15,210.
+        # fresh array per operation made the update 1.4× slower at K = 5, P = 15,210.
         np.sqrt(v_hat, out=v_hat)
         v_hat += hp['eps']
         np.multiply(hp['lr'], m_hat, out=m_hat)
