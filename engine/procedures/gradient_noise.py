@@ -101,7 +101,8 @@ def subset_sums(gram: np.ndarray, chosen: np.ndarray) -> np.ndarray:
     out = np.empty(draws)
     for start in range(0, draws, chunk):
         rows = chosen[start:start + chunk]
-        out[start:start + chunk] = gram[rows[:, :, None], rows[:, None, :]].sum(axis=(1, 2))
+        # summed in float64, as the product above promotes a float32 Gram matrix
+        out[start:start + chunk] = gram[rows[:, :, None], rows[:, None, :]].sum(axis=(1, 2), dtype=np.float64)
     return out
 
 
