@@ -505,3 +505,17 @@ def test_layer_table_shows_the_lectures_layers_channels_first():
     assert [shape for name, shape in shown if name.startswith("Conv")] == [(25, 19), (25, 10), (25, 5)]
     assert [name for name, _ in shown][:1] + [name for name, _ in shown][-2:] == ["input", "Flatten", "Dense(10)"]
     assert sum(row["layout"] for row in mnist1d.layers) == 2
+
+
+def test_bench_counts_the_cnns_multiply_adds_by_hand():
+    """The roofline's arithmetic (engine/bench.py) from the layer table, against the MNIST-1D CNN
+    counted by hand: positions × window × channels × kernels per layer, per example
+    19·5·1·25 + 10·3·25·25 + 5·3·25·25 + 125·10 = 31,750, and a step is three times that."""
+    from engine.bench import flops_per_step, matmul_shapes
+
+    mnist1d = build_model("cnn", info("signal", (1, 40), 10), conv=((25, 5, 2, 1), (25, 3, 2, 1), (25, 3, 2, 1)))
+    assert matmul_shapes(mnist1d.layers, 100) == [(1900, 5, 25, 1), (1000, 75, 25, 1), (500, 75, 25, 1), (100, 125, 10, 1)]
+    assert flops_per_step("cnn", mnist1d.layers, 100) == 2 * 3 * 100 * 31_750
+    rnn = build_model("rnn_last", info("sequence", (8, 8), 10), hidden=64)
+    # h⁽ᵗ⁾ = tanh(b + W h⁽ᵗ⁻¹⁾ + U x⁽ᵗ⁾): one (B, 64 + 8) × (72, 64) product per step, 8 steps
+    assert matmul_shapes(rnn.layers, 64)[0] == (64, 72, 64, 8)

@@ -221,3 +221,17 @@ def test_tuning_protocol_runs_the_grid_then_the_chosen_rate_with_every_seed(tmp_
     assert chosen == {"sgd": 0.3, "adam": 0.01}  # the other rates barely move in two epochs
     code, _, err = cli("run", tiny, "--store", store.root, "--jobs", "1")
     assert code == 0 and "0 to train" in err
+
+
+@pytest.mark.parametrize("b", [1, 2, 3, 7])
+def test_gradient_noise_subset_sums_add_each_block(b):
+    """1_Sᵀ C 1_S, by gathered blocks (small b) or by indicator rows (b ≥ N/13), against the sum
+    of C over S × S written out; n = 40 puts b = 1, 2 on the first path and 3, 7 on the second."""
+    from engine.procedures.gradient_noise import draw_subsets, subset_sums
+
+    rng = np.random.default_rng(b)
+    g = rng.standard_normal((40, 5))
+    gram = (g - g.mean(axis=0)) @ (g - g.mean(axis=0)).T
+    chosen = draw_subsets(rng, 40, b, 30)
+    expected = [sum(gram[i, j] for i in row for j in row) for row in chosen]
+    np.testing.assert_allclose(subset_sums(gram, chosen), expected, rtol=1e-12)

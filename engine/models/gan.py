@@ -87,18 +87,21 @@ def gan(info, *, latent_dim=16, hidden=(128, 128), activation="relu", mmd_bandwi
         # scatters with np.add.at (6 % of a ring-GAN step); a reshape's is a reshape.
         return np.reshape(logit, logit.shape[:-1])
 
-    def discriminator_loss(params, batch):
+    def discriminator_loss_of_logits(real, fake):
         """−v: −E log d(x) − E log(1 − d(g(z))), with log d = −softplus(−logit) and
         log(1 − d) = −softplus(logit)."""
-        real = d_logit(params, batch["x"])
-        fake = d_logit(params, generate(params, batch["z"]))
         return mean(softplus(-real), 1) + mean(softplus(fake), 1)
 
-    def generator_loss_fn(params, batch):
+    def generator_loss_of_logit(fake):
         """minimax: E log(1 − d(g(z))) = −E softplus(logit); non-saturating: −E log d(g(z)) =
         E softplus(−logit)."""
-        fake = d_logit(params, generate(params, batch["z"]))
         return -mean(softplus(fake), 1) if minimax else mean(softplus(-fake), 1)
+
+    def discriminator_loss(params, batch):
+        return discriminator_loss_of_logits(d_logit(params, batch["x"]), d_logit(params, generate(params, batch["z"])))
+
+    def generator_loss_fn(params, batch):
+        return generator_loss_of_logit(d_logit(params, generate(params, batch["z"])))
 
     # The same losses with their gradients by hand (engine/models/layers.py), each with respect to
     # its own player's parameters only, as the training loop takes them: autograd's bit for bit.
@@ -141,16 +144,16 @@ def gan(info, *, latent_dim=16, hidden=(128, 128), activation="relu", mmd_bandwi
         return (-value if minimax else value), namespace(generator_pullback(g_samples, False)[1], "g.")
 
     def metrics(params, batch):
+        # One pass of g and of d on each sample serves every metric (the losses recomputed them).
         fake = generate(params, batch["z"])
-        d_real = sigmoid(d_logit(params, batch["x"]))
-        d_fake = sigmoid(d_logit(params, fake))
-        d_loss = discriminator_loss(params, batch)
+        real_logit, fake_logit = d_logit(params, batch["x"]), d_logit(params, fake)
+        d_loss = discriminator_loss_of_logits(real_logit, fake_logit)
         result = {
             "loss": d_loss,
             "value": -d_loss,  # v(g, d) = E log d(x) + E log(1 − d(g(z))); the game's payoff to d
-            "generator_loss": generator_loss_fn(params, batch),
-            "d_real": np.mean(d_real, axis=1),  # both → ½ when d can no longer tell them apart
-            "d_fake": np.mean(d_fake, axis=1),
+            "generator_loss": generator_loss_of_logit(fake_logit),
+            "d_real": np.mean(sigmoid(real_logit), axis=1),  # both → ½ when d can no longer tell them apart
+            "d_fake": np.mean(sigmoid(fake_logit), axis=1),
             # The kernel matrix grows as the square of the sample: the first MMD_SAMPLES suffice.
             "mmd": mmd2(batch["x"][:, :MMD_SAMPLES], fake[:, :MMD_SAMPLES], mmd_bandwidth),
         }

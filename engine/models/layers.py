@@ -55,6 +55,10 @@ FUSED_ACTIVATIONS = {
 
 def activation_derivative(g, ans, activation):
     """g · f'(z), with f'(z) computed from the output a = f(z)."""
+    if activation == "tanh":  # the same products in place: one fresh array instead of three
+        out = onp.multiply(ans, ans)
+        onp.subtract(1.0, out, out=out)
+        return onp.multiply(g, out, out=out) if out.dtype == onp.result_type(g, out) else g * out
     derivative = FUSED_ACTIVATIONS[activation][1]
     return g if derivative is None else g * derivative(ans)
 
@@ -125,11 +129,10 @@ def dense_vjp(x, W, b, activation, names=("W", "b")):
 
 def unbroadcast(g, shape):
     """What autograd's ``unbroadcast`` does to the gradient of an operand of ``shape`` when nothing
-    was broadcast: a sum over each axis of length 1, which changes no value."""
-    for axis, size in enumerate(shape):
-        if size == 1:
-            g = onp.sum(g, axis=axis, keepdims=True)
-    return g
+    was broadcast: a sum over each axis of length 1, which changes no value but turns −0.0 into
+    +0.0 (the sum starts from 0).  Adding 0.0 once does exactly that, in one pass instead of a
+    sum per axis (each a copy of the whole gradient)."""
+    return g + 0.0 if 1 in tuple(shape) else g
 
 
 def parameterless_vjp(forward_and_backward):

@@ -32,7 +32,16 @@ def update(theta, g, state, hp):
     v = (1 - b2) * g**2 + b2 * state['v']
     m_hat = m / (1 - b1**t)
     v_hat = v / (1 - b2**t)
-    return theta - hp['lr'] * m_hat / (np.sqrt(v_hat) + hp['eps']), {'m': m, 'v': v, 't': t}
+    state = {'m': m, 'v': v, 't': t}
+    if m_hat.dtype == v_hat.dtype == np.result_type(m_hat, hp['lr'], hp['eps']):
+        # The same operations in place on the temporaries m̂ and v̂ (no dtype to promote): a
+        # fresh array per operation made the update 1.4× slower at K = 5, P = 15,210.
+        np.sqrt(v_hat, out=v_hat)
+        v_hat += hp['eps']
+        np.multiply(hp['lr'], m_hat, out=m_hat)
+        m_hat /= v_hat
+        return theta - m_hat, state
+    return theta - hp['lr'] * m_hat / (np.sqrt(v_hat) + hp['eps']), state
 
 
 def effective_step(state, hp):

@@ -67,13 +67,43 @@ def per_example_gradients(model, block: FlatBlock, params: dict, x: np.ndarray, 
     return np.concatenate(rows, axis=0)
 
 
-def draw_indicators(rng: np.random.Generator, n: int, b: int, draws: int) -> np.ndarray:
-    """(draws, n) 0/1 rows, each marking b distinct examples drawn uniformly (without replacement)."""
+def draw_subsets(rng: np.random.Generator, n: int, b: int, draws: int) -> np.ndarray:
+    """(draws, b): each row b distinct examples of n drawn uniformly (without replacement)."""
     keys = rng.random((draws, n))
-    chosen = np.argpartition(keys, b - 1, axis=1)[:, :b]
-    z = np.zeros((draws, n))
+    return np.argpartition(keys, b - 1, axis=1)[:, :b]
+
+
+def indicators(chosen: np.ndarray, n: int) -> np.ndarray:
+    """(draws, n) 0/1 rows marking each row's chosen examples."""
+    z = np.zeros((chosen.shape[0], n))
     np.put_along_axis(z, chosen, 1.0, axis=1)
     return z
+
+
+def draw_indicators(rng: np.random.Generator, n: int, b: int, draws: int) -> np.ndarray:
+    """(draws, n) 0/1 rows, each marking b distinct examples drawn uniformly (without replacement)."""
+    return indicators(draw_subsets(rng, n, b, draws), n)
+
+
+def subset_sums(gram: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """1_Sᵀ C 1_S = Σ_{i,j ∈ S} C_ij for the subset S of each row of ``chosen`` (draws, b).
+
+    Small subsets gather their b × b blocks (draws · b² values read); large ones multiply the 0/1
+    indicator rows by C (draws · N² multiply-adds): here a gathered value costs about as much as
+    180 multiply-adds of that product, so the blocks win below b ≈ N / 13.  Both are exact sums
+    of the same terms, in a different order (the last bits differ)."""
+    draws, b = chosen.shape
+    n = gram.shape[0]
+    if 180 * b * b >= n * n:
+        z = indicators(chosen, n)
+        return np.einsum("mn,mn->m", z @ gram, z)
+    chunk = max(1, (1 << 21) // (b * b))   # draws per gather: at most 16 MB of blocks
+    out = np.empty(draws)
+    for start in range(0, draws, chunk):
+        rows = chosen[start:start + chunk]
+        # summed in float64, as the product above promotes a float32 Gram matrix
+        out[start:start + chunk] = gram[rows[:, :, None], rows[:, None, :]].sum(axis=(1, 2), dtype=np.float64)
+    return out
 
 
 def noise_statistics(G: np.ndarray, batch_sizes, draws: int, rng: np.random.Generator) -> dict:
@@ -89,10 +119,10 @@ def noise_statistics(G: np.ndarray, batch_sizes, draws: int, rng: np.random.Gene
         b = int(b)
         if b >= n:
             continue
-        z = draw_indicators(rng, n, b, draws)
-        sq = np.einsum("mn,mn->m", z @ gram, z) / b ** 2      # ‖g_B − g‖² per draw
+        chosen = draw_subsets(rng, n, b, draws)
+        sq = subset_sums(gram, chosen) / b ** 2                # ‖g_B − g‖² per draw
         sq = np.maximum(sq, 0.0)
-        w = z.sum(axis=0) / (draws * b)                        # mean over draws of the 1_S / B
+        w = np.bincount(chosen.ravel(), minlength=n) / (draws * b)   # mean over draws of the 1_S / B
         bias = float(np.sqrt(max(w @ gram @ w, 0.0)))          # ‖mean_m g_B − g‖
         variance = float(sq.mean())
         out["batch_sizes"].append(b)

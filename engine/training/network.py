@@ -130,8 +130,14 @@ def examples_per_step(spec: dict, n_train: int) -> int:
 
 def _draw_latents(model, rngs, size: int) -> dict:
     """Each member's N(0, 1) draws for the model's noise inputs, rounded to FLOAT."""
-    return {name: np.stack([rng.standard_normal((size,) + tuple(shape)) for rng in rngs]).astype(FLOAT)
-            for name, shape in model.latents.items()}
+    draws = {}
+    for name, shape in model.latents.items():
+        # Each member's draws straight into its rows (the same numbers as drawing and stacking)
+        out = np.empty((len(rngs), size) + tuple(shape))
+        for rng, rows in zip(rngs, out):
+            rng.standard_normal(out=rows)
+        draws[name] = out.astype(FLOAT)
+    return draws
 
 
 def _examples(x: np.ndarray, y, k: int) -> dict:
@@ -182,6 +188,56 @@ def _stop_converged(model, params, train_all, previous, quiet, until, members, c
     return np.where(active, loss, previous)
 
 
+def _minibatch(data, order, position: int, batch_size: int, k: int) -> dict:
+    """The examples of step ``position`` of the epoch: rows of each member's ``order``, or the
+    whole split when every step sees it (no order drawn)."""
+    if batch_size == data.x_train.shape[0]:
+        return _examples(data.x_train, data.y_train, k)
+    idx = order[:, position * batch_size:(position + 1) * batch_size]
+    batch = {"x": data.x_train[idx]}
+    if data.y_train is not None:
+        batch["y"] = data.y_train[idx]
+    return batch
+
+
+def _players_step(members, blocks, players, batch: dict, step: int) -> None:
+    """One optimizer step per player, in turn, on ``batch``."""
+    for b, (block, player) in enumerate(zip(blocks, players)):
+        # The other players' parameters are constants here (none for a single-player model).
+        frozen = {}
+        for other, theta in zip(blocks, members.thetas):
+            if other is not block:
+                frozen.update(other.unpack(theta))
+        if player.loss_and_gradient is not None:
+            values, grads = block.loss_and_gradient_by_hand(
+                lambda arrays: player.loss_and_gradient({**frozen, **arrays}, batch), members.thetas[b])
+        else:
+            values, grads = block.loss_and_gradient(lambda arrays: player.loss({**frozen, **arrays}, batch),
+                                                    members.thetas[b])
+        members.check_finite(np.asarray(values), step, parameters=False)
+        members.step(b, grads)
+
+
+def _outcome(final: dict, i: int, finals: dict, history: dict, diverged, artifacts: dict, snapshots: dict) -> dict:
+    """Member i's record: its status, history and final metrics (none when it diverged)."""
+    if diverged is None:
+        final.update({key: float(value[i]) for key, value in finals.items()})
+        final["train_loss"] = history["train_loss"][-1]
+    outcome = {"status": "diverged" if diverged is not None else "ok",
+               "diverged_at_step": diverged, "history": history, "final": final}
+    if artifacts or snapshots:
+        outcome["artifacts"] = {**_as_lists(artifacts, i), **({"snapshots": snapshots} if snapshots else {})}
+    return outcome
+
+
+def _eval_points(total_steps: int, n_evals: int) -> tuple[set, set]:
+    """The steps at which to evaluate (evenly spaced, both ends included) and, of those, the
+    N_SNAPSHOTS (evenly spaced among them) that also store the model's snapshot."""
+    points = np.unique(np.round(np.linspace(0, total_steps, n_evals + 1))).astype(int)
+    shots = points[np.unique(np.round(np.linspace(0, len(points) - 1, N_SNAPSHOTS)).astype(int))]
+    return set(points.tolist()), set(shots.tolist())
+
+
 def train_network_group(specs: list[dict]) -> list[dict]:
     s0 = specs[0]
     data = DATASETS[s0["dataset"]["kind"]].load(None, **s0["dataset"]["params"])
@@ -216,10 +272,7 @@ def train_network_group(specs: list[dict]) -> list[dict]:
                     "test": _draw_latents(model, eval_rngs, data.x_test.shape[0])}
     val_sub_latents = {name: value[:, :n_val_sub] for name, value in eval_latents["val"].items()}
     n_evals = budget.get("evals", N_EVALS)
-    eval_points = np.unique(np.round(np.linspace(0, total_steps, n_evals + 1))).astype(int)
-    eval_steps = set(eval_points.tolist())
-    snapshot_steps = set(eval_points[np.unique(np.round(
-        np.linspace(0, len(eval_points) - 1, N_SNAPSHOTS)).astype(int))].tolist())
+    eval_steps, snapshot_steps = _eval_points(total_steps, n_evals)
     target_loss = budget.get("target_loss")
     until = budget.get("until", {})
     loss_tol = until.get("train_loss_change")
@@ -273,30 +326,11 @@ def train_network_group(specs: list[dict]) -> list[dict]:
                 break
         started = time.perf_counter()
         position = step % steps_per_epoch
-        if batch_size == n_train:  # every step sees the whole split: no order to draw
-            batch = _examples(data.x_train, data.y_train, k)
-        else:
-            if position == 0:
-                order = np.stack([rng.permutation(n_train) for rng in batch_rngs])
-            idx = order[:, position * batch_size:(position + 1) * batch_size]
-            batch = {"x": data.x_train[idx]}
-            if data.y_train is not None:
-                batch["y"] = data.y_train[idx]
+        if batch_size != n_train and position == 0:  # a new epoch: each member's own order
+            order = np.stack([rng.permutation(n_train) for rng in batch_rngs])
+        batch = _minibatch(data, order, position, batch_size, k)
         batch.update(_draw_latents(model, noise_rngs, batch["x"].shape[1]))
-        for b, (block, player) in enumerate(zip(blocks, players)):
-            # The other players' parameters are constants here (none for a single-player model).
-            frozen = {}
-            for other, theta in zip(blocks, members.thetas):
-                if other is not block:
-                    frozen.update(other.unpack(theta))
-            if player.loss_and_gradient is not None:
-                values, grads = block.loss_and_gradient_by_hand(
-                    lambda arrays: player.loss_and_gradient({**frozen, **arrays}, batch), members.thetas[b])
-            else:
-                values, grads = block.loss_and_gradient(lambda arrays: player.loss({**frozen, **arrays}, batch),
-                                                        members.thetas[b])
-            members.check_finite(np.asarray(values), step, parameters=False)
-            members.step(b, grads)
+        _players_step(members, blocks, players, batch, step)
         trained_seconds += time.perf_counter() - started
         if loss_tol is not None and (step + 1) % steps_per_epoch == 0:
             full_loss = _stop_converged(model, current(), train_all, full_loss, quiet, until, members,
@@ -325,12 +359,5 @@ def train_network_group(specs: list[dict]) -> list[dict]:
                           "seconds_to_target": seconds_at[i]})
         if loss_tol is not None:
             final.update({"converged": converged_at[i] is not None, "train_loss_full": float(full_loss[i])})
-        if diverged is None:
-            final.update({key: float(value[i]) for key, value in finals.items()})
-            final["train_loss"] = history[i]["train_loss"][-1]
-        outcome = {"status": "diverged" if diverged is not None else "ok",
-                   "diverged_at_step": diverged, "history": history[i], "final": final}
-        if artifacts or snapshots[i]:
-            outcome["artifacts"] = {**_as_lists(artifacts, i), **({"snapshots": snapshots[i]} if snapshots[i] else {})}
-        outcomes.append(outcome)
+        outcomes.append(_outcome(final, i, finals, history[i], diverged, artifacts, snapshots[i]))
     return outcomes
