@@ -24,6 +24,7 @@ import multiprocessing
 import os
 import sys
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.atomic import write_atomic
@@ -226,6 +227,61 @@ def _in_parallel(function, arguments: list) -> list:
         return pool.map(_call_job, arguments)
 
 
+@dataclass
+class _Build:
+    """What every language's handout of one build shares: the plan, the stored records, the cover
+    and the appendix's facts."""
+    exp: Experiments
+    store: ResultStore
+    out_dir: Path
+    folders: dict            # language → its output folder
+    runs: list
+    waiting: list
+    records: list
+    missing: list
+    cache: ReportCache
+    # The date, not the time: a rebuild on the same day gives the same HTML, and its cached PDF.
+    generated_at: str = field(default_factory=lambda: dt.date.today().isoformat())
+    env: dict = field(default_factory=environment)
+
+    @property
+    def main(self) -> str:
+        return self.exp.data.get("report", {}).get("language", "es")
+
+    def context(self, language: str, claims: list[dict], studies: list, reproduced: list) -> dict:
+        """The template context of `language`'s handout (documented in engine/report/render.py)."""
+        settings = self.exp.data.get("report", {})
+        here = self.folders[language]
+        up = "" if here == self.out_dir else "../"
+        cover = {**{k: settings.get(k, "") for k in COVER_KEYS},
+                 **({} if language == self.main else settings.get(language, {}))}
+        status = Counter(r.status for r in self.records)
+        return {
+            "language": language,
+            **{k: cover.get(k, "") for k in COVER_KEYS if k != "date"},
+            "date": cover.get("date") or dt.date.today().isoformat(),
+            "generated_at": self.generated_at,
+            "profile": self.exp.profile,
+            "summary": [{"id": c["id"], "title": c["title"], "verdict": c["verdict"],
+                         "reason": c["verdict_reason"]} for c in claims],
+            "claims": claims,
+            "reproductions": _reproduction_rows(reproduced, language),
+            "runs": {"total": len(self.runs), "ok": status["ok"], "diverged": status["diverged"],
+                     "failed": status["failed"], "missing": len(self.missing)},
+            "environment": {**self.env, "store": str(self.store.root), "experiments_file": str(self.exp.file),
+                            "experiments_sha256": self.exp.sha256},
+            "alternates": [{"language": other,
+                            "href": f"{up}{'' if folder == self.out_dir else other + '/'}index.html"}
+                           for other, folder in self.folders.items() if other != language],
+            "reproducibility": {
+                "all_command": "make report" + ("" if self.exp.profile == "full" else f" PROFILE={self.exp.profile}"),
+                "commands": [{"id": c["id"], "title": c["title"], "command": c["command"]} for c in claims],
+                "studies": studies,
+                "results_csv": f"{up}results.csv", "claims_json": f"{up}claims.json",
+            },
+        }
+
+
 def build_report(exp: Experiments, store: ResultStore, out_dir: Path, languages=None, pdf: bool = True,
                  use_cache: bool = True, plan: tuple | None = None) -> dict:
     """Write the handout in each language (default ``LANGUAGES``), results.csv and claims.json.
@@ -234,57 +290,23 @@ def build_report(exp: Experiments, store: ResultStore, out_dir: Path, languages=
     are reused from ``<store>/report-cache`` (engine.report.cache) unless ``use_cache`` is False.
     ``plan``: the whole plan's ``expand_with_waiting(exp, store)``, when the caller has it.
     """
-    settings = exp.data.get("report", {})
-    main = settings.get("language", "es")
+    main = exp.data.get("report", {}).get("language", "es")
     languages = list(dict.fromkeys([main, *(languages or LANGUAGES)]))
     runs, waiting = plan if plan is not None else expand_with_waiting(exp, store)
-    records, missing = [], []
-    for run in runs:
-        rec = store.get(run.key)
-        (records.append(rec) if rec is not None else missing.append(run))
-
-    status = Counter(r.status for r in records)
-    env = environment()
-    # The date, not the time: a rebuild on the same day gives the same HTML, and its cached PDF.
-    generated_at = dt.date.today().isoformat()
-    cache = ReportCache(store.root / "report-cache" if use_cache else None)
-    studies = _studies(exp, records, missing)
-    reproduced = reproductions(records)
+    stored = {run.key: store.get(run.key) for run in runs}
     out_dir = Path(out_dir)
-    folders = {lang: out_dir if lang == main else out_dir / lang for lang in languages}
+    build = _Build(exp, store, out_dir, {lang: out_dir if lang == main else out_dir / lang for lang in languages},
+                   runs, waiting, records=[r for r in stored.values() if r is not None],
+                   missing=[run for run in runs if stored[run.key] is None],
+                   cache=ReportCache(store.root / "report-cache" if use_cache else None))
+    studies = _studies(exp, build.records, build.missing)
+    reproduced = reproductions(build.records)
 
     def write_language(language: str) -> tuple[list[dict], dict, dict]:
         """Analyse and write one language's handout: (claims.json rows, verdicts, paths)."""
-        claims, claims_json = _analyse(exp, records, missing, waiting, language, cache)
-        here = folders[language]
-        up = "" if here == out_dir else "../"
-        cover = {**{k: settings.get(k, "") for k in COVER_KEYS},
-                 **({} if language == main else settings.get(language, {}))}
-        context = {
-            "language": language,
-            **{k: cover.get(k, "") for k in COVER_KEYS if k != "date"},
-            "date": cover.get("date") or dt.date.today().isoformat(),
-            "generated_at": generated_at,
-            "profile": exp.profile,
-            "summary": [{"id": c["id"], "title": c["title"], "verdict": c["verdict"],
-                         "reason": c["verdict_reason"]} for c in claims],
-            "claims": claims,
-            "reproductions": _reproduction_rows(reproduced, language),
-            "runs": {"total": len(runs), "ok": status["ok"], "diverged": status["diverged"],
-                     "failed": status["failed"], "missing": len(missing)},
-            "environment": {**env, "store": str(store.root), "experiments_file": str(exp.file),
-                            "experiments_sha256": exp.sha256},
-            "alternates": [{"language": other,
-                            "href": f"{up}{'' if folders[other] == out_dir else other + '/'}index.html"}
-                           for other in languages if other != language],
-            "reproducibility": {
-                "all_command": "make report" + ("" if exp.profile == "full" else f" PROFILE={exp.profile}"),
-                "commands": [{"id": c["id"], "title": c["title"], "command": c["command"]} for c in claims],
-                "studies": studies,
-                "results_csv": f"{up}results.csv", "claims_json": f"{up}claims.json",
-            },
-        }
-        paths = write_report(context, TEMPLATES_DIR, here, pdf=pdf, cache=cache)
+        claims, claims_json = _analyse(exp, build.records, build.missing, waiting, language, build.cache)
+        paths = write_report(build.context(language, claims, studies, reproduced), TEMPLATES_DIR,
+                             build.folders[language], pdf=pdf, cache=build.cache)
         return claims_json, {c["id"]: c["verdict"] for c in claims}, paths
 
     written, verdicts, main_json = {}, {}, None
@@ -294,13 +316,18 @@ def build_report(exp: Experiments, store: ResultStore, out_dir: Path, languages=
             written.update(paths)
         else:
             written.update({f"{language}/{kind}": path for kind, path in paths.items()})
+    written.update(_write_tables(build, main_json, reproduced))
+    return {"written": written,
+            "missing": [r.label for r in build.missing] + [f"{c.text()}: final seeds" for c in waiting],
+            "verdicts": verdicts}
 
-    write_atomic(out_dir / "results.csv", cache.table(records, lambda: results_csv(records)))
+
+def _write_tables(build: _Build, claims_json: list[dict], reproduced: list) -> dict:
+    """results.csv (every run) and claims.json (verdicts, criteria, reproductions) of the build."""
+    out_dir, records = build.out_dir, build.records
+    write_atomic(out_dir / "results.csv", build.cache.table(records, lambda: results_csv(records)))
     write_atomic(out_dir / "claims.json", json.dumps(
-        {"profile": exp.profile, "experiments_sha256": exp.sha256, "claims": main_json,
+        {"profile": build.exp.profile, "experiments_sha256": build.exp.sha256, "claims": claims_json,
          "reproductions": reproduced},
         indent=2, ensure_ascii=False, allow_nan=False))
-    written.update({"results.csv": out_dir / "results.csv", "claims.json": out_dir / "claims.json"})
-    return {"written": written,
-            "missing": [r.label for r in missing] + [f"{c.text()}: final seeds" for c in waiting],
-            "verdicts": verdicts}
+    return {"results.csv": out_dir / "results.csv", "claims.json": out_dir / "claims.json"}
