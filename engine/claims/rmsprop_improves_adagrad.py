@@ -185,7 +185,7 @@ def _matrix(cells: dict, text: dict, analysis: Analysis) -> None:
     rows, numbers = [], {}
     for sname, t in tests.items():
         i, est = info[sname], t["estimate"]
-        rows.append([sname.removeprefix("matrix-"), i["error"], fmt(i["lr"][ADAGRAD]), fmt(i["mean_error"][ADAGRAD], 4),
+        rows.append([sname.removeprefix("matrix-"), text["labels"]["errors"].get(i["error"], i["error"]), fmt(i["lr"][ADAGRAD]), fmt(i["mean_error"][ADAGRAD], 4),
                      fmt(i["lr"][RMSPROP]), fmt(i["mean_error"][RMSPROP], 4), est.text(), fmt(t["p_holm"], 2),
                      words[t["outcome"]]])
         numbers[sname] = {**i, "log10_ratio": list(est.values), "estimate": est.as_dict(), "p": t["p"],
