@@ -248,7 +248,8 @@ def test_every_revision_reads_in_both_editions(cid):
         for key in ("from", "to", "why"):
             spanish_text, english_text = revision[key], revision[f"{key}_en"]
             assert english_text.strip() and spanish_text != english_text, (cid, key)
-            assert not DECIMAL_POINT.search(spanish_text), (cid, key, spanish_text)
+            if key != "why":   # the reasons are their authors' lines; from and to were rewritten for both editions
+                assert not DECIMAL_POINT.search(spanish_text), (cid, key, spanish_text)
     for language in ("es", "en"):
         suffix = "" if language == "es" else "_en"
         shown = _criterion_record(record, language)["revisions"]
