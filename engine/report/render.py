@@ -502,6 +502,10 @@ def _reproducibility(context: dict, catalog, language: str) -> dict | None:
         budget = []
         for key, value in (study.get("budget") or {}).items():
             try:
+                if isinstance(value, dict):  # a stopping rule, named by its first key
+                    budget.append(message(catalog, f"budget.{key}.{next(iter(value))}",
+                                          **{k: _sci(v, decimal) for k, v in value.items()}))
+                    continue
                 if value == 1 and not isinstance(value, bool):
                     try:  # singular
                         budget.append(message(catalog, f"budget.{key}_one"))
