@@ -608,3 +608,23 @@ def test_new_figure_shapes():
     figure_to_svg(fig)
     with pytest.raises(ValueError):
         new_figure(width="huge")
+
+
+def test_a_formula_at_a_line_end_does_not_strand_the_first_word():
+    """WeasyPrint did not break at the space before an inline formula that no longer fit, and
+    went back to the paragraph's first space: gan-minimax's quote opened with "Para" alone on
+    its line.  The quote, set in print with the handout's stylesheet, fills its first line."""
+    import weasyprint
+    from weasyprint.formatting_structure import boxes
+
+    from engine.report.render import _SvgCounter, _prose
+
+    quote = yaml.safe_load((TEMPLATES_DIR / "claims" / "gan-minimax.yaml").read_text(encoding="utf-8"))["quote_es"]
+    first = _prose(quote.splitlines()[0], "test", _SvgCounter())
+    style = (TEMPLATES_DIR / "style.css").read_text(encoding="utf-8")
+    html = (f'<html lang="es"><head><meta charset="utf-8"><style>{style}</style></head><body><main>'
+            f'<figure class="quote"><blockquote lang="es"><p>{first}</p></blockquote></figure></main></body></html>')
+    page = weasyprint.HTML(string=html).render(presentational_hints=True).pages[0]
+    lines = [box for box in page._page_box.descendants() if isinstance(box, boxes.LineBox)]
+    words = " ".join(b.text for b in lines[0].descendants() if isinstance(b, boxes.TextBox)).split()
+    assert words[0] == "Para" and len(words) > 5, words
