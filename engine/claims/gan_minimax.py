@@ -56,6 +56,7 @@ def _game_figure(variants: dict, text: dict) -> dict:
     axes[1].set_xlabel(labels["steps"])
     axes[1].set_ylabel(labels["d_axis"])
     legend_below(axes[1])
+    fig.set_figheight(fig.get_figheight() + 0.8)   # room for the five-line legend: the axes kept their labels' height
     return {"id": "gan-minimax-game", "svg": figure_to_svg(fig), "caption": text["captions"]["game"]}
 
 
