@@ -302,6 +302,7 @@ def _edge_figure(edges: dict, text: dict) -> dict:
         ax.set_title(labels["edge_title"].format(data=labels[c], taps=e["taps"]), fontsize=8)
         legend_below(ax)
     np.atleast_1d(axes)[0].set_ylabel(labels["edge_share"])
+    fig.set_figheight(fig.get_figheight() + 0.5)   # the legends under the axes took the y label's height
     return {"id": "conv-features-edges", "svg": figure_to_svg(fig),
             "caption": text["captions"]["edges"].format(seeds=max(len(e["learnt"]) for e in edges.values()))}
 
