@@ -232,3 +232,40 @@ def test_quote_omissions_are_marked_and_formulas_set(path):
         for kind, piece in split_math(line):
             if kind == "math":
                 math_svg(piece)
+
+
+DECIMAL_POINT = re.compile(r"(?<![\w.])\d+\.\d+(?![\w.])")  # nor "3.000": thousands are set apart by a space
+
+
+@pytest.mark.parametrize("cid", sorted(_experiments_claims()))
+def test_every_revision_reads_in_both_editions(cid):
+    """A revision's from, to and why are Spanish (decimal commas, no English reason copied in) and
+    each has an English text; the handout shows each edition its own."""
+    from engine.report.assemble import _criterion_record
+
+    record = _experiments_claims()[cid]
+    for revision in record.get("revisions", []):
+        for key in ("from", "to", "why"):
+            spanish_text, english_text = revision[key], revision[f"{key}_en"]
+            assert english_text.strip() and spanish_text != english_text, (cid, key)
+            if key != "why":   # the reasons are their authors' lines; from and to were rewritten for both editions
+                assert not DECIMAL_POINT.search(spanish_text), (cid, key, spanish_text)
+    for language in ("es", "en"):
+        suffix = "" if language == "es" else "_en"
+        shown = _criterion_record(record, language)["revisions"]
+        assert [r["from"] for r in shown] == [r["from" + suffix] for r in record.get("revisions", [])]
+        assert [r["to"] for r in shown] == [r["to" + suffix] for r in record.get("revisions", [])]
+
+
+def test_redesigned_claims_use_the_glossary_terms():
+    """The sentences the handout's review asked to rewrite are gone, and no Spanish column header
+    calls the learning rate a "paso" (a step is an update, per the glossary)."""
+    gone = ["ajuste eligió", "misma aritmética como", "sea el suyo", "pide k = 10", "para caber en su construcción",
+            "es FIJO", "eje de miembros", "experiments.yaml", "paso efectivo"]
+    for path in (ROOT / "templates" / "claims").glob("*.yaml"):
+        text = yaml.safe_load(path.read_text(encoding="utf-8"))
+        spanish = yaml.safe_dump(text["es"], allow_unicode=True, width=10_000)
+        for phrase in gone:
+            assert phrase not in spanish, (path.stem, phrase)
+        for columns in (text["es"].get("columns") or {}).values() if isinstance(text["es"].get("columns"), dict) else []:
+            assert "paso" not in columns, (path.stem, columns)

@@ -302,7 +302,10 @@ def test_pdf_contents_page_numbers_and_running_header(document):
     assert re.search(r"7\. Matriz optimizador × modelo[\s.]*\d+", pages[toc])
     # page numbers, and a running header with the part
     assert f"página {claim_page + 1} de {len(document.pages)}" in headers[claim_page]
-    assert "2. Variantes del SGD" in headers[claim_page]
+    # the header names the section its page opens in: the body follows the front matter on the
+    # same page, so the claim's page opens in the glossary and the next one inside part 2
+    assert "Resumen de veredictos" in headers[claim_page] and "Minibatch" in pages[claim_page]
+    assert "2. Variantes del SGD" in headers[claim_page + 1]
     assert "página" not in headers[0]  # the title page has none
     # the outline: parts, with the claims under them
     outline = [(b.label, [c.label for c in b.children]) for b in _bookmarks(document)]
@@ -625,3 +628,23 @@ def test_new_figure_shapes():
     figure_to_svg(fig)
     with pytest.raises(ValueError):
         new_figure(width="huge")
+
+
+def test_a_formula_at_a_line_end_does_not_strand_the_first_word():
+    """WeasyPrint did not break at the space before an inline formula that no longer fit, and
+    went back to the paragraph's first space: gan-minimax's quote opened with "Para" alone on
+    its line.  The quote, set in print with the handout's stylesheet, fills its first line."""
+    import weasyprint
+    from weasyprint.formatting_structure import boxes
+
+    from engine.report.render import _SvgCounter, _prose
+
+    quote = yaml.safe_load((TEMPLATES_DIR / "claims" / "gan-minimax.yaml").read_text(encoding="utf-8"))["quote_es"]
+    first = _prose(quote.splitlines()[0], "test", _SvgCounter())
+    style = (TEMPLATES_DIR / "style.css").read_text(encoding="utf-8")
+    html = (f'<html lang="es"><head><meta charset="utf-8"><style>{style}</style></head><body><main>'
+            f'<figure class="quote"><blockquote lang="es"><p>{first}</p></blockquote></figure></main></body></html>')
+    page = weasyprint.HTML(string=html).render(presentational_hints=True).pages[0]
+    lines = [box for box in page._page_box.descendants() if isinstance(box, boxes.LineBox)]
+    words = " ".join(b.text for b in lines[0].descendants() if isinstance(b, boxes.TextBox)).split()
+    assert words[0] == "Para" and len(words) > 5, words

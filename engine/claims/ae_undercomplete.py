@@ -31,7 +31,7 @@ import numpy as np
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate
 from engine.record import Record
-from engine.kit.figures import OKABE_ITO, figure_to_svg, new_figure
+from engine.kit.figures import OKABE_ITO, figure_to_svg, legend_below, new_figure
 from engine.spec import RunSpec
 
 FOCUS_CODE = 8        # the code size of the headline comparisons
@@ -170,8 +170,8 @@ def _error_figure(codes, pca, ae_test, linear, text) -> dict:
     ax.set_yscale("log")
     ax.set_ylabel(labels["mse"])
     bx.set_ylabel(labels["ratio_train"])
-    ax.legend(fontsize=7)
-    bx.legend(fontsize=7)
+    legend_below(ax)
+    legend_below(bx)
     return {"id": "ae-undercomplete-error", "svg": figure_to_svg(fig), "caption": text["captions"]["error"]}
 
 
@@ -194,7 +194,7 @@ def _angle_figure(linear: dict, gaps: dict, text: dict) -> dict:
         axis.set_xlabel(labels["code"])
     ax.set_ylim(-2, 92)
     ax.set_ylabel(labels["angle"])
-    ax.legend(fontsize=7, loc="upper left")
+    legend_below(ax, ncols=2)
     bx.set_yscale("log")
     bx.set_ylabel(labels["gap"])
     return {"id": "ae-undercomplete-angles", "svg": figure_to_svg(fig), "caption": text["captions"]["angles"]}

@@ -45,7 +45,7 @@ from matplotlib.ticker import MaxNLocator
 from engine.claims.base import Analysis, Claim, mean_sd
 from engine.claims.verdict import Estimate
 from engine.record import Record
-from engine.kit.figures import OKABE_ITO, figure_to_svg, format_number, new_figure
+from engine.kit.figures import OKABE_ITO, figure_to_svg, format_number, legend_below, new_figure
 from engine.spec import RunSpec
 
 CONDITIONS = ("digits", "mnist1d", "shuffled")
@@ -300,8 +300,9 @@ def _edge_figure(edges: dict, text: dict) -> dict:
         low = min(min(e["initial"].values()), min(e["learnt"].values()), random_share(e["taps"]))
         ax.set_ylim(max(0.0, low - 0.15), 1.02)
         ax.set_title(labels["edge_title"].format(data=labels[c], taps=e["taps"]), fontsize=8)
-        ax.legend(fontsize=6, loc="lower center")
+        legend_below(ax)
     np.atleast_1d(axes)[0].set_ylabel(labels["edge_share"])
+    fig.set_figheight(fig.get_figheight() + 0.5)   # the legends under the axes took the y label's height
     return {"id": "conv-features-edges", "svg": figure_to_svg(fig),
             "caption": text["captions"]["edges"].format(seeds=max(len(e["learnt"]) for e in edges.values()))}
 

@@ -35,7 +35,7 @@ from engine.claims.verdict import Estimate
 from engine.data import DATASETS
 from engine.models.gan import MMD_SAMPLES
 from engine.record import Record
-from engine.kit.figures import figure_to_svg, new_figure, optimizer_label
+from engine.kit.figures import figure_to_svg, legend_below, new_figure, optimizer_label
 from engine.spec import Named
 
 # Which data sets the claim tests, by data set kind → the prefix of its quantities.
@@ -147,7 +147,7 @@ def _distinguishability_figure(found: dict, controls: dict, text: dict) -> dict 
             ax.axhline(controls[name], color="0.3", ls=":", lw=1, label=labels["control"])
         ax.set_xlabel(labels["steps"])
         ax.set_ylabel(labels["mmd_axis"])
-        ax.legend(fontsize=6)
+        legend_below(ax)
     if not drawn:
         return None
     return {"id": "gan-indistinguishable-curves", "svg": figure_to_svg(fig), "caption": text["captions"]["curves"]}

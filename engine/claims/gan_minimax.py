@@ -26,7 +26,7 @@ from engine.claims._gan import (DELTA_VALUE, IDEAL_VALUE, LOSSES, at_solution, b
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate
 from engine.record import Record
-from engine.kit.figures import figure_to_svg, new_figure, optimizer_label, optimizer_style
+from engine.kit.figures import figure_to_svg, legend_below, new_figure, optimizer_label, optimizer_style
 
 LOSS_COLORS = {"minimax": "#D55E00", "non_saturating": "#0072B2"}
 
@@ -50,12 +50,13 @@ def _game_figure(variants: dict, text: dict) -> dict:
     axes[0].axhspan(IDEAL_VALUE - DELTA_VALUE, IDEAL_VALUE + DELTA_VALUE, color="0.5", alpha=0.12, lw=0)
     axes[0].set_xlabel(labels["steps"])
     axes[0].set_ylabel(labels["value_axis"])
-    axes[0].legend(fontsize=6)
+    legend_below(axes[0])
     axes[1].axhline(0.5, color="0.3", ls=":", lw=1, label=labels["half"])
     axes[1].set_ylim(0, 1)
     axes[1].set_xlabel(labels["steps"])
     axes[1].set_ylabel(labels["d_axis"])
-    axes[1].legend(fontsize=6)
+    legend_below(axes[1])
+    fig.set_figheight(fig.get_figheight() + 0.8)   # room for the five-line legend: the axes kept their labels' height
     return {"id": "gan-minimax-game", "svg": figure_to_svg(fig), "caption": text["captions"]["game"]}
 
 

@@ -37,7 +37,8 @@ from engine.claims.optimizer_matrix import final_records
 from engine.claims.verdict import Estimate, holm
 from engine.objectives import OBJECTIVES
 from engine.record import Record
-from engine.kit.figures import figure_to_svg, new_figure, optimizer_label, optimizer_style
+from engine.kit.figures import (figure_to_svg, legend_below, legend_under_figure, new_figure, optimizer_label,
+                                optimizer_style)
 
 ADAGRAD, RMSPROP = "adagrad", "rmsprop"
 PAIR = (ADAGRAD, RMSPROP)
@@ -146,7 +147,7 @@ def _effective_steps(cells: dict, text: dict, analysis: Analysis) -> None:
     ax.set_xlabel(labels["fraction"])
     ax.set_ylabel(labels["relative_step"])
     ax.axhline(1.0, color="0.5", lw=0.6)
-    ax.legend(fontsize=7)
+    legend_below(ax, ncols=2)
     analysis.figures.append({"id": "rmsprop-effective-step", "svg": figure_to_svg(fig),
                              "caption": text["captions"]["effective_step"]})
     analysis.tables.append({"caption": text["captions"]["effective_step_table"],
@@ -185,7 +186,7 @@ def _matrix(cells: dict, text: dict, analysis: Analysis) -> None:
     rows, numbers = [], {}
     for sname, t in tests.items():
         i, est = info[sname], t["estimate"]
-        rows.append([sname.removeprefix("matrix-"), i["error"], fmt(i["lr"][ADAGRAD]), fmt(i["mean_error"][ADAGRAD], 4),
+        rows.append([sname.removeprefix("matrix-"), text["labels"]["errors"].get(i["error"], i["error"]), fmt(i["lr"][ADAGRAD]), fmt(i["mean_error"][ADAGRAD], 4),
                      fmt(i["lr"][RMSPROP]), fmt(i["mean_error"][RMSPROP], 4), est.text(), fmt(t["p_holm"], 2),
                      words[t["outcome"]]])
         numbers[sname] = {**i, "log10_ratio": list(est.values), "estimate": est.as_dict(), "p": t["p"],
@@ -270,7 +271,7 @@ def _moving_figure(starts: dict, choice: dict, problem, first_move: int, text: d
         ax.set_xlabel(labels["move"])
     axes[0].set_ylabel(labels["gap"])
     axes[1].set_ylabel(labels["effective_step"])
-    axes[1].legend(fontsize=6)   # the left panel's line styles are named in the caption
+    legend_under_figure(fig, axes[1], ncols=2)   # the left panel's line styles are named in the caption
     return {"id": "rmsprop-moving-target", "svg": figure_to_svg(fig), "caption": text["captions"]["moving"]}
 
 

@@ -38,7 +38,7 @@ import numpy as np
 from engine.claims.base import Analysis, Claim, mean_sd
 from engine.claims.verdict import Estimate
 from engine.record import Record
-from engine.kit.figures import OKABE_ITO, chance_line, figure_to_svg, new_figure
+from engine.kit.figures import OKABE_ITO, chance_line, figure_to_svg, legend_below, new_figure
 from engine.spec import RunSpec
 
 SHARED, UNSHARED = "shared", "unshared"   # roles: rnn_hh with shared θ, and with one θ⁽ᵗ⁾ per step
@@ -131,7 +131,7 @@ def _figure_counts(counts: dict, accuracy: dict, tau: int, extra: list[int], tex
     left.set_yscale("log")
     left.set_xlabel(labels["length"])
     left.set_ylabel(labels["params"])
-    left.legend(fontsize=7, loc="lower right", bbox_to_anchor=(1.0, 0.12))
+    legend_below(left)
     lengths = [tau] + extra
     for (task, kind), per_len in accuracy.items():
         xs = [n for n in lengths if per_len.get(n)]
@@ -153,7 +153,7 @@ def _figure_counts(counts: dict, accuracy: dict, tau: int, extra: list[int], tex
     right.set_ylim(0.2, 1.05)
     right.set_xlabel(labels["test_length"])
     right.set_ylabel(labels["accuracy"])
-    right.legend(fontsize=6, loc="center left", bbox_to_anchor=(0.0, 0.6))
+    legend_below(right)
     return {"id": "rnn-sharing-counts", "svg": figure_to_svg(fig),
             "caption": text["captions"]["counts"].format(tau=tau)}
 
@@ -181,12 +181,14 @@ def _figure_steps(recs: list[Record], tau: int, extra: list[int], text: dict) ->
     if not drawn:
         return None
     ax.axvline(tau + 0.5, color="0.5", lw=0.8, ls=":")
-    ax.text(tau + 1, 0.42, labels["trained_up_to"].format(tau=tau), fontsize=7, color="0.3")
+    # above the axes: inside, the seeds' curves run through it
+    ax.text(tau + 1, 1.01, labels["trained_up_to"].format(tau=tau), fontsize=7, color="0.3",
+            transform=ax.get_xaxis_transform(), va="bottom")
     chance_line(ax, 0.5, labels["chance"])
     ax.set_ylim(0.35, 1.04)
     ax.set_xlabel(labels["step"])
     ax.set_ylabel(labels["accuracy"])
-    ax.legend(fontsize=7, loc="lower left")
+    legend_below(ax, ncols=len(splits))
     return {"id": "rnn-sharing-steps", "svg": figure_to_svg(fig),
             "caption": text["captions"]["steps"].format(tau=tau, seeds=len(recs))}
 

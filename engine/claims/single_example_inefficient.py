@@ -26,7 +26,7 @@ import numpy as np
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import estimates
 from engine.record import Record
-from engine.kit.figures import figure_to_svg, new_figure
+from engine.kit.figures import figure_to_svg, legend_under_figure, new_figure
 from engine.spec import RunSpec
 
 # Okabe-Ito, one per data-set size (smallest first) and one per batch size.
@@ -151,7 +151,7 @@ def _time_figure(runs: dict, sizes: list, regimes: list, seeds: list, labels: di
         ax.set_yscale("log")
         ax.set_xlabel(labels["batch"])
         ax.set_ylabel(ylabel)
-        ax.legend(fontsize=6)
+    legend_under_figure(fig, ax_t, ncols=len(sizes))   # both panels share their lines
     return figure_to_svg(fig)
 
 
@@ -189,14 +189,14 @@ def _curves_figure(runs: dict, sizes: list, regimes: list, seed, target, labels:
             color, ls = BATCH_STYLES.get(g, ("#332288", "-"))
             secs = np.maximum(np.asarray(run["history"]["seconds"], dtype=float), 1e-4)
             ax.plot(secs, run["history"]["train_loss"], color=color, ls=ls, lw=1.1,
-                    label=labels["full"].format(n=n) if g == "full" else f"B = {g}")
+                    label="B = N" if g == "full" else f"B = {g}")
         if target is not None:
             ax.axhline(target, color="0.5", lw=0.7, ls="--")
         ax.set_xscale("log")
         ax.set_title(labels["size"].format(n=n), fontsize=9)
         ax.set_xlabel(labels["seconds"])
-        ax.legend(fontsize=6, loc="lower left")
     axes[0].set_ylabel(labels["train_loss"])
+    legend_under_figure(fig, axes[-1], ncols=len(regimes))   # every panel has the same B's
     return figure_to_svg(fig)
 
 

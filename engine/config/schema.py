@@ -163,11 +163,14 @@ CRITERION = {
 }
 
 REVISION = {
-    "type": "object", "additionalProperties": False, "required": ["date", "from", "to", "why"],
+    "type": "object", "additionalProperties": False,
+    "required": ["date", "from", "to", "why", "from_en", "to_en", "why_en"],
     "properties": {
         "date": DATE,
         "from": {"type": "string", "description": "What the criterion (or its experiment) said before."},
         "to": {"type": "string", "description": "What it says after."},
+        "from_en": {"type": "string", "description": "`from` in English (reports/en/); `from` is in Spanish."},
+        "to_en": {"type": "string", "description": "`to` in English (reports/en/); `to` is in Spanish."},
         "why": {"type": "string", "description": "Why it changed, and whether its numbers had been seen."},
         "why_en": {"type": "string", "description": "The same reason in English (reports/en/)."},
     },

@@ -195,10 +195,11 @@ def _reproduction_rows(rows: list[dict], language: str) -> list[dict]:
 
 
 def _criterion_record(record: dict, language: str) -> dict:
-    """The date a claim's criterion was declared and its revisions, each reason in `language`
-    (Spanish when no translation)."""
+    """The date a claim's criterion was declared and its revisions, in `language`: `from`, `to`
+    and `why` are Spanish, their `_en` keys English (the schema requires both in experiments.yaml)."""
     return {"declared": record.get("declared"),
-            "revisions": [{**r, "why": r.get(f"why_{language}", r["why"])} for r in record.get("revisions", [])]}
+            "revisions": [{**r, **{k: r.get(f"{k}_{language}", r[k]) for k in ("from", "to", "why")}}
+                          for r in record.get("revisions", [])]}
 
 
 _JOB = None  # in a forked worker of `_in_parallel` only: the function it calls

@@ -111,7 +111,10 @@ def _prose(text, where: str, svgs: _SvgCounter, decimal: str = ".") -> Markup:
         return Markup(escape(replace_decimals(str(text), decimal)))
     for kind, piece in pieces:
         if kind == "text":
-            out.append(escape(piece))
+            # After a space, a zero-width space before the formula: WeasyPrint does not break at
+            # a text's trailing space before an inline SVG, and went back to the paragraph's
+            # first space instead (a quote's first line held "Para" alone).
+            out.append(escape(piece + "\u200b" if piece.endswith(" ") else piece))
             continue
         try:
             svg = inline_math_svg(piece)
@@ -208,6 +211,10 @@ def _reproducibility(context: dict, catalog, language: str) -> dict | None:
         budget = []
         for key, value in (study.get("budget") or {}).items():
             try:
+                if isinstance(value, dict):  # a stopping rule, named by its first key
+                    budget.append(message(catalog, f"budget.{key}.{next(iter(value))}",
+                                          **{k: _sci(v, decimal) for k, v in value.items()}))
+                    continue
                 if value == 1 and not isinstance(value, bool):
                     try:  # singular
                         budget.append(message(catalog, f"budget.{key}_one"))
