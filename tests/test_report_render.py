@@ -637,7 +637,7 @@ def test_a_formula_at_a_line_end_does_not_strand_the_first_word():
     import weasyprint
     from weasyprint.formatting_structure import boxes
 
-    from engine.report.render import _SvgCounter, _prose
+    from engine.report.context import _SvgCounter, _prose
 
     quote = yaml.safe_load((TEMPLATES_DIR / "claims" / "gan-minimax.yaml").read_text(encoding="utf-8"))["quote_es"]
     first = _prose(quote.splitlines()[0], "test", _SvgCounter())
