@@ -176,10 +176,8 @@ def _extra_tests(model, params, data, specs, k: int) -> dict:
 
 @dataclass
 class _Convergence:
-    """``budget.until``: the training loss on the whole split at the end of each epoch.  ``quiet``
-    counts, per member, the consecutive epochs whose loss changed by at most
-    ``until['train_loss_change']``; active members whose count reaches ``until['window']`` stop
-    (``loss`` keeps, for each, the loss at which it stopped; ``at`` the step)."""
+    """``budget.until``: each member's training loss on the whole split (the one at which it
+    stopped, once stopped), its count of quiet epochs, and the step it stopped at (``at``)."""
     until: dict
     train_all: dict
     loss: np.ndarray
@@ -197,14 +195,23 @@ class _Convergence:
         return cls(until, train_all, loss, np.zeros(k, dtype=int), [None] * k)
 
     def after_epoch(self, model, params: dict, members, step: int) -> None:
-        loss = np.asarray(model.loss(params, self.train_all), dtype=float)
-        active = members.active.copy()
-        self.quiet[:] = np.where(np.abs(loss - self.loss) <= self.until["train_loss_change"], self.quiet + 1, 0)
-        done = active & (self.quiet >= self.until.get("window", 1))
-        for i in np.flatnonzero(done):
-            self.at[i] = step
-        members.freeze(done)
-        self.loss = np.where(active, loss, self.loss)
+        self.loss = _stop_converged(model, params, self.train_all, self.loss, self.quiet, self.until, members,
+                                    self.at, step)
+
+
+def _stop_converged(model, params, train_all, previous, quiet, until, members, converged_at, step) -> np.ndarray:
+    """The training loss on the whole split at the end of an epoch.  ``quiet`` counts, per member,
+    the consecutive epochs whose loss changed by at most ``until['train_loss_change']``; active
+    members whose count reaches ``until['window']`` stop here (their entries keep the loss at which
+    they stopped)."""
+    loss = np.asarray(model.loss(params, train_all), dtype=float)
+    active = members.active.copy()
+    quiet[:] = np.where(np.abs(loss - previous) <= until["train_loss_change"], quiet + 1, 0)
+    done = active & (quiet >= until.get("window", 1))
+    for i in np.flatnonzero(done):
+        converged_at[i] = step
+    members.freeze(done)
+    return np.where(active, loss, previous)
 
 
 def _minibatch(data, order, position: int, batch_size: int, k: int) -> dict:
