@@ -347,8 +347,8 @@ class _Group:
         eval_steps, snapshot_steps = _eval_points(schedule.total_steps, s0["budget"].get("evals", N_EVALS))
         convergence = _Convergence.of(model, data, params, s0["budget"].get("until", {}), k)
         return cls(specs, data, model, schedule, params, players, blocks, members, sets, convergence,
-                   eval_steps, snapshot_steps, [dict() for _ in range(k)], [dict() for _ in range(k)],
-                   [None] * k, [None] * k)
+                   eval_steps, snapshot_steps, history=[dict() for _ in range(k)],
+                   snapshots=[dict() for _ in range(k)], reached_at=[None] * k, seconds_at=[None] * k)
 
     @property
     def target_loss(self) -> float | None:

@@ -157,11 +157,13 @@ class _ExtendedRun:
         tracked = getattr(problem, "coordinate_error", None)
         n_phases = len(getattr(problem, "phases", ())) + 1
         return cls(
-            problem, specs, _total_steps(specs[0]["budget"], n, batch_size), batch_size, Members(specs, [theta0]),
-            np.arange(k), theta0.copy(), [None] * k, [None] * k, np.full(k, np.nan),
-            [{"step": [], "gap": []} for _ in range(k)], np.zeros((k, n_phases)), np.zeros((k, n_phases)),
-            np.maximum(tracked(theta0, 0.0), 1e-300) if tracked else None,
-            np.full(theta0.shape, -1) if tracked and getattr(problem, "coordinate_tol", None) else None)
+            problem, specs, total=_total_steps(specs[0]["budget"], n, batch_size), batch_size=batch_size,
+            members=Members(specs, [theta0]), ids=np.arange(k), final_theta=theta0.copy(),
+            diverged_at=[None] * k, converged_at=[None] * k, grad_norms=np.full(k, np.nan),
+            history=[{"step": [], "gap": []} for _ in range(k)],
+            gap_sum=np.zeros((k, n_phases)), gap_count=np.zeros((k, n_phases)),
+            err0=np.maximum(tracked(theta0, 0.0), 1e-300) if tracked else None,
+            last_above=np.full(theta0.shape, -1) if tracked and getattr(problem, "coordinate_tol", None) else None)
 
     @property
     def grad_tol(self) -> float | None:
