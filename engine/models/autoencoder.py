@@ -20,6 +20,7 @@ size: the learned code, PCA and a Gaussian random projection drawn from the memb
 (engine/analysis/probes.py).
 The VAE stores ``N_SAMPLES`` samples decoded from the prior, h ~ N(0, I).
 """
+from dataclasses import dataclass
 from math import prod
 
 import autograd.numpy as np
@@ -130,6 +131,60 @@ def linear_autoencoder(info, *, code=8):
     return _autoencoder("linear_autoencoder", info, (), code, None, "linear")
 
 
+@dataclass(frozen=True)
+class _Vae:
+    """The encoder and decoder (``serial`` networks) and what the VAE's functions share."""
+    enc: object
+    dec: object
+    code: int
+    shape: tuple
+
+    def posterior(self, params, x):
+        stats = self.enc.apply(subtree(params, "enc."), x)
+        return stats[..., :self.code], stats[..., self.code:]
+
+    def decoder_logits(self, params, h):
+        return self.dec.apply(subtree(params, "dec."), h)
+
+    def terms(self, params, batch):
+        """(−E_q log p(x | h), KL) per example, (K, B) each, from one draw h = μ + σ ⊙ ε."""
+        mu, log_var = self.posterior(params, batch["x"])
+        h = mu + np.exp(0.5 * log_var) * batch["noise"]
+        x = np.reshape(batch["x"], mu.shape[:2] + (-1,))
+        reconstruction = bernoulli_nll(self.decoder_logits(params, h), x)
+        kl = 0.5 * np.sum(mu**2 + np.exp(log_var) - 1.0 - log_var, axis=-1)
+        return reconstruction, kl
+
+    def loss(self, params, batch):
+        reconstruction, kl = self.terms(params, batch)
+        return mean(reconstruction + kl, 1)
+
+    def encode(self, params, x):
+        return self.posterior(params, x)[0]
+
+    def decode(self, params, h):
+        probabilities = sigmoid(self.decoder_logits(params, h))
+        return np.reshape(probabilities, probabilities.shape[:2] + self.shape)
+
+    def metrics(self, params, batch):
+        reconstruction, kl = self.terms(params, batch)
+        return {
+            "loss": np.mean(reconstruction + kl, axis=1),
+            "reconstruction": np.mean(reconstruction, axis=1),
+            "kl": np.mean(kl, axis=1),
+            # From the mean code, so that the number is deterministic and comparable with the AE's.
+            "mse": mean_squared_error(self.decode(params, self.encode(params, batch["x"])), batch["x"]),
+        }
+
+    def artifacts(self, params, data, rngs):
+        """Reconstructions (Bernoulli means from the mean code) of the first test examples, and
+        samples decoded from the prior h ~ N(0, I), drawn from each member's generator."""
+        k = len(rngs)
+        prior = onp.stack([rng.standard_normal((N_SAMPLES, self.code)) for rng in rngs])
+        return {"reconstructions": self.decode(params, self.encode(params, _members(data.x_test[:N_SHOWN], k))),
+                "samples": self.decode(params, prior)}
+
+
 def vae(info, *, hidden=(32,), code=8, activation="relu"):
     if not in_unit_interval(info):
         raise ValueError("the Bernoulli decoder needs data in [0, 1]")
@@ -137,62 +192,17 @@ def vae(info, *, hidden=(32,), code=8, activation="relu"):
     enc_layers = [Flatten, *dense_stack(hidden, activation), Dense(2 * code)]  # [μ, log σ²]
     dec_layers = [*dense_stack(hidden[::-1], activation), Dense(prod(shape))]  # Bernoulli logits
     enc, dec, init_one, table = _encoder_decoder(info, enc_layers, dec_layers, code)
-
-    def posterior(params, x):
-        stats = enc.apply(subtree(params, "enc."), x)
-        return stats[..., :code], stats[..., code:]
-
-    def decoder_logits(params, h):
-        return dec.apply(subtree(params, "dec."), h)
-
-    def terms(params, batch):
-        """(−E_q log p(x | h), KL) per example, (K, B) each, from one draw h = μ + σ ⊙ ε."""
-        mu, log_var = posterior(params, batch["x"])
-        h = mu + np.exp(0.5 * log_var) * batch["noise"]
-        x = np.reshape(batch["x"], mu.shape[:2] + (-1,))
-        reconstruction = bernoulli_nll(decoder_logits(params, h), x)
-        kl = 0.5 * np.sum(mu**2 + np.exp(log_var) - 1.0 - log_var, axis=-1)
-        return reconstruction, kl
-
-    def loss(params, batch):
-        reconstruction, kl = terms(params, batch)
-        return mean(reconstruction + kl, 1)
-
-    def encode(params, x):
-        return posterior(params, x)[0]
-
-    def decode(params, h):
-        probabilities = sigmoid(decoder_logits(params, h))
-        return np.reshape(probabilities, probabilities.shape[:2] + shape)
-
-    def metrics(params, batch):
-        reconstruction, kl = terms(params, batch)
-        return {
-            "loss": np.mean(reconstruction + kl, axis=1),
-            "reconstruction": np.mean(reconstruction, axis=1),
-            "kl": np.mean(kl, axis=1),
-            # From the mean code, so that the number is deterministic and comparable with the AE's.
-            "mse": mean_squared_error(decode(params, encode(params, batch["x"])), batch["x"]),
-        }
-
-    def artifacts(params, data, rngs):
-        """Reconstructions (Bernoulli means from the mean code) of the first test examples, and
-        samples decoded from the prior h ~ N(0, I), drawn from each member's generator."""
-        k = len(rngs)
-        prior = onp.stack([rng.standard_normal((N_SAMPLES, code)) for rng in rngs])
-        return {"reconstructions": decode(params, encode(params, _members(data.x_test[:N_SHOWN], k))),
-                "samples": decode(params, prior)}
-
+    model = _Vae(enc, dec, code, shape)
     return Model(
         kind="vae",
         init=lambda rngs: stack_members([init_one(rng) for rng in rngs]),
-        loss=loss,
-        metrics=metrics,
+        loss=model.loss,
+        metrics=model.metrics,
         layers=table,
         n_params=sum(row["n_params"] for row in table),
         latents={"noise": (code,)},
-        extras={"encode": encode, "decode": decode},
-        artifacts=artifacts,
+        extras={"encode": model.encode, "decode": model.decode},
+        artifacts=model.artifacts,
     )
 
 

@@ -10,7 +10,7 @@ from functools import partial
 import numpy as np
 
 from .base import Model, ModelFactory
-from .conv import POOLS, ChannelsFirst, ChannelsLast, Conv
+from .conv import POOLS, ChannelsFirst, ChannelsLast, Conv, conv_kernels
 from .layers import Dense, Flatten, activations, dense_stack, init_members, layer_table, serial
 from .losses import accuracy, softmax_cross_entropy, softmax_cross_entropy_vjp
 
@@ -65,26 +65,28 @@ def mlp(info, *, hidden=(128,), activation="relu"):
 def cnn(info, *, conv=((16, 3, 1, 1),), pool=None, pool_size=2, hidden=(), activation="relu"):
     """``conv``: one (channels, kernel, stride, padding) per convolution layer; ``pool``: None,
     'max' or 'avg' after every convolution; then flatten, ``hidden`` dense layers and the output."""
-    layers = [ChannelsLast]
+    layers, kernel_sizes = [ChannelsLast], {}
     for channels, kernel, stride, padding in conv:
+        kernel_sizes[len(layers)] = kernel
         layers.append(Conv(channels, kernel, stride, padding, activation))
         if pool is not None:
             if pool not in POOLS:
                 raise ValueError(f"pool must be None or one of {sorted(POOLS)}, not {pool!r}")
             layers.append(POOLS[pool](pool_size))
     layers += [ChannelsFirst, Flatten, *dense_stack(hidden, activation), Dense(info["n_classes"])]
-    return classifier("cnn", layers, info, artifacts=cnn_artifacts)
+    return classifier("cnn", layers, info, artifacts=partial(cnn_artifacts, kernel_sizes))
 
 
 EXAMPLE = 0  # the test example whose feature maps the CNN stores
 
 
-def cnn_artifacts(layers, params, data, _rngs):
+def cnn_artifacts(kernel_sizes, layers, params, data, _rngs):
     """For the report (conv-features): the first layer's kernels (K, O, C, *k), one test example
     (K, C, *n) and, for every convolution, its feature maps on that example after the layer's
-    nonlinearity (before pooling, if any): ``maps_<i>`` of shape (K, O_i, *out_i), channels first."""
-    conv_at = [i for i, layer in enumerate(layers) if layer.kernels is not None]
-    kernels = layers[conv_at[0]].kernels(params[f"{conv_at[0]}.w"], data.x_test.ndim - 2)
+    nonlinearity (before pooling, if any): ``maps_<i>`` of shape (K, O_i, *out_i), channels first.
+    ``kernel_sizes``: the convolutions' positions in ``layers`` → their kernel sizes."""
+    conv_at = sorted(kernel_sizes)
+    kernels = conv_kernels(params[f"{conv_at[0]}.w"], kernel_sizes[conv_at[0]], data.x_test.ndim - 2)
     k = kernels.shape[0]
     x = np.broadcast_to(data.x_test[EXAMPLE], (k, 1) + data.x_test.shape[1:])
     out = {"kernels": kernels, "example": x[:, 0],

@@ -116,6 +116,12 @@ def kernels(matrix, kernel):
     return onp.transpose(w, tuple(range(lead)) + (lead + d + 1, lead + d) + tuple(range(lead, lead + d)))
 
 
+def conv_kernels(matrix, kernel_size, d: int):
+    """``kernels`` of a ``Conv`` layer's weight matrix, for the kernel size that Conv was given
+    (one number, or one per axis) and d spatial axes."""
+    return kernels(matrix, _per_axis(kernel_size, d))
+
+
 def conv_channels_last(x, W, b, kernel, stride=1, padding=0, activation=None):
     """f(cross-correlation of x (K, B, *n, C) with the kernels of shape ``kernel`` held as the
     matrix W (K, ∏k·C, O) + bias b (K, O)): (K, B, *out, O).  Member k uses only W[k], b[k] and
@@ -182,8 +188,7 @@ def Conv(out_channels, kernel_size, stride=1, padding=0, activation=None):
         return y, conv_pullback
 
     name = f"Conv({out_channels}, k={kernel_size}, s={stride}, p={padding})"
-    return Layer(init, apply, name + ("" if activation is None else f" + {ACTIVATION_NAMES[activation]}"),
-                 kernels=lambda matrix, d: kernels(matrix, _per_axis(kernel_size, d)), vjp=vjp)
+    return Layer(init, apply, name + ("" if activation is None else f" + {ACTIVATION_NAMES[activation]}"), vjp=vjp)
 
 
 def _pool(reduce, reduce_vjp, label):

@@ -27,6 +27,7 @@ many generated samples: the MMD permutation test and a k-nearest-neighbours clas
 accuracy (½ when the samples cannot be told apart); plus a few samples for the figures, which
 ``Model.snapshot`` also stores along training.
 """
+from dataclasses import dataclass
 from math import prod
 
 import autograd.numpy as np
@@ -60,70 +61,75 @@ SNAPSHOT_SHOWN = {"points": 256, "image": 8}    # ... and at each snapshot along
 GENERATOR_LOSSES = ("minimax", "non_saturating")
 
 
-def gan(info, *, latent_dim=16, hidden=(128, 128), activation="relu", mmd_bandwidth=None,
-        generator_loss="non_saturating"):
-    if generator_loss not in GENERATOR_LOSSES:
-        raise ValueError(f"unknown generator_loss {generator_loss!r}; choose from {list(GENERATOR_LOSSES)}")
-    minimax = generator_loss == "minimax"
-    shape, hidden = tuple(info["shape"]), tuple(hidden)
-    # Samples must live where the data do: squash into [0, 1] for images, unbounded for points.
-    squash = [Sigmoid] if in_unit_interval(info) else []
-    g_layers = [*dense_stack(hidden, activation), Dense(prod(shape)), *squash, Reshape(shape)]
-    d_layers = [Flatten, *dense_stack(hidden, activation), Dense(1)]  # the logit of d(x)
-    g, d = serial(*g_layers), serial(*d_layers)
+def discriminator_loss_of_logits(real, fake):
+    """−v: −E log d(x) − E log(1 − d(g(z))), with log d = −softplus(−logit) and
+    log(1 − d) = −softplus(logit)."""
+    return mean(softplus(-real), 1) + mean(softplus(fake), 1)
 
-    def init_one(rng):
+
+def generator_loss_of_logit(fake, minimax: bool):
+    """minimax: E log(1 − d(g(z))) = −E softplus(logit); non-saturating: −E log d(g(z)) =
+    E softplus(−logit)."""
+    return -mean(softplus(fake), 1) if minimax else mean(softplus(-fake), 1)
+
+
+def softplus_mean_vjp(logit, sign):
+    """mean(softplus(sign · logit), 1) and grad ↦ its gradient with respect to logit."""
+    terms, softplus_back = softplus_vjp(-logit if sign < 0 else logit)
+    value, mean_back = mean_vjp(terms, 1)
+
+    def back(grad):
+        grad = softplus_back(mean_back(grad))
+        return -grad if sign < 0 else grad
+
+    return value, back
+
+
+@dataclass(frozen=True)
+class _Game:
+    """The two players (g and d, each a ``serial`` network) and what the model's functions share."""
+    g: object
+    d: object
+    info: dict
+    latent_dim: int
+    minimax: bool
+    mmd_bandwidth: float | None
+
+    def init_one(self, rng):
         return {
-            **namespace(g.init(rng, (latent_dim,))[1], "g."),
-            **namespace(d.init(rng, shape)[1], "d."),
+            **namespace(self.g.init(rng, (self.latent_dim,))[1], "g."),
+            **namespace(self.d.init(rng, tuple(self.info["shape"]))[1], "d."),
         }
 
-    def generate(params, z):
-        return g.apply(subtree(params, "g."), z)
+    def generate(self, params, z):
+        return self.g.apply(subtree(params, "g."), z)
 
-    def d_logit(params, x):
-        logit = d.apply(subtree(params, "d."), x)
+    def d_logit(self, params, x):
+        logit = self.d.apply(subtree(params, "d."), x)
         # Dropping the last axis by reshape, not by indexing [..., 0]: an index's backward pass
         # scatters with np.add.at (6 % of a ring-GAN step); a reshape's is a reshape.
         return np.reshape(logit, logit.shape[:-1])
 
-    def discriminator_loss_of_logits(real, fake):
-        """−v: −E log d(x) − E log(1 − d(g(z))), with log d = −softplus(−logit) and
-        log(1 − d) = −softplus(logit)."""
-        return mean(softplus(-real), 1) + mean(softplus(fake), 1)
+    def discriminate(self, params, x):
+        return sigmoid(self.d_logit(params, x))
 
-    def generator_loss_of_logit(fake):
-        """minimax: E log(1 − d(g(z))) = −E softplus(logit); non-saturating: −E log d(g(z)) =
-        E softplus(−logit)."""
-        return -mean(softplus(fake), 1) if minimax else mean(softplus(-fake), 1)
+    def discriminator_loss(self, params, batch):
+        return discriminator_loss_of_logits(self.d_logit(params, batch["x"]),
+                                            self.d_logit(params, self.generate(params, batch["z"])))
 
-    def discriminator_loss(params, batch):
-        return discriminator_loss_of_logits(d_logit(params, batch["x"]), d_logit(params, generate(params, batch["z"])))
-
-    def generator_loss_fn(params, batch):
-        return generator_loss_of_logit(d_logit(params, generate(params, batch["z"])))
+    def generator_loss(self, params, batch):
+        return generator_loss_of_logit(self.d_logit(params, self.generate(params, batch["z"])), self.minimax)
 
     # The same losses with their gradients by hand (engine/models/layers.py), each with respect to
     # its own player's parameters only, as the training loop takes them: autograd's bit for bit.
-    def d_logit_vjp(params, x):
-        logit, pullback = d.vjp(subtree(params, "d."), x)
+    def d_logit_vjp(self, params, x):
+        logit, pullback = self.d.vjp(subtree(params, "d."), x)
         return (onp.reshape(logit, logit.shape[:-1]),
                 lambda grad, *wanted: pullback(onp.reshape(grad, logit.shape), *wanted))
 
-    def softplus_mean_vjp(logit, sign):
-        """mean(softplus(sign · logit), 1) and grad ↦ its gradient with respect to logit."""
-        terms, softplus_back = softplus_vjp(-logit if sign < 0 else logit)
-        value, mean_back = mean_vjp(terms, 1)
-
-        def back(grad):
-            grad = softplus_back(mean_back(grad))
-            return -grad if sign < 0 else grad
-
-        return value, back
-
-    def discriminator_loss_and_gradient(params, batch):
-        real, real_pullback = d_logit_vjp(params, batch["x"])
-        fake, fake_pullback = d_logit_vjp(params, generate(params, batch["z"]))
+    def discriminator_loss_and_gradient(self, params, batch):
+        real, real_pullback = self.d_logit_vjp(params, batch["x"])
+        fake, fake_pullback = self.d_logit_vjp(params, self.generate(params, batch["z"]))
         real_value, real_back = softplus_mean_vjp(real, -1)
         fake_value, fake_back = softplus_mean_vjp(fake, +1)
         value = real_value + fake_value
@@ -134,44 +140,44 @@ def gan(info, *, latent_dim=16, hidden=(128, 128), activation="relu", mmd_bandwi
         # autograd adds a leaf's two incoming gradients
         return value, namespace({name: from_real[name] + from_fake[name] for name in from_real}, "d.")
 
-    def generator_loss_and_gradient(params, batch):
-        samples, generator_pullback = g.vjp(subtree(params, "g."), batch["z"])
-        fake, fake_pullback = d_logit_vjp(params, samples)
-        value, back = softplus_mean_vjp(fake, +1 if minimax else -1)
+    def generator_loss_and_gradient(self, params, batch):
+        samples, generator_pullback = self.g.vjp(subtree(params, "g."), batch["z"])
+        fake, fake_pullback = self.d_logit_vjp(params, samples)
+        value, back = softplus_mean_vjp(fake, +1 if self.minimax else -1)
         ones = onp.ones(value.shape, value.dtype)
         # minimax: the loss is −mean(...), whose backward pass starts from −1 (autograd's negative)
-        g_samples = fake_pullback(back(-ones if minimax else ones), True, False)[0]
-        return (-value if minimax else value), namespace(generator_pullback(g_samples, False)[1], "g.")
+        g_samples = fake_pullback(back(-ones if self.minimax else ones), True, False)[0]
+        return (-value if self.minimax else value), namespace(generator_pullback(g_samples, False)[1], "g.")
 
-    def metrics(params, batch):
+    def metrics(self, params, batch):
         # One pass of g and of d on each sample serves every metric (the losses recomputed them).
-        fake = generate(params, batch["z"])
-        real_logit, fake_logit = d_logit(params, batch["x"]), d_logit(params, fake)
+        fake = self.generate(params, batch["z"])
+        real_logit, fake_logit = self.d_logit(params, batch["x"]), self.d_logit(params, fake)
         d_loss = discriminator_loss_of_logits(real_logit, fake_logit)
         result = {
             "loss": d_loss,
             "value": -d_loss,  # v(g, d) = E log d(x) + E log(1 − d(g(z))); the game's payoff to d
-            "generator_loss": generator_loss_of_logit(fake_logit),
+            "generator_loss": generator_loss_of_logit(fake_logit, self.minimax),
             "d_real": np.mean(sigmoid(real_logit), axis=1),  # both → ½ when d can no longer tell them apart
             "d_fake": np.mean(sigmoid(fake_logit), axis=1),
             # The kernel matrix grows as the square of the sample: the first MMD_SAMPLES suffice.
-            "mmd": mmd2(batch["x"][:, :MMD_SAMPLES], fake[:, :MMD_SAMPLES], mmd_bandwidth),
+            "mmd": mmd2(batch["x"][:, :MMD_SAMPLES], fake[:, :MMD_SAMPLES], self.mmd_bandwidth),
         }
-        if "centres" in info:
-            coverage = mode_coverage(fake, info["centres"], info["std"])
+        if "centres" in self.info:
+            coverage = mode_coverage(fake, self.info["centres"], self.info["std"])
             # Modes first, sample quality breaks ties (high_quality < 1 ≤ a mode's worth).
             result.update(coverage, coverage=coverage["modes"] + coverage["high_quality"])
         return result
 
-    def _samples(params, rngs, n):
-        z = onp.stack([rng.standard_normal((n, latent_dim)) for rng in rngs])
-        return onp.asarray(generate(params, z))
+    def samples(self, params, rngs, n):
+        z = onp.stack([rng.standard_normal((n, self.latent_dim)) for rng in rngs])
+        return onp.asarray(self.generate(params, z))
 
-    def artifacts(params, data, rngs):
+    def artifacts(self, params, data, rngs):
         """Final two-sample tests on the test split, and generated samples for the figures."""
         real = onp.asarray(data.x_test[:MMD_SAMPLES])
-        fake = _samples(params, rngs, len(real))
-        sigma = float(mmd_bandwidth) if mmd_bandwidth is not None else float(real_bandwidth(real[None])[0])
+        fake = self.samples(params, rngs, len(real))
+        sigma = float(self.mmd_bandwidth) if self.mmd_bandwidth is not None else float(real_bandwidth(real[None])[0])
         tests = {"mmd2": [], "mmd_pvalue": [], "c2st_accuracy": []}
         for member, rng in zip(fake, rngs):
             if not onp.all(onp.isfinite(member)):  # a diverged member: no test
@@ -182,34 +188,47 @@ def gan(info, *, latent_dim=16, hidden=(128, 128), activation="relu", mmd_bandwi
             tests["mmd2"].append(stat)
             tests["mmd_pvalue"].append(p)
             tests["c2st_accuracy"].append(float(c2st_accuracy(real[None], member[None], [rng])[0]))
-        shown = SAMPLES_SHOWN.get(info["kind"], 16)
+        shown = SAMPLES_SHOWN.get(self.info["kind"], 16)
         return {**{name: onp.asarray(values) for name, values in tests.items()},
                 "mmd_bandwidth": onp.full(len(fake), sigma), "test_samples": onp.full(len(fake), len(real)),
                 "samples": fake[:, :shown]}
 
-    def snapshot(params, data, rngs):
-        return {"samples": _samples(params, rngs, SNAPSHOT_SHOWN.get(info["kind"], 8))}
+    def snapshot(self, params, data, rngs):
+        return {"samples": self.samples(params, rngs, SNAPSHOT_SHOWN.get(self.info["kind"], 8))}
 
+
+def gan(info, *, latent_dim=16, hidden=(128, 128), activation="relu", mmd_bandwidth=None,
+        generator_loss="non_saturating"):
+    if generator_loss not in GENERATOR_LOSSES:
+        raise ValueError(f"unknown generator_loss {generator_loss!r}; choose from {list(GENERATOR_LOSSES)}")
+    shape, hidden = tuple(info["shape"]), tuple(hidden)
+    # Samples must live where the data do: squash into [0, 1] for images, unbounded for points.
+    squash = [Sigmoid] if in_unit_interval(info) else []
+    g_layers = [*dense_stack(hidden, activation), Dense(prod(shape)), *squash, Reshape(shape)]
+    d_layers = [Flatten, *dense_stack(hidden, activation), Dense(1)]  # the logit of d(x)
+    game = _Game(serial(*g_layers), serial(*d_layers), info, latent_dim, generator_loss == "minimax", mmd_bandwidth)
     table = layer_table(g_layers, (latent_dim,), "g: ") + layer_table(d_layers, shape, "d: ")
-    by_hand = g.vjp is not None and d.vjp is not None  # else autograd's trace
+    by_hand = game.g.vjp is not None and game.d.vjp is not None  # else autograd's trace
+    # Bound once: each player's loss is the very function the extras expose.
+    d_loss, g_loss = game.discriminator_loss, game.generator_loss
     return Model(
         kind="gan",
-        init=lambda rngs: stack_members([init_one(rng) for rng in rngs]),
-        loss=discriminator_loss,
-        metrics=metrics,
+        init=lambda rngs: stack_members([game.init_one(rng) for rng in rngs]),
+        loss=d_loss,
+        metrics=game.metrics,
         layers=table,
         n_params=sum(row["n_params"] for row in table),
         latents={"z": (latent_dim,)},
-        players=(Player("d", "d.", discriminator_loss, discriminator_loss_and_gradient if by_hand else None),
-                 Player("g", "g.", generator_loss_fn, generator_loss_and_gradient if by_hand else None)),
+        players=(Player("d", "d.", d_loss, game.discriminator_loss_and_gradient if by_hand else None),
+                 Player("g", "g.", g_loss, game.generator_loss_and_gradient if by_hand else None)),
         extras={
-            "generate": generate,
-            "discriminate": lambda params, x: sigmoid(d_logit(params, x)),
-            "discriminator_loss": discriminator_loss,
-            "generator_loss": generator_loss_fn,
+            "generate": game.generate,
+            "discriminate": game.discriminate,
+            "discriminator_loss": d_loss,
+            "generator_loss": g_loss,
         },
-        artifacts=artifacts,
-        snapshot=snapshot,
+        artifacts=game.artifacts,
+        snapshot=game.snapshot,
     )
 
 

@@ -33,9 +33,6 @@ class Layer(NamedTuple):
     apply: Callable
     name: str
     layout: bool = False   # only moves the channel axis (engine/models/conv.py): no layer of the model
-    # a convolution's: its weight array (K, ∏k·C, O) and its number of spatial axes → kernels
-    # (K, O, C, *k) (engine/models/conv.py), for figures of what the layer learned
-    kernels: Callable | None = None
     vjp: Callable | None = None  # the backward pass by hand (module doc); None: autograd's only
 
 

@@ -26,6 +26,7 @@ engine/models/base.py) are stored with the run.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 from autograd.core import VJPNode, add_outgrads
@@ -173,6 +174,31 @@ def _extra_tests(model, params, data, specs, k: int) -> dict:
     return out
 
 
+@dataclass
+class _Convergence:
+    """``budget.until``: each member's training loss on the whole split (the one at which it
+    stopped, once stopped), its count of quiet epochs, and the step it stopped at (``at``)."""
+    until: dict
+    train_all: dict
+    loss: np.ndarray
+    quiet: np.ndarray
+    at: list
+
+    @classmethod
+    def of(cls, model, data, params: dict, until: dict, k: int) -> _Convergence | None:
+        if until.get("train_loss_change") is None:
+            return None
+        if model.latents or model.players:
+            raise ValueError("until.train_loss_change needs a single-player model without noise inputs")
+        train_all = _examples(data.x_train, data.y_train, k)
+        loss = np.asarray(model.loss(params, train_all), dtype=float)
+        return cls(until, train_all, loss, np.zeros(k, dtype=int), [None] * k)
+
+    def after_epoch(self, model, params: dict, members, step: int) -> None:
+        self.loss = _stop_converged(model, params, self.train_all, self.loss, self.quiet, self.until, members,
+                                    self.at, step)
+
+
 def _stop_converged(model, params, train_all, previous, quiet, until, members, converged_at, step) -> np.ndarray:
     """The training loss on the whole split at the end of an epoch.  ``quiet`` counts, per member,
     the consecutive epochs whose loss changed by at most ``until['train_loss_change']``; active
@@ -238,126 +264,192 @@ def _eval_points(total_steps: int, n_evals: int) -> tuple[set, set]:
     return set(points.tolist()), set(shots.tolist())
 
 
-def train_network_group(specs: list[dict]) -> list[dict]:
-    s0 = specs[0]
-    data = DATASETS[s0["dataset"]["kind"]].load(None, **s0["dataset"]["params"])
-    model = MODELS[s0["model"]["kind"]].build(data.info, **s0["model"]["params"])
-    k = len(specs)
-    n_train = data.x_train.shape[0]
-    batch_size = examples_per_step(s0, n_train)
-    steps_per_epoch = -(-n_train // batch_size)
-    budget = s0["budget"]
-    total_steps = budget["max_steps"] if "max_steps" in budget else budget["epochs"] * steps_per_epoch
+@dataclass(frozen=True)
+class _Schedule:
+    """How the budget maps to steps: examples per step, steps per epoch and the steps to take."""
+    n_train: int
+    batch_size: int
+    steps_per_epoch: int
+    total_steps: int
 
-    params = model.init(member_rngs(specs, 0))
-    players = model.players or (Player("all", "", model.loss, model.loss_and_gradient),)
-    blocks = [FlatBlock(params, p.prefix) for p in players]
-    members = Members(specs, [b.pack(params) for b in blocks], s0.get("clip_norm"))
-    batch_rngs, noise_rngs, eval_rngs = (member_rngs(specs, i) for i in (1, 2, 3))
+    @classmethod
+    def of(cls, spec: dict, n_train: int) -> _Schedule:
+        batch_size = examples_per_step(spec, n_train)
+        steps_per_epoch = -(-n_train // batch_size)
+        budget = spec["budget"]
+        total_steps = budget["max_steps"] if "max_steps" in budget else budget["epochs"] * steps_per_epoch
+        return cls(n_train, batch_size, steps_per_epoch, total_steps)
 
-    def current() -> dict:
-        out = dict(params)
-        for block, theta in zip(blocks, members.thetas):
+    def examples(self, step: int) -> int:
+        """Examples processed after `step` updates (the last batch of an epoch may be smaller)."""
+        epochs, position = divmod(step, self.steps_per_epoch)
+        return epochs * self.n_train + min(position * self.batch_size, self.n_train)
+
+
+@dataclass(frozen=True)
+class _EvalSets:
+    """The examples evaluations read, each member's the same, and each member's fixed noise."""
+    train: dict      # the first TRAIN_EVAL_EXAMPLES of the training split
+    val_sub: dict    # the first VAL_EVAL_EXAMPLES of the validation split
+    val: dict
+    latents: dict    # split -> noise inputs, for the train subset and the whole val and test splits
+    val_sub_latents: dict
+
+    @classmethod
+    def of(cls, model, data, k: int, rngs) -> _EvalSets:
+        n_sub = min(TRAIN_EVAL_EXAMPLES, data.x_train.shape[0])
+        n_val_sub = min(VAL_EVAL_EXAMPLES, data.x_val.shape[0])
+        # Fixed evaluation noise per member: curves then move only because the parameters move.
+        latents = {"train": _draw_latents(model, rngs, n_sub),
+                   "val": _draw_latents(model, rngs, data.x_val.shape[0]),
+                   "test": _draw_latents(model, rngs, data.x_test.shape[0])}
+        return cls(
+            train=_examples(data.x_train[:n_sub], None if data.y_train is None else data.y_train[:n_sub], k),
+            val_sub=_examples(data.x_val[:n_val_sub], None if data.y_val is None else data.y_val[:n_val_sub], k),
+            val=_examples(data.x_val, data.y_val, k),
+            latents=latents,
+            val_sub_latents={name: value[:, :n_val_sub] for name, value in latents["val"].items()},
+        )
+
+
+@dataclass
+class _Group:
+    """A group in training: its members' parameters, what each logged, and when each stopped."""
+    specs: list
+    data: object
+    model: object
+    schedule: _Schedule
+    params: dict
+    players: tuple
+    blocks: list
+    members: Members
+    sets: _EvalSets
+    convergence: _Convergence | None
+    eval_steps: set
+    snapshot_steps: set
+    history: list        # per member: the curves along training
+    snapshots: list      # per member: the model's snapshots along training
+    reached_at: list     # per member: the step at which it reached budget.target_loss, or None
+    seconds_at: list     # ... and the training seconds it had taken
+    trained_seconds: float = 0.0
+
+    @classmethod
+    def start(cls, specs: list[dict]) -> _Group:
+        s0, k = specs[0], len(specs)
+        data = DATASETS[s0["dataset"]["kind"]].load(None, **s0["dataset"]["params"])
+        model = MODELS[s0["model"]["kind"]].build(data.info, **s0["model"]["params"])
+        schedule = _Schedule.of(s0, data.x_train.shape[0])
+        params = model.init(member_rngs(specs, 0))
+        players = model.players or (Player("all", "", model.loss, model.loss_and_gradient),)
+        blocks = [FlatBlock(params, p.prefix) for p in players]
+        members = Members(specs, [b.pack(params) for b in blocks], s0.get("clip_norm"))
+        sets = _EvalSets.of(model, data, k, member_rngs(specs, 3))
+        eval_steps, snapshot_steps = _eval_points(schedule.total_steps, s0["budget"].get("evals", N_EVALS))
+        convergence = _Convergence.of(model, data, params, s0["budget"].get("until", {}), k)
+        return cls(specs, data, model, schedule, params, players, blocks, members, sets, convergence,
+                   eval_steps, snapshot_steps, history=[dict() for _ in range(k)],
+                   snapshots=[dict() for _ in range(k)], reached_at=[None] * k, seconds_at=[None] * k)
+
+    @property
+    def target_loss(self) -> float | None:
+        return self.specs[0]["budget"].get("target_loss")
+
+    def current(self) -> dict:
+        out = dict(self.params)
+        for block, theta in zip(self.blocks, self.members.thetas):
             out.update(block.unpack(theta))
         return out
 
-    n_sub = min(TRAIN_EVAL_EXAMPLES, n_train)
-    train_eval = _examples(data.x_train[:n_sub], None if data.y_train is None else data.y_train[:n_sub], k)
-    n_val_sub = min(VAL_EVAL_EXAMPLES, data.x_val.shape[0])
-    val_sub = _examples(data.x_val[:n_val_sub], None if data.y_val is None else data.y_val[:n_val_sub], k)
-    val = _examples(data.x_val, data.y_val, k)
-    # Fixed evaluation noise per member: curves then move only because the parameters move.
-    eval_latents = {"train": _draw_latents(model, eval_rngs, n_sub),
-                    "val": _draw_latents(model, eval_rngs, data.x_val.shape[0]),
-                    "test": _draw_latents(model, eval_rngs, data.x_test.shape[0])}
-    val_sub_latents = {name: value[:, :n_val_sub] for name, value in eval_latents["val"].items()}
-    n_evals = budget.get("evals", N_EVALS)
-    eval_steps, snapshot_steps = _eval_points(total_steps, n_evals)
-    target_loss = budget.get("target_loss")
-    until = budget.get("until", {})
-    loss_tol = until.get("train_loss_change")
-    quiet = np.zeros(k, dtype=int)
-    converged_at: list[int | None] = [None] * k
-    train_all = _examples(data.x_train, data.y_train, k)
-    if loss_tol is not None and (model.latents or model.players):
-        raise ValueError("until.train_loss_change needs a single-player model without noise inputs")
-    full_loss = None if loss_tol is None else np.asarray(model.loss(params, train_all), dtype=float)
-    reached_at: list[int | None] = [None] * k
-    seconds_at: list[float | None] = [None] * k
-    history: list[dict] = [dict() for _ in range(k)]
-    snapshots: list[dict] = [dict() for _ in range(k)]
-    order = None
-    trained_seconds = 0.0
-
-    def examples(step: int) -> int:
-        """Examples processed after `step` updates (the last batch of an epoch may be smaller)."""
-        epochs, position = divmod(step, steps_per_epoch)
-        return epochs * n_train + min(position * batch_size, n_train)
-
-    def log(step: int) -> None:
-        p = current()
-        row = {**_evaluate(model, p, train_eval, eval_latents["train"], "train"),
-               **_evaluate(model, p, val_sub, val_sub_latents, "val"),
+    def log(self, step: int) -> None:
+        """Evaluate at `step`, stop the members that reached the target, append to the active
+        members' histories (and snapshots)."""
+        p, members = self.current(), self.members
+        row = {**_evaluate(self.model, p, self.sets.train, self.sets.latents["train"], "train"),
+               **_evaluate(self.model, p, self.sets.val_sub, self.sets.val_sub_latents, "val"),
                "effective_step": members.effective_step_median()}
         was_active = members.active.copy()
         members.check_finite(row["train_loss"], step)
-        if target_loss is not None:
-            reached = members.active & (row["train_loss"] <= target_loss)
+        if self.target_loss is not None:
+            reached = members.active & (row["train_loss"] <= self.target_loss)
             for i in np.flatnonzero(reached):
-                reached_at[i], seconds_at[i] = step, trained_seconds
+                self.reached_at[i], self.seconds_at[i] = step, self.trained_seconds
             members.freeze(reached)
-        snap = model.snapshot(p, data, member_rngs(specs, 4)) if model.snapshot and step in snapshot_steps else {}
+        snap = (self.model.snapshot(p, self.data, member_rngs(self.specs, 4))
+                if self.model.snapshot and step in self.snapshot_steps else {})
         for i in np.flatnonzero(was_active):
-            h = history[i]
-            for key, value in (("step", step), ("examples", examples(step)),
-                               ("epoch", step / steps_per_epoch), ("seconds", trained_seconds)):
-                h.setdefault(key, []).append(value)
-            for key, value in row.items():
-                h.setdefault(key, []).append(float(value[i]))
-            if snap:
-                snapshots[i].setdefault("step", []).append(step)
-                for name, value in _as_lists(snap, i).items():
-                    snapshots[i].setdefault(name, []).append(value)
+            self._append(i, step, row, snap)
 
-    for step in range(total_steps):
-        if step in eval_steps:
-            log(step)
-            if not members.active.any():
+    def _append(self, i: int, step: int, row: dict, snap: dict) -> None:
+        h = self.history[i]
+        for key, value in (("step", step), ("examples", self.schedule.examples(step)),
+                           ("epoch", step / self.schedule.steps_per_epoch), ("seconds", self.trained_seconds)):
+            h.setdefault(key, []).append(value)
+        for key, value in row.items():
+            h.setdefault(key, []).append(float(value[i]))
+        if snap:
+            self.snapshots[i].setdefault("step", []).append(step)
+            for name, value in _as_lists(snap, i).items():
+                self.snapshots[i].setdefault(name, []).append(value)
+
+    def train(self) -> None:
+        """Step every member through the budget, evaluating at the evaluation steps, until the
+        budget ends or no member is active."""
+        schedule, data, k = self.schedule, self.data, len(self.specs)
+        batch_rngs, noise_rngs = member_rngs(self.specs, 1), member_rngs(self.specs, 2)
+        order = None
+        for step in range(schedule.total_steps):
+            if step in self.eval_steps:
+                self.log(step)
+                if not self.members.active.any():
+                    break
+            started = time.perf_counter()
+            position = step % schedule.steps_per_epoch
+            if schedule.batch_size != schedule.n_train and position == 0:  # a new epoch: each member's own order
+                order = np.stack([rng.permutation(schedule.n_train) for rng in batch_rngs])
+            batch = _minibatch(data, order, position, schedule.batch_size, k)
+            batch.update(_draw_latents(self.model, noise_rngs, batch["x"].shape[1]))
+            _players_step(self.members, self.blocks, self.players, batch, step)
+            self.trained_seconds += time.perf_counter() - started
+            if self.convergence is not None and (step + 1) % schedule.steps_per_epoch == 0:
+                self.convergence.after_epoch(self.model, self.current(), self.members, step + 1)
+            if not self.members.active.any():
                 break
-        started = time.perf_counter()
-        position = step % steps_per_epoch
-        if batch_size != n_train and position == 0:  # a new epoch: each member's own order
-            order = np.stack([rng.permutation(n_train) for rng in batch_rngs])
-        batch = _minibatch(data, order, position, batch_size, k)
-        batch.update(_draw_latents(model, noise_rngs, batch["x"].shape[1]))
-        _players_step(members, blocks, players, batch, step)
-        trained_seconds += time.perf_counter() - started
-        if loss_tol is not None and (step + 1) % steps_per_epoch == 0:
-            full_loss = _stop_converged(model, current(), train_all, full_loss, quiet, until, members,
-                                        converged_at, step + 1)
-        if not members.active.any():
-            break
-    else:
-        log(total_steps)
+        else:
+            self.log(schedule.total_steps)
 
-    final_params = current()
-    test = _examples(data.x_test, data.y_test, k)
-    finals = {**_evaluate(model, final_params, val, eval_latents["val"], "val"),
-              **_evaluate(model, final_params, test, eval_latents["test"], "test"),
-              **_extra_tests(model, final_params, data, specs, k)}
-    artifacts = model.artifacts(final_params, data, member_rngs(specs, 4)) if model.artifacts else {}
-    outcomes = []
-    for i in range(k):
-        diverged = members.diverged_at[i]
-        stopped = reached_at[i] if reached_at[i] is not None else converged_at[i]
-        steps = diverged if diverged is not None else (stopped if stopped is not None else total_steps)
-        final = {"steps": steps, "epochs": steps / steps_per_epoch, "examples": examples(steps),
-                 "batch_size": batch_size, "seconds": history[i]["seconds"][-1] if history[i] else 0.0}
-        if target_loss is not None:
-            final.update({"reached_target": reached_at[i] is not None, "steps_to_target": reached_at[i],
-                          "examples_to_target": None if reached_at[i] is None else examples(reached_at[i]),
-                          "seconds_to_target": seconds_at[i]})
-        if loss_tol is not None:
-            final.update({"converged": converged_at[i] is not None, "train_loss_full": float(full_loss[i])})
-        outcomes.append(_outcome(final, i, finals, history[i], diverged, artifacts, snapshots[i]))
-    return outcomes
+    def outcomes(self) -> list[dict]:
+        """Each member's record, with the final metrics on the whole val and test splits."""
+        k, model, data, sets = len(self.specs), self.model, self.data, self.sets
+        final_params = self.current()
+        test = _examples(data.x_test, data.y_test, k)
+        finals = {**_evaluate(model, final_params, sets.val, sets.latents["val"], "val"),
+                  **_evaluate(model, final_params, test, sets.latents["test"], "test"),
+                  **_extra_tests(model, final_params, data, self.specs, k)}
+        artifacts = model.artifacts(final_params, data, member_rngs(self.specs, 4)) if model.artifacts else {}
+        return [_outcome(self._final(i), i, finals, self.history[i], self.members.diverged_at[i], artifacts,
+                         self.snapshots[i]) for i in range(k)]
+
+    def _final(self, i: int) -> dict:
+        """Member i's steps, examples and seconds, and whether (and when) it stopped early."""
+        schedule, reached_at = self.schedule, self.reached_at[i]
+        diverged = self.members.diverged_at[i]
+        converged_at = None if self.convergence is None else self.convergence.at[i]
+        stopped = reached_at if reached_at is not None else converged_at
+        steps = diverged if diverged is not None else (stopped if stopped is not None else schedule.total_steps)
+        final = {"steps": steps, "epochs": steps / schedule.steps_per_epoch, "examples": schedule.examples(steps),
+                 "batch_size": schedule.batch_size,
+                 "seconds": self.history[i]["seconds"][-1] if self.history[i] else 0.0}
+        if self.target_loss is not None:
+            final.update({"reached_target": reached_at is not None, "steps_to_target": reached_at,
+                          "examples_to_target": None if reached_at is None else schedule.examples(reached_at),
+                          "seconds_to_target": self.seconds_at[i]})
+        if self.convergence is not None:
+            final.update({"converged": converged_at is not None,
+                          "train_loss_full": float(self.convergence.loss[i])})
+        return final
+
+
+def train_network_group(specs: list[dict]) -> list[dict]:
+    group = _Group.start(specs)
+    group.train()
+    return group.outcomes()

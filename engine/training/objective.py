@@ -10,6 +10,8 @@ unchanged for the others.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from autograd import make_vjp
 
@@ -126,99 +128,137 @@ def _train_extended(problem, specs: list[dict]) -> list[dict]:
         return _run_extended(problem, specs)
 
 
-def _run_extended(problem, specs: list[dict]) -> list[dict]:
-    s0 = specs[0]
-    k = len(specs)
-    n = problem.n_terms
-    regime = s0.get("batch")
-    batch_size = None if n is None else (n if regime in (None, "full") else min(int(regime), n))
-    total = _total_steps(s0["budget"], n, batch_size)
-    per_epoch = 1 if n is None else n // batch_size
-    theta0 = np.stack([problem.initial_point(np.random.default_rng(s["seed"])) for s in specs])
-    batch_rngs = [np.random.default_rng([s["seed"], 1]) for s in specs]
-    members = Members(specs, [theta0])
-    ids = np.arange(k)                  # the member each row holds (rows leave once stopped)
-    final_theta, diverged_at = theta0.copy(), [None] * k
-    checkpoints = set(_checkpoints(total))
-    phases = [0.0, *getattr(problem, "phases", ()), np.inf]
-    phase_of = lambda t: int(np.searchsorted(phases, t, side="right") - 1)
-    n_phases = len(phases) - 1
-    tracked = getattr(problem, "coordinate_error", None)
-    tol = getattr(problem, "coordinate_tol", None)
-    err0 = np.maximum(tracked(theta0, 0.0), 1e-300) if tracked else None
-    last_above = np.full(theta0.shape, -1) if tracked and tol else None
-    gap_sum = np.zeros((k, n_phases))
-    gap_count = np.zeros((k, n_phases))
-    history = [{"step": [], "gap": []} for _ in range(k)]
-    order = None
-    full_batch = batch_size is None or batch_size == n
-    gradient_of = _gradient_function(problem)
-    grad_tol = s0["budget"].get("until", {}).get("grad_norm")
-    converged_at = [None] * k
-    grad_norms = np.full(k, np.nan)
+@dataclass
+class _ExtendedRun:
+    """A group on an extended objective: the rows still training (``members``; row r holds member
+    ``ids[r]``, rows leave once stopped) and, by member, what the outcomes need."""
+    problem: object
+    specs: list
+    total: int               # steps in the budget
+    batch_size: int | None   # terms per gradient (None: not a finite sum)
+    members: Members
+    ids: np.ndarray
+    final_theta: np.ndarray
+    diverged_at: list
+    converged_at: list
+    grad_norms: np.ndarray   # each member's latest full gradient norm (with budget.until.grad_norm)
+    history: list
+    gap_sum: np.ndarray      # (K, phases): the sum of the gap over the steps of each phase ...
+    gap_count: np.ndarray    # ... and their number
+    err0: np.ndarray | None  # the tracked coordinates' errors at the start
+    last_above: np.ndarray | None  # per coordinate, the last step its relative error was > coordinate_tol
+    order: np.ndarray | None = None  # this epoch's permutation of the terms, per row
 
-    for step in range(total + 1):
-        t = step / total if total else 0.0
-        theta = members.thetas[0]
+    @classmethod
+    def start(cls, problem, specs: list[dict]) -> _ExtendedRun:
+        n, regime, k = problem.n_terms, specs[0].get("batch"), len(specs)
+        batch_size = None if n is None else (n if regime in (None, "full") else min(int(regime), n))
+        theta0 = np.stack([problem.initial_point(np.random.default_rng(s["seed"])) for s in specs])
+        tracked = getattr(problem, "coordinate_error", None)
+        n_phases = len(getattr(problem, "phases", ())) + 1
+        return cls(
+            problem, specs, total=_total_steps(specs[0]["budget"], n, batch_size), batch_size=batch_size,
+            members=Members(specs, [theta0]), ids=np.arange(k), final_theta=theta0.copy(),
+            diverged_at=[None] * k, converged_at=[None] * k, grad_norms=np.full(k, np.nan),
+            history=[{"step": [], "gap": []} for _ in range(k)],
+            gap_sum=np.zeros((k, n_phases)), gap_count=np.zeros((k, n_phases)),
+            err0=np.maximum(tracked(theta0, 0.0), 1e-300) if tracked else None,
+            last_above=np.full(theta0.shape, -1) if tracked and getattr(problem, "coordinate_tol", None) else None)
+
+    @property
+    def grad_tol(self) -> float | None:
+        return self.specs[0]["budget"].get("until", {}).get("grad_norm")
+
+    def phase_of(self, t: float) -> int:
+        phases = [0.0, *getattr(self.problem, "phases", ()), np.inf]
+        return int(np.searchsorted(phases, t, side="right") - 1)
+
+    def observe(self, step: int, t: float, theta: np.ndarray, gradient_of, checkpoints: set) -> None:
+        """The gap, the tracked coordinates and the convergence test at `step`; log them at a
+        checkpoint (for the active members) or when members converge (for those), and stop those."""
+        problem, members, ids = self.problem, self.members, self.ids
         active = members.active.copy()
         gaps = np.asarray(problem.gap(theta, t), dtype=float)
-        p = phase_of(t)
-        gap_sum[ids, p] += np.where(active, gaps, 0.0)
-        gap_count[ids, p] += active    # per member: a member that stopped no longer counts steps
-        if tracked:
-            rel = tracked(theta, t) / err0[ids]
-            if last_above is not None:
-                last_above[ids] = np.where(active[:, None] & (rel > tol), step, last_above[ids])
+        p = self.phase_of(t)
+        self.gap_sum[ids, p] += np.where(active, gaps, 0.0)
+        self.gap_count[ids, p] += active    # per member: a member that stopped no longer counts steps
+        rel = None
+        if self.err0 is not None:
+            rel = problem.coordinate_error(theta, t) / self.err0[ids]
+            if self.last_above is not None:
+                above = active[:, None] & (rel > problem.coordinate_tol)
+                self.last_above[ids] = np.where(above, step, self.last_above[ids])
         done = np.zeros(members.k, bool)
-        if grad_tol is not None:
-            done = _converged(members, ids, gradient_of(theta, None, t)[1], grad_tol, grad_norms)
+        if self.grad_tol is not None:
+            done = _converged(members, ids, gradient_of(theta, None, t)[1], self.grad_tol, self.grad_norms)
             for i in np.flatnonzero(done):
-                converged_at[ids[i]] = step
+                self.converged_at[ids[i]] = step
         if step in checkpoints or done.any():
             eff = members.effective_step(0)
             for i in np.flatnonzero(active if step in checkpoints else done):
-                h = history[ids[i]]
+                h = self.history[ids[i]]
                 h["step"].append(step)
                 h["gap"].append(float(gaps[i]) if np.isfinite(gaps[i]) else None)
                 h.setdefault("effective_step", []).append(eff[i].tolist())
-                if tracked:
+                if rel is not None:
                     h.setdefault("coordinate_error", []).append(rel[i].tolist())
         members.freeze(done)
-        if step == total or not members.active.any():
-            break
-        if full_batch:
-            idx = None
-        else:
-            position = step % per_epoch
-            if position == 0:
-                order = np.stack([batch_rngs[i].permutation(n) for i in ids])
-            idx = order[:, position * batch_size:(position + 1) * batch_size]
-        values, grads = gradient_of(theta, idx, t)
-        members.check_finite(np.asarray(values), step)
-        members.step(0, grads)
-        members, ids, order = _compacted(members, ids, order, final_theta, diverged_at)
 
-    final_theta[ids] = members.thetas[0]
-    for r, i in enumerate(ids):
-        diverged_at[i] = members.diverged_at[r]
-    basins = problem.basin(final_theta) if getattr(problem, "basin", None) else None
-    outcomes = []
-    for i in range(k):
-        diverged = diverged_at[i]
-        steps = diverged if diverged is not None else (converged_at[i] if converged_at[i] is not None else total)
-        final = {"steps": steps, "batch_size": batch_size or 1, "examples": steps * (batch_size or 1)}
-        if grad_tol is not None:
-            final.update({"converged": converged_at[i] is not None, "grad_norm": float(grad_norms[i])})
+    def terms(self, step: int, batch_rngs) -> np.ndarray | None:
+        """The terms step `step` averages over, per row (None: all of them)."""
+        n, batch_size = self.problem.n_terms, self.batch_size
+        if batch_size is None or batch_size == n:
+            return None
+        position = step % (n // batch_size)
+        if position == 0:
+            self.order = np.stack([batch_rngs[i].permutation(n) for i in self.ids])
+        return self.order[:, position * batch_size:(position + 1) * batch_size]
+
+    def advance(self, step: int, t: float, theta: np.ndarray, gradient_of, batch_rngs) -> None:
+        values, grads = gradient_of(theta, self.terms(step, batch_rngs), t)
+        self.members.check_finite(np.asarray(values), step)
+        self.members.step(0, grads)
+        self.members, self.ids, self.order = _compacted(self.members, self.ids, self.order, self.final_theta,
+                                                        self.diverged_at)
+
+    def outcomes(self) -> list[dict]:
+        self.final_theta[self.ids] = self.members.thetas[0]
+        for r, i in enumerate(self.ids):
+            self.diverged_at[i] = self.members.diverged_at[r]
+        basins = self.problem.basin(self.final_theta) if getattr(self.problem, "basin", None) else None
+        return [self._outcome(i, basins) for i in range(len(self.specs))]
+
+    def _outcome(self, i: int, basins) -> dict:
+        diverged, converged_at, batch = self.diverged_at[i], self.converged_at[i], self.batch_size or 1
+        steps = diverged if diverged is not None else (converged_at if converged_at is not None else self.total)
+        final = {"steps": steps, "batch_size": batch, "examples": steps * batch}
+        if self.grad_tol is not None:
+            final.update({"converged": converged_at is not None, "grad_norm": float(self.grad_norms[i])})
         if diverged is None:
+            gap_sum, gap_count = self.gap_sum[i], self.gap_count[i]
             final.update({
-                "final_gap": history[i]["gap"][-1],
-                "mean_gap": float(gap_sum[i].sum() / gap_count[i].sum()),
-                "mean_gap_phases": (gap_sum[i] / np.maximum(gap_count[i], 1)).tolist(),
-                "x": final_theta[i].tolist()})
+                "final_gap": self.history[i]["gap"][-1],
+                "mean_gap": float(gap_sum.sum() / gap_count.sum()),
+                "mean_gap_phases": (gap_sum / np.maximum(gap_count, 1)).tolist(),
+                "x": self.final_theta[i].tolist()})
             if basins is not None:
                 final["basin"] = int(basins[i])
-            if last_above is not None:
-                final["coordinate_steps"] = [None if a >= total else int(a) + 1 for a in last_above[i]]
-        outcomes.append({"status": "diverged" if diverged is not None else "ok",
-                         "diverged_at_step": diverged, "history": history[i], "final": final})
-    return outcomes
+            if self.last_above is not None:
+                final["coordinate_steps"] = [None if a >= self.total else int(a) + 1 for a in self.last_above[i]]
+        return {"status": "diverged" if diverged is not None else "ok",
+                "diverged_at_step": diverged, "history": self.history[i], "final": final}
+
+
+def _run_extended(problem, specs: list[dict]) -> list[dict]:
+    run = _ExtendedRun.start(problem, specs)
+    checkpoints = set(_checkpoints(run.total))
+    gradient_of = _gradient_function(problem)
+    batch_rngs = [np.random.default_rng([s["seed"], 1]) for s in specs]
+    for step in range(run.total + 1):
+        t = step / run.total if run.total else 0.0
+        theta = run.members.thetas[0]
+        run.observe(step, t, theta, gradient_of, checkpoints)
+        if step == run.total or not run.members.active.any():
+            break
+        run.advance(step, t, theta, gradient_of, batch_rngs)
+    return run.outcomes()
