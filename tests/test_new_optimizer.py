@@ -1,7 +1,9 @@
 """The "A new optimizer" guide of docs/extending.md, done on a copy of the tree: AdamW joins the
 optimizer × model matrix by its steps alone, trains on the quick profile and is rendered, named by
 its rule, in both languages.  The copy differs from this tree in exactly the files the guide
-names: the rule's module, its test, experiments.yaml and the generated schema."""
+names: the rule's module, its test, experiments.yaml and the generated schema.  The example is
+named adamw_example, so that this test still runs once a term
+has added AdamW itself."""
 from __future__ import annotations
 
 import filecmp
@@ -20,9 +22,9 @@ SKIP = shutil.ignore_patterns("__pycache__", ".store", "reports", ".venv", ".git
 # block, without which validation fails.  Each edit is inserted after the line or block that a
 # pattern finds, so that changed learning rates elsewhere in the file do not stop the guide.
 ENTRY = [
-    (r"^optimizers:.*\n", "  adamw:         {kind: adamw, beta1: 0.9, beta2: 0.999, eps: 1.0e-8, weight_decay: 0.01}\n"),
+    (r"^optimizers:.*\n", "  adamw_example: {kind: adamw_example, beta1: 0.9, beta2: 0.999, eps: 1.0e-8, weight_decay: 0.01}\n"),
     (r"^matrix:.*\n(?:  .*\n)*", """\
-  adamw:
+  adamw_example:
     mlp-digits:     {lr: [0.001, 0.003, 0.01]}
     cnn-digits:     {lr: [0.001, 0.003, 0.01]}
     rnn-digits:     {lr: [0.001, 0.003, 0.01]}
@@ -32,7 +34,7 @@ ENTRY = [
     gan-ring:       {lr: [0.0005, 0.001, 0.002], beta1: [0.5]}
 """),
 ]
-QUICK = [(r"^  adamw:\n(?:    .*\n)*", """\
+QUICK = [(r"^  adamw_example:\n(?:    .*\n)*", """\
     quick:          {lr: [0.003]}
     quick-gan-ring: {lr: [0.002], beta1: [0.5]}
 """)]
@@ -82,24 +84,24 @@ def test_a_new_optimizer_by_the_guide_alone(tmp_path):
     shutil.copytree(tree, original)
 
     # 1. the rule's module; 2. its test
-    shutil.copy(GIVEN / "adamw.py", tree / "engine" / "optim" / "adamw.py")
-    shutil.copy(GIVEN / "adamw_tests.py", tree / "tests" / "test_adamw.py")
-    _python(tree, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_adamw.py")
+    shutil.copy(GIVEN / "adamw_example.py", tree / "engine" / "optim" / "adamw_example.py")
+    shutil.copy(GIVEN / "adamw_example_tests.py", tree / "tests" / "test_adamw_example.py")
+    _python(tree, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_adamw_example.py")
     # 3. experiments.yaml: a profile that leaves the new optimizer out of its grid is refused
     _edit(tree / "experiments.yaml", ENTRY)
     proc = _python(tree, "-m", "engine", "validate", "--profile", "quick", check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert "error at matrix.adamw: optimizer 'adamw' of the matrix has no grid 'quick', which " \
+    assert "error at matrix.adamw_example: optimizer 'adamw_example' of the matrix has no grid 'quick', which " \
            "profiles.quick.studies.matrix-mlp-digits.matrix" in proc.stderr, proc.stderr
     _edit(tree / "experiments.yaml", QUICK)   # `run` below validates the file again
     # 4. the schema editors read
     schema = _python(tree, "-m", "engine", "schema").stdout
     (tree / "engine" / "config" / "experiments.schema.json").write_text(schema, encoding="utf-8")
 
-    assert _changed(original, tree) == {"engine/optim/adamw.py", "tests/test_adamw.py", "experiments.yaml",
-                                        "engine/config/experiments.schema.json"}
+    assert _changed(original, tree) == {"engine/optim/adamw_example.py", "tests/test_adamw_example.py",
+                                        "experiments.yaml", "engine/config/experiments.schema.json"}
     _python(tree, "-m", "engine", "run", "--profile", "quick", "--only", "study=matrix-mlp-digits",
             "--store", "store", "--jobs", "1")
     _python(tree, "-c", RENDER)
-    assert "<td>AdamW (decaimiento separado)</td>" in (tree / "out" / "index.html").read_text(encoding="utf-8")
-    assert "<td>AdamW (decoupled decay)</td>" in (tree / "out" / "en" / "index.html").read_text(encoding="utf-8")
+    assert "<td>AdamW (ejemplo de la guía)</td>" in (tree / "out" / "index.html").read_text(encoding="utf-8")
+    assert "<td>AdamW (the guide&#39;s example)</td>" in (tree / "out" / "en" / "index.html").read_text(encoding="utf-8")

@@ -6,6 +6,9 @@ gradient and applied to the parameters directly.
     θ_{t+1} = θ_t − α (m̂_t / (√v̂_t + ε) + λ θ_t)
 
 With λ = 0 it is Adam.  torch.optim.AdamW is the same rule (it multiplies θ by 1 − αλ first).
+
+The example of docs/extending.md under a name of its own (adamw_example), so that the test
+that follows the guide still runs once a term has added AdamW for real.
 """
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ def effective_step(state, hp):
 
 
 ADAMW = OptimizerRule(
-    name='adamw',
+    name='adamw_example',
     hyperparameters=(
         learning_rate('α'),
         decay('beta1', 0.9, 'β₁', 'Weight of the past in the moving average of gradients.'),
@@ -45,5 +48,5 @@ ADAMW = OptimizerRule(
     init=init, update=update, effective_step=effective_step,
     formula=r'$\theta_{t+1} = \theta_t - \alpha\,\left(\frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}'
             r' + \lambda\,\theta_t\right)$',
-    label={'es': 'AdamW (decaimiento separado)', 'en': 'AdamW (decoupled decay)'},
+    label={'es': 'AdamW (ejemplo de la guía)', 'en': 'AdamW (the guide\'s example)'},
 )
