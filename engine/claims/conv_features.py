@@ -45,7 +45,9 @@ from matplotlib.ticker import MaxNLocator
 from engine.claims.base import Analysis, Claim, mean_sd
 from engine.claims.verdict import Estimate
 from engine.record import Record
-from engine.kit.figures import OKABE_ITO, figure_to_svg, format_number, legend_below, new_figure
+from engine.kit.catalog import load_catalog
+from engine.kit.figures import (OKABE_ITO, current_language, figure_to_svg, format_number, legend_below,
+                                localize_decimals, new_figure, optimizer_label)
 from engine.spec import RunSpec
 
 CONDITIONS = ("digits", "mnist1d", "shuffled")
@@ -317,10 +319,18 @@ def _results_table(cells: dict, models: dict, text: dict) -> dict:
             acc = [r.final["test_accuracy"] for r in cells[(c, m)].values()]
             rows.append([labels[c], labels[m], spec.model.name, f"{models[(c, m)].n_params:,}".replace(",", " "),
                          mean_sd(acc), "—" if (c, m) not in PAPER else format_number(PAPER[(c, m)], 2),
-                         f"{spec.optimizer.name} λ={spec.optimizer.hp.get('lr'):g}, "
-                         f"B={spec.batch}, {spec.budget.get('epochs')} ep.", str(len(acc))])
+                         _training_text(spec), str(len(acc))])
     return {"caption": text["captions"]["results"], "columns": text["columns"]["results"],
             "rows": rows, "after": "conv-features-accuracy"}
+
+
+def _training_text(spec: RunSpec) -> str:
+    """'Adam; λ = 0,003; B = 64; 50 ep.' in the report's language (its list separator, so that a
+    decimal comma is never read as one)."""
+    separator = load_catalog(current_language())["format"]["list"]
+    parts = [optimizer_label(spec.optimizer.name), localize_decimals(f"λ = {spec.optimizer.hp.get('lr'):g}"),
+             f"B = {spec.batch}", f"{spec.budget.get('epochs')} ep."]
+    return f"{separator} ".join(parts)
 
 
 def _shape_tables(models: dict, text: dict) -> list[dict]:
