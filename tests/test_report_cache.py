@@ -47,3 +47,26 @@ def test_results_table_is_kept_for_the_latest_records_only(tmp_path):
     assert len(calls) == 2 and len(list((tmp_path / "table").rglob("*.pickle"))) == 1
     cache.table(first, compute)   # dropped when the second was written
     assert len(calls) == 3
+
+
+def test_an_analysis_is_redrawn_when_its_languages_catalogue_changes(tmp_path, monkeypatch):
+    """Figures take their labels from the message catalogue: a label changed there must not be
+    served from an analysis cached before the change."""
+    from types import SimpleNamespace
+
+    import engine.report.cache as cache_module
+
+    messages = tmp_path / "messages"
+    messages.mkdir()
+    (messages / "es.yaml").write_text("labels: {optimizer: {adam: Adam}}\n", encoding="utf-8")
+    monkeypatch.setattr(cache_module, "MESSAGES_DIR", messages)
+    claim = SimpleNamespace(id="conv-operation", analyze=SimpleNamespace(__module__="engine.claims.conv_operation"))
+    records = [make_record({"study": "a", "seed": 0})]
+    compute, calls = _counting("analysis")
+    store = tmp_path / "cache"
+    ReportCache(store).analysis(claim, records, {"title": "t"}, {}, "es", compute)
+    ReportCache(store).analysis(claim, records, {"title": "t"}, {}, "es", compute)
+    assert len(calls) == 1
+    (messages / "es.yaml").write_text("labels: {optimizer: {adam: Adam (Kingma y Ba)}}\n", encoding="utf-8")
+    ReportCache(store).analysis(claim, records, {"title": "t"}, {}, "es", compute)
+    assert len(calls) == 2

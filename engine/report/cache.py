@@ -4,9 +4,10 @@ A warm `make report` (nothing to train) would otherwise redraw every figure and 
 PDF page: about a minute for two languages.  Kept in ``<store>/report-cache/``:
 
 - a claim's analysis in one language (its quantities, figures, tables and numbers), keyed by the
-  source of the claim's import closure (engine.codehash), its prose, the studies it reads, the
-  identity of every record it reads (key, status and wall time, so a retrained run counts as new)
-  and the versions of matplotlib and NumPy;
+  source of the claim's import closure (engine.codehash), its prose, the message catalogue of
+  its language (figures take their labels from it), the studies it reads, the identity of every
+  record it reads (key, status and wall time, so a retrained run counts as new) and the versions
+  of matplotlib and NumPy;
 - a page's HTML, keyed by its context, the templates and the renderer's source (its inline
   formulas are set by matplotlib, which is slow);
 - a PDF, keyed by its HTML and the version of WeasyPrint, with the layout problems found when it
@@ -27,6 +28,7 @@ from typing import Callable
 
 from engine.atomic import write_atomic
 from engine.codehash import fingerprint
+from engine.kit.catalog import MESSAGES_DIR
 from engine.spec import canonical
 
 
@@ -73,8 +75,9 @@ class ReportCache:
         import matplotlib
         import numpy
 
+        catalogue = hashlib.sha256((MESSAGES_DIR / f"{language}.yaml").read_bytes()).hexdigest()
         key = _digest("analysis", claim.id, fingerprint((claim.analyze.__module__,)), text, studies, language,
-                      sorted((r.key, r.status, r.wall_time_s) for r in records),
+                      catalogue, sorted((r.key, r.status, r.wall_time_s) for r in records),
                       matplotlib.__version__, numpy.__version__)
         return self._kept("analysis", key, compute)
 
