@@ -111,6 +111,16 @@ def _open(driver, path: Path, width: int, height: int) -> None:
     driver.get_log("performance")  # drop what earlier pages logged
     driver.get_log("browser")
     driver.get(path.as_uri())
+    # The load event does not wait for every image to be decoded: a large SVG data URI could still
+    # read as not loaded (naturalWidth 0) when the checks ran, on one run in three here.
+    driver.set_script_timeout(60)
+    driver.execute_async_script(_DECODED)
+
+
+_DECODED = """
+const done = arguments[arguments.length - 1];
+Promise.all(Array.from(document.images).map(i => i.decode().catch(() => null))).then(() => done(true));
+"""
 
 
 _CHECKS = """
