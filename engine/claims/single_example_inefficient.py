@@ -126,6 +126,13 @@ def _cells(runs: dict, n: int, g, seeds: list) -> list[dict]:
     return [runs[(n, g, s)] for s in seeds if (n, g, s) in runs]
 
 
+def _to_target(cells: list[dict]) -> tuple[list, list]:
+    """The seconds and the examples of each run of `cells` that measured them: to the target, or
+    the whole run's where it did not reach it (a lower bound)."""
+    return ([c["seconds"] for c in cells if c["seconds"] is not None],
+            [c["examples"] for c in cells if c["examples"] is not None])
+
+
 def _time_figure(runs: dict, sizes: list, regimes: list, seeds: list, labels: dict) -> str:
     """Time and examples to the target against B, one line per N (open markers: not reached)."""
     fig, (ax_t, ax_e) = new_figure(ncols=2)
@@ -136,8 +143,7 @@ def _time_figure(runs: dict, sizes: list, regimes: list, seeds: list, labels: di
             cells = _cells(runs, n, g, seeds)
             if not cells:
                 continue
-            secs = [c["seconds"] for c in cells if c["seconds"] is not None]
-            exs = [c["examples"] for c in cells if c["examples"] is not None]
+            secs, exs = _to_target(cells)
             xs.append(cells[0]["batch_size"])
             ts.append(np.mean(secs) if secs else np.nan)
             es.append(np.mean(exs) if exs else np.nan)
@@ -164,8 +170,7 @@ def _rows(runs: dict, sizes: list, regimes: list, seeds: list, r: dict, labels: 
             cells = _cells(runs, n, g, seeds)
             if not cells:
                 continue
-            secs = [c["seconds"] for c in cells if c["seconds"] is not None]
-            exs = [c["examples"] for c in cells if c["examples"] is not None]
+            secs, exs = _to_target(cells)
             n_reached = sum(c["reached"] for c in cells)
             bound = "" if n_reached == len(cells) else "≥ "
             seed_ratios = [r.get((n, s)) for s in seeds]
