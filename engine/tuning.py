@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import json
 import math
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Callable
 
+from engine.config.validate import expand_values
 from engine.record import Record
 
 LR = "lr"   # the axis a grid is extended along
@@ -146,3 +148,37 @@ def tune_cell(grid: list[dict], records_at: Callable[[dict], list], tune: dict) 
             return Tuning(hp, tuple(zip(points, scores)), rounds, edge, pending)
         points += extension(points, edge)
         rounds += 1
+
+
+def hp_key(hp: dict) -> str:
+    """A hyperparameter dict as a string that compares equal when the dicts do."""
+    return json.dumps(hp, sort_keys=True)
+
+
+def final_records(records: list[Record], study: dict) -> dict[str, dict]:
+    """A tuned study's records read as the planner chose them: optimizer name → {'tuning': its
+    `Tuning`, 'best': a record at the chosen hyperparameters (None when nothing was chosen),
+    'grid': the tuning seeds' records of every grid point, 'finals': every seed's record at the
+    chosen hyperparameters, by seed}."""
+    seeds = tuning_seeds(study)
+    by_opt: dict = defaultdict(dict)
+    for rec in records:
+        by_opt[rec.spec.optimizer.name][(hp_key(rec.spec.optimizer.hp), rec.spec.seed)] = rec
+    out = {}
+    for oname in study["optimizers"]:
+        mine = by_opt.get(oname, {})
+        hps = list({k: json.loads(k) for k, _ in mine}.values())
+        # in plan order (rates ascending), so that a tie goes where the planner sent it
+        declared = sorted((hp for hp in hps if _declared(hp, (study.get("grid") or {}).get(oname) or {})),
+                          key=lambda hp: (hp.get(LR, 0.0), hp_key(hp)))
+        tuning = tune_cell(declared, lambda hp: [mine.get((hp_key(hp), s)) for s in seeds], study["tune"])
+        finals = [] if tuning.hp is None else sorted(
+            (r for (k, _), r in mine.items() if k == hp_key(tuning.hp)), key=lambda r: r.spec.seed)
+        grid = [mine[(hp_key(hp), s)] for hp, _ in tuning.points for s in seeds if (hp_key(hp), s) in mine]
+        out[oname] = {"tuning": tuning, "best": finals[0] if finals else None, "grid": grid, "finals": finals}
+    return out
+
+
+def _declared(hp: dict, axes: dict) -> bool:
+    """Whether `hp` is a point of the declared grid (not one of its extensions)."""
+    return all(hp.get(k) in expand_values(v) for k, v in axes.items())

@@ -12,7 +12,8 @@ from autograd import grad
 from scipy import optimize, stats
 
 from engine.claims import CLAIMS
-from engine.claims._tuned import tuned_choice, wilson
+from engine.claims._tuned import tuned_choice
+from engine.claims.verdict import wilson
 from engine.claims.adagrad_small_gradients import direction_steps, settle_steps
 from engine.claims.rmsprop_improves_adagrad import (_matrix, family_tests, first_late_move, late_errors,
                                                     step_change, steps_at_moves)

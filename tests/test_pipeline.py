@@ -111,7 +111,7 @@ def _threshold_cases():
 @pytest.mark.parametrize("study,optimizer,metric,bound", _threshold_cases(),
                          ids=[f"{s}-{o}-{m}" for s, o, m, _ in _threshold_cases()])
 def test_quick_profile_reaches_declared_thresholds(quick, study, optimizer, metric, bound):
-    from engine.claims.optimizer_matrix import final_records
+    from engine.tuning import final_records
 
     exp = load_experiments(ROOT / "experiments.yaml", "quick")
     store = ResultStore(quick["store"])

@@ -10,6 +10,7 @@ import numpy as np
 
 from engine.data import DATASETS
 from engine.record import Record
+from engine.tuning import final_records
 
 IDEAL_VALUE = -math.log(4.0)  # v at p_g = p_data with the best discriminator d = ½
 DELTA_VALUE = 0.1             # |v − (−log 4)| ≤ δ: with d optimal, v + log 4 = 2 JSD(p_data ‖ p_g) ≤ 0.1
@@ -38,8 +39,6 @@ def final_cells(records: list[Record], study: dict) -> dict:
     reads its own (the same multi-seed choice the planner made); without ``tune`` every record of
     the optimizer is final (one grid point)."""
     if study.get("tune"):
-        from engine.claims.optimizer_matrix import final_records
-
         return final_records(records, study)
     by_opt: dict = defaultdict(list)
     for rec in records:

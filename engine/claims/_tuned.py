@@ -17,14 +17,10 @@ from collections import defaultdict
 
 import numpy as np
 
-from engine.claims.verdict import wilson  # noqa: F401  (re-exported for the claims that import it from here)
 from engine.record import Record
+from engine.tuning import hp_key
 
 TUNING_SUFFIX = "-tuning"
-
-
-def hp_key(hp: dict) -> str:
-    return json.dumps(hp, sort_keys=True)
 
 
 def split_studies(records: list[Record], base: str) -> tuple[list[Record], list[Record]]:

@@ -46,6 +46,7 @@ from matplotlib.ticker import MaxNLocator
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate, holm
 from engine.record import Record
+from engine.tuning import final_records
 from engine.kit.figures import figure_to_svg, model_label, new_figure, optimizer_color
 
 LEVEL = 0.05
@@ -82,7 +83,6 @@ def score_metric(study: dict) -> tuple[str, str]:
 def family_scores(records: list[Record], studies: dict) -> dict:
     """study → {metric, mode, model, optimizers: {name: {seed: score}}, diverged: {name: [seeds]},
     lr: {name: chosen rate}}, for every tuned (matrix) study that has records."""
-    from engine.claims.optimizer_matrix import final_records
 
     by_study: dict = defaultdict(list)
     for rec in records:

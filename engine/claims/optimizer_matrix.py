@@ -13,7 +13,6 @@ it.  The quantities a criterion may name are
 """
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 
@@ -25,46 +24,12 @@ from engine.claims._gan import ring_modes
 from engine.claims.base import Analysis, Claim
 from engine.claims.verdict import Estimate
 from engine.record import Record
-from engine.tuning import tune_cell, tuning_seeds
+from engine.tuning import final_records, tuning_seeds
 from engine.kit.figures import (annotate_heatmap, figure_to_svg, legend_under_figure, metric_label, model_label,
                                    new_figure, optimizer_label, optimizer_style)
 from engine.spec import RunSpec
 
 HEADLINES = ("test_accuracy", "test_mse", "test_modes", "test_mmd")
-
-
-def final_records(records: list[Record], study: dict) -> dict[str, dict]:
-    """optimizer name → {'tuning': its `engine.tuning.Tuning`, 'best': a record at the chosen
-    hyperparameters (None when nothing was chosen), 'grid': the tuning seeds' records of every
-    grid point, 'finals': every seed's record at the chosen hyperparameters, by seed}."""
-    seeds = tuning_seeds(study)
-    by_opt: dict = defaultdict(dict)
-    for rec in records:
-        by_opt[rec.spec.optimizer.name][(hp_key(rec.spec.optimizer.hp), rec.spec.seed)] = rec
-    out = {}
-    for oname in study["optimizers"]:
-        mine = by_opt.get(oname, {})
-        hps = list({k: json.loads(k) for k, _ in mine}.values())
-        # in plan order (rates ascending), so that a tie goes where the planner sent it
-        declared = sorted((hp for hp in hps if _declared(hp, (study.get("grid") or {}).get(oname) or {})),
-                          key=lambda hp: (hp.get("lr", 0.0), hp_key(hp)))
-        tuning = tune_cell(declared, lambda hp: [mine.get((hp_key(hp), s)) for s in seeds], study["tune"])
-        finals = [] if tuning.hp is None else sorted(
-            (r for (k, _), r in mine.items() if k == hp_key(tuning.hp)), key=lambda r: r.spec.seed)
-        grid = [mine[(hp_key(hp), s)] for hp, _ in tuning.points for s in seeds if (hp_key(hp), s) in mine]
-        out[oname] = {"tuning": tuning, "best": finals[0] if finals else None, "grid": grid, "finals": finals}
-    return out
-
-
-def _declared(hp: dict, axes: dict) -> bool:
-    """Whether `hp` is a point of the declared grid (not one of its extensions)."""
-    from engine.config.validate import expand_values   # validate imports the claims
-
-    return all(hp.get(k) in expand_values(v) for k, v in axes.items())
-
-
-def hp_key(hp: dict) -> str:
-    return json.dumps(hp, sort_keys=True)
 
 
 def _mean(records: list[Record], metric: str) -> float:

@@ -33,7 +33,7 @@ import numpy as np
 
 from engine.claims._tuned import at_edge, at_hp, fmt, split_studies, tuned_choice
 from engine.claims.base import Analysis, Claim
-from engine.claims.optimizer_matrix import final_records
+from engine.tuning import final_records
 from engine.claims.verdict import Estimate, holm
 from engine.objectives import OBJECTIVES
 from engine.record import Record
