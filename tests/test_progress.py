@@ -74,7 +74,8 @@ def test_the_final_seeds_of_tuned_cells_count_from_the_start_and_leave_when_queu
     expected = expected_finals(waiting, todo, finals)
     study = exp.data["studies"]["matrix-mlp-digits"]
     k = len(finals("matrix-mlp-digits"))
-    cells = len(study["models"]) * len(study["optimizers"])
+    # every cell but single-example SGD's, which trains its final seeds with its grid
+    cells = len(study["models"]) * (len(study["optimizers"]) - 1)
     assert k == len(study["seeds"]) - study["tune"].get("seeds", 1)
     assert len(expected) == cells and all(n == k for _, n in expected.values())
     groups = group_runs(todo)

@@ -83,20 +83,50 @@ def test_a_tuning_metric_the_runs_do_not_measure_is_a_clear_error_not_a_silent_g
     assert "studies.tuned.tune" in str(error.value) and "no final metric 'val_loss'" in str(error.value)
 
 
-def test_single_example_sgd_follows_the_tuning_protocol_like_every_optimizer():
-    """Its grid runs with the tuning seeds, the other seeds wait for the choice.  (Training the
-    grid with every seed at once was tried when tuning used one seed: a group of 25 single-example
-    members costs 1.7-3.7× a group of 5, measured here; the three tuning seeds make groups of 15.)"""
-    from engine.plan import expand_with_waiting
+def test_single_example_sgd_trains_its_final_seeds_with_its_grid():
+    """Its choice follows the tuning protocol like every optimizer's, but while it tunes every grid
+    point runs every seed in one group (``finals_with_grid``): a single-example group costs its
+    NumPy calls, so the final seeds' own group would cost about what the grid's did.  Once the
+    grid is tuned the plan holds the chosen point's seeds only, as for any other optimizer."""
+    from engine.plan import expand_with_waiting, group_runs
     from engine.tuning import tuning_seeds
 
     exp = load_experiments(Path(__file__).resolve().parent.parent / "experiments.yaml", "full")
     study = exp.data["studies"]["matrix-mlp-digits"]
     runs, waiting = expand_with_waiting(exp)
     sgd1 = [r for r in runs if r.spec["study"] == "matrix-mlp-digits" and r.spec["optimizer"]["name"] == "sgd-1"]
-    assert {r.spec["seed"] for r in sgd1} == set(tuning_seeds(study)) and len(tuning_seeds(study)) >= 3
-    assert len(sgd1) == len(study["grid"]["sgd-1"]["lr"]) * len(tuning_seeds(study))
-    assert ("matrix-mlp-digits", "sgd-1") in {(c.study, c.optimizer) for c in waiting}
+    assert {r.spec["seed"] for r in sgd1} == set(study["seeds"]) and len(tuning_seeds(study)) >= 3
+    assert len(sgd1) == len(study["grid"]["sgd-1"]["lr"]) * len(study["seeds"])
+    assert len(group_runs(sgd1)) == 1
+    assert ("matrix-mlp-digits", "sgd-1") not in {(c.study, c.optimizer) for c in waiting}
+    assert ("matrix-mlp-digits", "adam") in {(c.study, c.optimizer) for c in waiting}
+
+
+def test_once_tuned_a_single_example_cell_plans_the_chosen_point_only(tmp_path):
+    """tiny_nn's sgd as a single-example optimizer, `seeds: 2, extend: 0`, four seeds: while it
+    tunes, both rates run all four seeds; once they are stored, the plan is the grid's tuning seeds
+    and the chosen point's other seeds, exactly what a minibatch optimizer's plan holds."""
+    import yaml
+
+    from engine.plan import count_runs, expand_with_waiting
+
+    data = yaml.safe_load(NN.read_text())
+    data["optimizers"]["sgd"]["batch"] = 1
+    data["studies"]["tuned"].update(seeds=[0, 1, 2, 3], tune={"metric": "val_loss", "mode": "min",
+                                                             "seeds": 2, "extend": 0})
+    path = tmp_path / "e.yaml"
+    path.write_text(yaml.safe_dump(data))
+    exp = load_experiments(path)
+    assert count_runs(exp) == {"tuned": 2 * 4 + (2 * 2 + 2)}
+    runs, waiting = expand_with_waiting(exp)
+    sgd = sorted((r.spec["optimizer"]["hp"]["lr"], r.spec["seed"]) for r in runs if r.spec["optimizer"]["name"] == "sgd")
+    assert sgd == [(lr, s) for lr in (0.001, 0.3) for s in range(4)]
+    assert [c.optimizer for c in waiting] == ["adam"]
+    store = FakeStore({r.key: make_record(r.spec, key=r.key, final={"val_loss": -r.spec["optimizer"]["hp"]["lr"]})
+                       for r in runs})
+    runs, waiting = expand_with_waiting(exp, store)
+    sgd = sorted((r.spec["optimizer"]["hp"]["lr"], r.spec["seed"]) for r in runs if r.spec["optimizer"]["name"] == "sgd")
+    assert sgd == [(0.001, 0), (0.001, 1), (0.3, 0), (0.3, 1), (0.3, 2), (0.3, 3)]
 
 
 # The multi-seed protocol (engine.tuning.tune_cell): records by (rate, seed) made by hand.
