@@ -346,9 +346,11 @@ def test_undercomplete_analysis_recovers_known_ratios():
     assert [f["id"] for f in analysis.figures] == ["ae-undercomplete-error", "ae-undercomplete-angles",
                                                    "ae-undercomplete-reconstructions"]
     assert all(f["svg"].startswith("<svg") for f in analysis.figures)
-    table = analysis.tables[0]
-    assert [row[0] for row in table["rows"]] == ["2", "8"]
-    assert all(len(row) == len(table["columns"]) for row in table["rows"])
+    train, test = analysis.tables
+    for table in (train, test):
+        assert [row[0] for row in table["rows"]] == ["2", "8"]
+        assert all(len(row) == len(table["columns"]) for row in table["rows"])
+    assert train["rows"][1][2] == "1.0167 ± 0.0153"   # the linear autoencoder's ratios at c = 8
     numbers = analysis.numbers
     assert numbers["linear_runs"] == 6 and numbers["converged_runs"] == 6
     assert numbers["by_code"]["8"]["linear_autoencoder"]["angles_deg"][2][0] == 20.0

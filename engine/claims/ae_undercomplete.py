@@ -231,16 +231,19 @@ def _fixed(values, decimals: int) -> str:
     return f"{np.mean(values):.{decimals}f} ± {sd:.{decimals}f}"
 
 
-def _table(codes, pca, gaps, linear, ae_test, text) -> dict:
-    rows = []
+def _tables(codes, pca, gaps, linear, ae_test, text) -> list[dict]:
+    """Two tables, one per split: the training split, where PCA is optimal and the linear
+    autoencoder is held against it, and the test split, where both autoencoders are."""
+    train, test = [], []
     for c in codes:
         lin, ae = linear.get(c, {}), ae_test.get(c, [])
         largest = [max(a) for a in lin.get("angles_deg", [])]
-        rows.append([str(c), f"{lin['pca_train_mse']:.4g}" if lin else "—", _fixed(lin.get("train_ratio", []), 4),
-                     f"{max(lin['tail_decrease']):.1g}" if lin else "—",
-                     _fixed(largest, 1), f"{gaps[c]:.2g}", f"{pca[c]:.4g}", mean_sd(lin.get("test_mse", [])),
-                     mean_sd(ae), mean_sd([v / pca[c] for v in ae])])
-    return {"caption": text["captions"]["table"], "columns": text["columns"], "rows": rows}
+        train.append([str(c), f"{lin['pca_train_mse']:.4g}" if lin else "—", _fixed(lin.get("train_ratio", []), 4),
+                      f"{max(lin['tail_decrease']):.1g}" if lin else "—", _fixed(largest, 1), f"{gaps[c]:.2g}"])
+        test.append([str(c), f"{pca[c]:.4g}", mean_sd(lin.get("test_mse", [])), mean_sd(ae),
+                     mean_sd([v / pca[c] for v in ae])])
+    return [{"caption": text["captions"][f"table_{split}"], "columns": text[f"columns_{split}"], "rows": rows}
+            for split, rows in (("train", train), ("test", test))]
 
 
 def analyze(records: list[Record], text: dict, studies: dict) -> Analysis:
@@ -264,7 +267,7 @@ def analyze(records: list[Record], text: dict, studies: dict) -> Analysis:
     if linear:
         analysis.figures.append(_angle_figure(linear, gaps, text))
     analysis.figures.append(_reconstruction_figure(cells, data, codes, text))
-    analysis.tables.append(_table(codes, pca, gaps, linear, ae_test, text))
+    analysis.tables.extend(_tables(codes, pca, gaps, linear, ae_test, text))
     tails = [t for v in linear.values() for t in v["tail_decrease"]]
     analysis.numbers = {
         "focus_code": FOCUS_CODE, "converged_below": CONVERGED,
