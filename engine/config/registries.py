@@ -90,16 +90,15 @@ def _registered(package: str, registry: str, cls: str) -> dict[str, dict]:
     return entries
 
 
-def _discovered(package: str, variable: str, cls: str) -> list[dict]:
+def _discovered(package: str, variable: str, cls: str, private: bool) -> list[dict]:
     """The fields of the `cls` call bound to `variable` in each module of `package` that has one
-    (how claims and procedures are discovered), skipping private modules."""
+    (how claims and procedures are discovered); modules named _* too if `private`."""
     found = []
     for name in source.package_modules(package):
-        mod = source.module(name)
-        bound = source.binding(mod, variable)
-        fields = bound and source.construction(*bound, cls)
-        if fields is not None and not name.rpartition(".")[2].startswith("_"):
-            found.append(fields)
+        if private or not name.rpartition(".")[2].startswith("_"):
+            bound = source.binding(source.module(name), variable)
+            fields = bound and source.construction(*bound, cls)
+            found += [fields] if fields is not None else []
     return found
 
 
@@ -117,7 +116,7 @@ def model_kinds() -> dict[str, ModelKindView]:
 def procedures() -> dict[str, ProcedureView]:
     """engine.procedures.PROCEDURES: each module's ``PROCEDURE``."""
     found = [ProcedureView(_field(f, "name"), _params(f, "signature"), _field(f, "uses_optimizer"))
-             for f in _discovered("engine.procedures", "PROCEDURE", "Procedure")]
+             for f in _discovered("engine.procedures", "PROCEDURE", "Procedure", private=True)]
     return {p.name: p for p in found}
 
 
@@ -125,7 +124,7 @@ def procedures() -> dict[str, ProcedureView]:
 def claims() -> dict[str, ClaimView]:
     """engine.claims.CLAIMS: each claim module's ``CLAIM``, in the lecture's order."""
     found: dict[str, ClaimView] = {}
-    for f in _discovered("engine.claims", "CLAIM", "Claim"):
+    for f in _discovered("engine.claims", "CLAIM", "Claim", private=False):
         claim = ClaimView(*(_field(f, k) for k in ("id", "section", "order", "quantities", "reads", "study_metrics")))
         if claim.id in found:
             raise RuntimeError(f"two claim modules declare the id {claim.id!r}")
