@@ -4,7 +4,6 @@ claim, autograd or matplotlib."""
 from __future__ import annotations
 
 import ast
-import inspect
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from engine.config import registries, source
+from engine.registry import keyword_defaults
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("engine.models", "engine.claims", "engine.training", "engine.procedures", "engine.objectives",
@@ -96,14 +96,14 @@ def test_literal_values_read_as_python_evaluates_them():
         assert source.value(mod, bound) == space[name] and type(source.value(mod, bound)) is type(space[name])
 
 
-def test_keyword_defaults_read_as_inspect_reads_them():
+def test_keyword_defaults_read_as_the_registries_read_them():
+    """engine.registry.keyword_defaults of the function, a required one (no default) included."""
     text = "N = 4\ndef f(info, *, hidden=(N, 2), scale=-0.5, name='relu', required, flag=None):\n    pass\n"
     mod = _parsed(text)
     space: dict = {}
     exec(text, space)
     fn = source.binding(mod, "f")[1]
-    assert source.keyword_defaults(mod, fn) == {p.name: p.default for p in inspect.signature(space["f"]).parameters.values()
-                                                if p.kind is p.KEYWORD_ONLY}
+    assert source.keyword_defaults(mod, fn) == keyword_defaults(space["f"])
 
 
 def test_names_are_followed_through_imports():
