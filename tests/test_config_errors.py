@@ -204,8 +204,8 @@ def test_the_real_experiments_file_is_valid(cli):
 
 
 def test_importing_the_validator_loads_no_model_claim_or_figure_code():
-    """The validator imports the registries only when it checks a file: importing it (the CLI
-    does, for every command) loads neither matplotlib, autograd, nor a claim module."""
+    """Importing the validator (the CLI does, for every command) loads neither matplotlib,
+    autograd, nor a claim module; nor does checking a file (tests/test_light_registry.py)."""
     code = ("import sys, engine.config.validate; print('\\n'.join(m for m in sys.modules if m.split('.')[0] in "
             "('matplotlib', 'autograd') or m.startswith(('engine.claims', 'engine.models', 'engine.training'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,

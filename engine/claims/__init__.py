@@ -4,7 +4,8 @@ Every module of this package that defines ``CLAIM`` (a :class:`Claim`) is regist
 claim's stable id, so adding a claim is adding its module (plus its prose, its studies and its
 criterion).  A claim's ``analyze(records, text, studies) -> Analysis`` returns the quantities its
 criterion may name (measured over seeds), figures, tables and plain numbers, computed only from
-stored results.
+stored results.  The validator reads each ``CLAIM``'s id, section, order, reads and quantities
+from the module's source without importing it (engine/config/registries.py): they stay literals.
 """
 import importlib
 import pkgutil

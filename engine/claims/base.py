@@ -13,6 +13,7 @@ import yaml
 from engine.claims.verdict import Estimate
 from engine.config.load import FAST_SAFE_LOADER
 from engine.record import Record
+from engine.registry import ClaimScope
 
 TEXTS = Path(__file__).resolve().parent.parent.parent / "templates" / "claims"
 
@@ -32,28 +33,22 @@ class Analysis:
 
 
 @dataclass(frozen=True)
-class Claim:
+class Claim(ClaimScope):
+    """A claim's declaration.  The validator reads ``id``, ``section``, ``order``, ``reads``,
+    ``study_metrics`` and ``quantities`` from the module's source without running it
+    (engine/config/registries.py): write them as literals or module-level constants that are."""
+
     id: str
     section: str
     quantities: dict[str, str]         # name → what it measures (the criterion may name these)
     analyze: Callable[[list[Record], dict, dict], Analysis]   # (records, prose, its studies) → Analysis
-    # For claims whose quantities depend on the studies (the matrix): (name, its studies) → known?
-    is_quantity: Callable[[str, dict], bool] | None = None
+    # True for claims whose quantities depend on the studies (the matrix): a criterion may also
+    # name '<study>.<final metric>' of any study the claim analyses (ClaimScope.knows).
+    study_metrics: bool = False
     order: int = 0                     # position within its lecture section (the lecture's order)
     # Other claims whose studies this one also analyses (e.g. the optimizer matrix), so that no
     # run is trained twice for two claims.
     reads: tuple[str, ...] = ()
-
-    def serves(self, claim_id: str) -> bool:
-        """Whether records and studies of `claim_id` belong to this claim's analysis."""
-        return claim_id == self.id or claim_id in self.reads
-
-    def studies(self, all_studies: dict) -> dict:
-        """The studies this claim analyses: its own and those of the claims it reads."""
-        return {s: st for s, st in all_studies.items() if self.serves(st["claim"])}
-
-    def knows(self, quantity: str, studies: dict) -> bool:
-        return quantity in self.quantities or bool(self.is_quantity and self.is_quantity(quantity, studies))
 
     def text(self, language: str) -> dict:
         """The claim's prose (quote, explanation, method, captions) from templates/claims/<id>.yaml."""

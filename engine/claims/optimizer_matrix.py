@@ -232,16 +232,10 @@ def analyze(records: list[Record], text: dict, studies: dict) -> Analysis:
     return analysis
 
 
-def is_quantity(name: str, studies: dict) -> bool:
-    """'<study>.<metric>' for a study that serves this claim."""
-    study, _, metric = name.rpartition(".")
-    return study in studies and bool(metric)
-
-
 CLAIM = Claim(
     id="optimizer-matrix",
     section="7",
     quantities={},
+    study_metrics=True,   # '<study>.<final metric>' of a study that serves this claim
     analyze=analyze,
-    is_quantity=is_quantity,
 )

@@ -1,4 +1,5 @@
-"""The JSON Schema of experiments.yaml, built from the registries so that it cannot drift.
+"""The JSON Schema of experiments.yaml, built from the registries (their light views,
+engine/config/registries.py) so that it cannot drift.
 
 `python -m engine schema` prints it; the shipped copy (engine/config/experiments.schema.json,
 referenced from the first line of experiments.yaml) lets editors complete and check the file.
@@ -6,6 +7,8 @@ The schema covers structure and types; engine/config/validate.py adds what a sch
 (names that must be defined, hyperparameters that belong to an optimizer kind, value ranges).
 """
 from __future__ import annotations
+
+from engine.config import registries
 
 NAME = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"}
 NUMBER = {"type": "number"}
@@ -30,10 +33,8 @@ def _value_list(item: dict, doc: str) -> dict:
 
 
 def _hyperparameter_properties() -> dict:
-    from engine.optim import OPTIMIZERS
-
     props: dict = {}
-    for rule in OPTIMIZERS.values():
+    for rule in registries.optimizers().values():
         for hp in rule.hyperparameters:
             props[hp.name] = ({"type": "string", "enum": list(hp.choices)} if hp.kind == "choice"
                               else {**NUMBER, "description": hp.doc})
@@ -90,18 +91,14 @@ MATRIX_GRID = {**NAME, "description": (
     "this name (in place of `optimizers` and `grid`); in a profile's entry, the grid trained instead.")}
 
 def _study_properties() -> dict:
-    """The keys of a study; the registries are imported here, when a schema is built, so that
-    importing this module (and the validator) loads no model, claim or figure code."""
-    from engine.claims import CLAIMS
-    from engine.procedures import PROCEDURES
-
+    """The keys of a study."""
     procedure = {"type": "object", "additionalProperties": False, "required": ["kind"],
                  "description": "Measure with this procedure instead of training the model plainly.",
-                 "properties": {"kind": {"type": "string", "enum": sorted(PROCEDURES)},
+                 "properties": {"kind": {"type": "string", "enum": sorted(registries.procedures())},
                                 "params": {"type": "object"}}}
     keys = list(_STUDY_KEYS.items())
     at = [k for k, _ in keys].index("alone")   # the schema's order: procedure follows tune
-    return {"claim": {"type": "string", "enum": sorted(CLAIMS), "description": "The claim this study serves."},
+    return {"claim": {"type": "string", "enum": sorted(registries.claims()), "description": "The claim this study serves."},
             **dict(keys[:at]), "procedure": procedure, **dict(keys[at:])}
 
 
@@ -178,9 +175,7 @@ REVISION = {
 
 
 def _claims_section() -> dict:
-    from engine.claims import CLAIMS
-
-    return {"type": "object", "propertyNames": {"enum": sorted(CLAIMS)},
+    return {"type": "object", "propertyNames": {"enum": sorted(registries.claims())},
             "additionalProperties": {
                 "type": "object", "additionalProperties": False, "required": ["criterion"],
                 "properties": {
@@ -204,15 +199,11 @@ def _named_kinds(enum: list, extra: dict | None = None, min_properties: int = 0)
 
 def _registry_sections() -> dict:
     """datasets, models and optimizers: entries whose kind is a registry's name."""
-    from engine.data import DATASETS
-    from engine.optim import OPTIMIZERS
-    from engine.training import MODEL_KINDS
-
     batch = {"anyOf": [{"const": "full"}, POS_INT],
              "description": "Batch regime: 'full' (gradient descent), 1 (single example) or B."}
-    return {"datasets": _named_kinds(sorted(DATASETS)),
-            "models": _named_kinds(sorted(MODEL_KINDS), min_properties=1),
-            "optimizers": _named_kinds(sorted(OPTIMIZERS), {"batch": batch, **_hyperparameter_properties()},
+    return {"datasets": _named_kinds(sorted(registries.datasets())),
+            "models": _named_kinds(sorted(registries.model_kinds()), min_properties=1),
+            "optimizers": _named_kinds(sorted(registries.optimizers()), {"batch": batch, **_hyperparameter_properties()},
                                        min_properties=1)}
 
 

@@ -5,9 +5,10 @@ Two layers: the JSON Schema (structure, types) and the semantic checks a schema 
 that name quantities the claim computes).  Every defect becomes a ConfigProblem that names the
 key path and what was expected; `load_experiments` raises them all at once as a ConfigError.
 
-The registries (claims, models, data sets, optimizers, procedures) are imported by the checks
-that read them, when a file is checked: importing this module loads no model, claim or figure
-code (the CLI imports it for every command).
+The checks read the registries (claims, models, data sets, optimizers, procedures) through their
+light views (engine/config/registries.py), when a file is checked: neither importing this module
+(the CLI does, for every command) nor checking a file loads a model, a claim, autograd or
+matplotlib.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.config import matrix
+from engine.config import matrix, registries
 from engine.config.errors import ConfigError, ConfigProblem, did_you_mean, expected_one_of
 from engine.config.load import Positions, format_path, load_yaml
 from engine.config.schema import build_schema
@@ -141,9 +142,7 @@ def _not_one_of(path: tuple, name: str, what: str, known) -> ConfigProblem:
 
 def _hyperparameter(kind: str, name: str, path: tuple, problems: list):
     """The optimizer kind's declared hyperparameter `name`, or None (and a problem)."""
-    from engine.optim import OPTIMIZERS
-
-    hps = {h.name: h for h in OPTIMIZERS[kind].hyperparameters}
+    hps = {h.name: h for h in registries.optimizers()[kind].hyperparameters}
     if name not in hps:
         problems.append(_not_one_of(path, name, f"a hyperparameter of {kind}", hps))
     return hps.get(name)
@@ -160,21 +159,19 @@ def _semantic_problems(data: dict) -> list[ConfigProblem]:
 
 
 def _model_problems(models: dict) -> list[ConfigProblem]:
-    from engine.training import MODEL_KINDS
-
+    kinds = registries.model_kinds()
     return [_not_one_of(("models", name, "params", param), param,
-                        f"a parameter of model kind {model['kind']}", MODEL_KINDS[model["kind"]].params)
+                        f"a parameter of model kind {model['kind']}", kinds[model["kind"]].params)
             for name, model in models.items() for param in model.get("params", {})
-            if param not in MODEL_KINDS[model["kind"]].params]
+            if param not in kinds[model["kind"]].params]
 
 
 def _dataset_problems(datasets: dict) -> list[ConfigProblem]:
-    from engine.data import DATASETS
-
+    factories = registries.datasets()
     return [_not_one_of(("datasets", name, "params", param), param,
-                        f"a parameter of data set {ds['kind']}", DATASETS[ds["kind"]].params)
+                        f"a parameter of data set {ds['kind']}", factories[ds["kind"]].params)
             for name, ds in datasets.items() for param in ds.get("params", {})
-            if param not in DATASETS[ds["kind"]].params]
+            if param not in factories[ds["kind"]].params]
 
 
 def _optimizer_problems(optimizers: dict) -> list[ConfigProblem]:
@@ -219,14 +216,12 @@ def _study_name_problems(base: tuple, study: dict, data: dict) -> list[ConfigPro
 def _study_data_problems(base: tuple, study: dict, models: dict, datasets: dict) -> list[ConfigProblem]:
     """Each model of the study against its data set: networks need one of a kind they accept,
     analytic objectives take none."""
-    from engine.data import DATASETS
-    from engine.training import MODEL_KINDS
-
+    kinds, data_kinds = registries.model_kinds(), registries.datasets()
     problems: list[ConfigProblem] = []
     for i, m in enumerate(study["models"]):
         if m not in models:
             continue
-        accepts = MODEL_KINDS[models[m]["kind"]].accepts
+        accepts = kinds[models[m]["kind"]].accepts
         ds = datasets.get(study.get("dataset"))
         if accepts and "dataset" not in study:
             problems.append(ConfigProblem(format_path(base), (
@@ -235,22 +230,21 @@ def _study_data_problems(base: tuple, study: dict, models: dict, datasets: dict)
         elif not accepts and "dataset" in study:
             problems.append(ConfigProblem(format_path(base + ("dataset",)), (
                 f"model '{m}' (kind {models[m]['kind']}) is an analytic objective and takes no data set.")))
-        elif ds is not None and DATASETS[ds["kind"]].kind not in accepts:
+        elif ds is not None and data_kinds[ds["kind"]].kind not in accepts:
             problems.append(ConfigProblem(format_path(base + ("models", i)), (
                 f"model '{m}' (kind {models[m]['kind']}) accepts {' or '.join(sorted(accepts))} data, "
-                f"but data set '{study['dataset']}' is {DATASETS[ds['kind']].kind} data.")))
+                f"but data set '{study['dataset']}' is {data_kinds[ds['kind']].kind} data.")))
     problems += _until_problems(base, study, models)
     return problems
 
 
 def _until_problems(base: tuple, study: dict, models: dict) -> list[ConfigProblem]:
-    from engine.training import MODEL_KINDS
-
+    kinds = registries.model_kinds()
     problems: list[ConfigProblem] = []
     budget = study.get("budget")
     for rule, needs_data in (("grad_norm", False), ("train_loss_change", True)):
         wrong = [m for m in study.get("models", []) if m in models and rule in (budget or {}).get("until", {})
-                 and bool(MODEL_KINDS[models[m]["kind"]].accepts) != needs_data]
+                 and bool(kinds[models[m]["kind"]].accepts) != needs_data]
         if wrong:
             problems.append(ConfigProblem(format_path(base + ("budget", "until", rule)), (
                 f"until.{rule} applies to {'networks' if needs_data else 'analytic objectives'} only, "
@@ -260,10 +254,8 @@ def _until_problems(base: tuple, study: dict, models: dict) -> list[ConfigProble
 
 def _study_procedure_problems(base: tuple, study: dict) -> list[ConfigProblem]:
     """The procedure's parameters, and the optimizers and budget it does or does not need."""
-    from engine.procedures import PROCEDURES
-
     problems: list[ConfigProblem] = []
-    procedure = PROCEDURES.get((study.get("procedure") or {}).get("kind"))
+    procedure = registries.procedures().get((study.get("procedure") or {}).get("kind"))
     if procedure is not None:
         for param in study["procedure"].get("params") or {}:
             if param not in procedure.params:
@@ -347,31 +339,29 @@ def _study_grid_problems(base: tuple, study: dict, optimizers: dict) -> list[Con
 
 
 def _study_vary_problems(base: tuple, study: dict, models: dict) -> list[ConfigProblem]:
-    from engine.training import MODEL_KINDS
-
+    kinds = registries.model_kinds()
     problems: list[ConfigProblem] = []
     for param, spec in (study.get("vary") or {}).items():
         _check_values(spec, base + ("vary", param), problems)
         for m in study["models"]:
-            if m in models and param not in MODEL_KINDS[models[m]["kind"]].params:
+            if m in models and param not in kinds[models[m]["kind"]].params:
                 problems.append(ConfigProblem(format_path(base + ("vary", param)), (
                     f"'{param}' is not a parameter of model '{m}' (kind {models[m]['kind']}); expected one of: "
-                    f"{', '.join(MODEL_KINDS[models[m]['kind']].params)}.")))
+                    f"{', '.join(kinds[models[m]['kind']].params)}.")))
     return problems
 
 
 def _claim_problems(claims: dict, studies: dict) -> list[ConfigProblem]:
     """Each criterion names a quantity its claim computes, one test, and a premise among the
     claim's other criteria."""
-    from engine.claims import CLAIMS
-
     problems: list[ConfigProblem] = []
     for cname, claim in claims.items():
-        own = CLAIMS[cname].studies(studies)
-        known = CLAIMS[cname].quantities
+        declared = registries.claims()[cname]
+        own = declared.studies(studies)
+        known = declared.quantities
         for i, crit in enumerate(claim["criterion"]):
             path = ("claims", cname, "criterion", i)
-            if not CLAIMS[cname].knows(crit["quantity"], own):
+            if not declared.knows(crit["quantity"], own):
                 hint = (expected_one_of(f"quantity of {cname}", crit["quantity"], known) if known else
                         f"unknown quantity '{crit['quantity']}' of {cname}; expected '<study>.<final metric>' "
                         f"with a study that serves this claim: {', '.join(own) or '(none)'}.")

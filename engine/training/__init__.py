@@ -1,7 +1,8 @@
 """How each kind of model trains, and which module defines it (the root of its runs' code keys).
 
-MODEL_KINDS is the registry the config validator, the planner and the workers share: adding a
-model kind is one entry here (plus its module and tests).
+MODEL_KINDS is the registry the planner and the workers share (the config validator reads the
+same entries from the source, engine/config/registries.py): adding a model kind is a module in
+engine/models or engine/objectives and its entry in that package's registry (plus its tests).
 """
 from __future__ import annotations
 
