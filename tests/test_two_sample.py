@@ -8,11 +8,12 @@ import math
 import numpy as np
 import pytest
 from scipy import stats
-from scipy.spatial.distance import pdist
+from scipy.spatial.distance import cdist, pdist
 from sklearn.neighbors import KNeighborsClassifier
 
+from engine.analysis import two_sample
 from engine.analysis.two_sample import (N_PERMUTATIONS, c2st_accuracy, knn_neighbours, mmd2,
-                                        mmd_permutation_test, real_bandwidth)
+                                        mmd_permutation_test, real_bandwidth, squared_distances)
 
 
 def loop_mmd2(a, b, sigma):
@@ -32,6 +33,33 @@ def test_mmd2_matches_a_double_loop_over_its_definition():
         np.testing.assert_allclose(mmd2(a, b, sigma), [loop_mmd2(a[i], b[i], sigma) for i in range(2)], rtol=1e-12)
         stat, _ = mmd_permutation_test(a[0], b[0], sigma, np.random.default_rng(1), n_permutations=10)
         assert stat == pytest.approx(loop_mmd2(a[0], b[0], sigma), rel=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_squared_distances_match_scipys_cdist(dtype):
+    rng = np.random.default_rng(4)
+    a, b = (rng.normal(size=(3, n, 5)).astype(dtype) for n in (7, 9))
+    out = np.empty((3, 7, 9), dtype)
+    assert squared_distances(a, b, out) is out
+    for i in range(3):
+        np.testing.assert_allclose(out[i], cdist(a[i], b[i], "sqeuclidean"), rtol=1e-5 if dtype == np.float32 else 1e-12,
+                                   atol=1e-5 if dtype == np.float32 else 1e-12)
+        itself = squared_distances(a, a)[i]
+        assert np.all(itself >= 0) and np.allclose(np.diag(itself), 0, atol=1e-5)
+
+
+def test_mmd2_in_blocks_of_members_matches_the_double_loop_and_one_block_bit_for_bit(monkeypatch):
+    """A GAN's evaluation: one real sample shared by every member (a broadcast), K generated ones.
+    Blocks of one or two members give each member's double-loop value, and the same bits as one
+    block of all five."""
+    rng = np.random.default_rng(5)
+    real = np.broadcast_to(rng.normal(size=(25, 2)), (5, 25, 2))
+    fake = rng.normal(0.3, 1.1, size=(5, 18, 2))
+    whole = mmd2(real, fake, 0.7)
+    monkeypatch.setattr(two_sample, "BLOCK_VALUES", 2 * 18 * 18)
+    blocked = mmd2(real, fake, 0.7)
+    np.testing.assert_allclose(blocked, [loop_mmd2(real[i], fake[i], 0.7) for i in range(5)], rtol=1e-12, atol=1e-15)
+    assert np.array_equal(blocked, whole)
 
 
 def test_default_bandwidth_is_the_median_distance_between_real_samples_only():
