@@ -13,7 +13,7 @@ from pathlib import Path
 from engine.config.errors import ConfigError, ConfigProblem, did_you_mean
 from engine.config.validate import DEFAULT_FILE, DEFAULT_PROFILE, load_experiments
 from engine.plan import (FILTER_FIELDS, Run, count_runs, expand_with_waiting, expected_finals, group_key,
-                         group_runs, parse_filter, select)
+                         group_runs, parse_filter, prefetch_sizes, select)
 from engine.record import Record
 from engine.store import DEFAULT_STORE, ResultStore, StoreBusy, StoreUnwritable
 from engine.tuning import final_seeds
@@ -312,14 +312,8 @@ def _duration(seconds: float) -> str:
 
 def _run_locked(args, exp, runs, waiting, store, make_executor) -> int:
     todo = [r for r in runs if args.force or not store.is_finished(r.key)]
-    retried = sum(1 for r in todo if store.get(r.key) is not None)
-    print(f"plan: {len(runs)} runs — {len(runs) - len(todo)} already in {args.store}, {len(todo)} to train "
-          f"in {len(group_runs(todo))} groups with {args.jobs} worker(s)"
-          + (f" ({retried} of them failed before and are retried)" if retried and not args.force else "")
-          + (f"; the final seeds of {len(waiting)} tuned cells follow their grids." if waiting else "."),
-          file=sys.stderr)
-    _report_corrupt(store)
     if not todo:
+        _print_run_plan(args, runs, todo, waiting, store)
         return 0
     tally = _Tally()
     try:
@@ -328,6 +322,9 @@ def _run_locked(args, exp, runs, waiting, store, make_executor) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     with pool as executor:
+        # The workers load the data sets and size the models while they start (plan.prefetch_sizes).
+        prefetch_sizes(executor.submit, todo)
+        _print_run_plan(args, runs, todo, waiting, store)
         try:
             _train(executor, todo, waiting, args, exp, store, tally)
         except KeyboardInterrupt:
@@ -349,6 +346,16 @@ def _run_locked(args, exp, runs, waiting, store, make_executor) -> int:
         print(f"  … and {len(tally.failures) - 10} more (python -m engine status)", file=sys.stderr)
     _still_missing(args, store)
     return 1 if tally.failures else 0
+
+
+def _print_run_plan(args, runs, todo, waiting, store) -> None:
+    retried = sum(1 for r in todo if store.get(r.key) is not None)
+    print(f"plan: {len(runs)} runs — {len(runs) - len(todo)} already in {args.store}, {len(todo)} to train "
+          f"in {len(group_runs(todo))} groups with {args.jobs} worker(s)"
+          + (f" ({retried} of them failed before and are retried)" if retried and not args.force else "")
+          + (f"; the final seeds of {len(waiting)} tuned cells follow their grids." if waiting else "."),
+          file=sys.stderr)
+    _report_corrupt(store)
 
 
 def _still_missing(args, store: ResultStore) -> None:
