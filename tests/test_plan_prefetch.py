@@ -63,3 +63,24 @@ def test_one_task_per_data_set_and_none_for_known_sizes(runs, monkeypatch):
     submitted.clear()
     plan.prefetch_sizes(submit, runs)
     assert submitted == []
+
+
+def test_run_report_gets_the_plan_that_training_left(tmp_path, cli, monkeypatch):
+    """`run --report` hands the report the plan it expanded after training (the tuned cells' final
+    seeds included) instead of letting it expand the file again; with --only, none."""
+    import engine.report.assemble as assemble
+    from engine.plan import expand_with_waiting
+    from engine.store import ResultStore
+
+    plans = []
+    monkeypatch.setattr(assemble, "build_report", lambda exp, store, out, plan=None, **kw: plans.append(
+        plan) or {"missing": [], "written": {}})
+    nn, store = ROOT / "tests" / "data" / "tiny_nn.yaml", tmp_path / "s"
+    code, _, err = cli("run", nn, "--store", store, "--jobs", "1", "--report", "--out", tmp_path / "r")
+    assert code == 0, err
+    runs, waiting = plans.pop()
+    fresh, still = expand_with_waiting(load_experiments(nn, "full"), ResultStore(store))
+    assert [r.key for r in runs] == [r.key for r in fresh] and len(runs) == 6 and waiting == still == []
+    code, _, err = cli("run", nn, "--store", store, "--jobs", "1", "--report", "--out", tmp_path / "r",
+                       "--only", "seed=0", "--force")
+    assert code == 0 and plans == [None], err
