@@ -13,7 +13,7 @@ from pathlib import Path
 from engine.config.errors import ConfigError, ConfigProblem, did_you_mean
 from engine.config.validate import DEFAULT_FILE, DEFAULT_PROFILE, load_experiments
 from engine.plan import (FILTER_FIELDS, Run, count_runs, expand_with_waiting, expected_finals, group_key,
-                         group_runs, parse_filter, select)
+                         group_runs, parse_filter, prefetch_sizes, select)
 from engine.record import Record
 from engine.store import DEFAULT_STORE, ResultStore, StoreBusy, StoreUnwritable
 from engine.tuning import final_seeds
@@ -136,15 +136,11 @@ def _planned_counts(exp, terms) -> dict[str, int]:
     return count_runs(dataclasses.replace(exp, data={**exp.data, "studies": cut}))
 
 
-def _selected(args, store=None):
-    exp, runs, _ = _selected_with_waiting(args, store)
-    return exp, runs
-
-
-def _selected_with_waiting(args, store=None):
+def _selected_with_waiting(args, store=None, loaded=None):
     """The file, the runs that --only selects, and the tuned cells whose final seeds still wait.
-    Only the studies the selection reaches are expanded."""
-    exp, counts = _load(args)
+    Only the studies the selection reaches are expanded.  `loaded`: what ``_load(args)`` gave
+    earlier in this command, not read and checked again."""
+    exp, counts = loaded or _load(args)
     terms = _terms(args)
     runs, waiting = expand_with_waiting(exp, store, {s for s, n in counts.items() if n} if terms else None)
     chosen = select(runs, terms)
@@ -245,7 +241,8 @@ def cmd_run(args) -> int:
     if args.scheduler and args.executor != "dask":
         raise UsageError("--scheduler needs --executor dask.")
     store = _store(args)
-    exp, runs, waiting = _selected_with_waiting(args, store)
+    loaded = _load(args)
+    exp, runs, waiting = _selected_with_waiting(args, store, loaded)
     if args.dry_run:
         _print_plan(args, exp, runs, waiting, store)
         return 0
@@ -253,13 +250,15 @@ def cmd_run(args) -> int:
     unchanged = not (args.only or args.force or waiting) and all(store.is_finished(r.key) for r in runs)
     try:
         with store.lock():
-            status = _run_locked(args, exp, runs, waiting, store, make_executor)
+            status, after = _run_locked(args, loaded, runs, waiting, store, make_executor)
             store.save_index()
     except (StoreBusy, StoreUnwritable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if args.report and status != 130:
-        return _report(args, exp, store, (runs, waiting) if unchanged else None) or status
+        # The whole plan as training left it (no selection): the report need not expand it again.
+        plan = (runs, waiting) if unchanged else None if args.only else after
+        return _report(args, exp, store, plan) or status
     return status
 
 
@@ -310,36 +309,36 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
-def _run_locked(args, exp, runs, waiting, store, make_executor) -> int:
+def _run_locked(args, loaded, runs, waiting, store, make_executor) -> tuple[int, tuple | None]:
+    """The exit status, and the selection's plan (runs, waiting cells) once training is over
+    (None when nothing trained)."""
+    exp = loaded[0]
     todo = [r for r in runs if args.force or not store.is_finished(r.key)]
-    retried = sum(1 for r in todo if store.get(r.key) is not None)
-    print(f"plan: {len(runs)} runs — {len(runs) - len(todo)} already in {args.store}, {len(todo)} to train "
-          f"in {len(group_runs(todo))} groups with {args.jobs} worker(s)"
-          + (f" ({retried} of them failed before and are retried)" if retried and not args.force else "")
-          + (f"; the final seeds of {len(waiting)} tuned cells follow their grids." if waiting else "."),
-          file=sys.stderr)
-    _report_corrupt(store)
     if not todo:
-        return 0
+        _print_run_plan(args, runs, todo, waiting, store)
+        return 0, None
     tally = _Tally()
     try:
         pool = make_executor(args.jobs, args.executor, args.scheduler)
     except (RuntimeError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 1, None
     with pool as executor:
+        # The workers load the data sets and size the models while they start (plan.prefetch_sizes).
+        prefetch_sizes(executor.submit, todo)
+        _print_run_plan(args, runs, todo, waiting, store)
         try:
             _train(executor, todo, waiting, args, exp, store, tally)
         except KeyboardInterrupt:
             executor.shutdown(wait=False, cancel_futures=True)
             print(f"\ninterrupted: {sum(tally.statuses.values())} finished runs are saved in {args.store}; "
                   "run the same command again to train only what is missing.", file=sys.stderr)
-            return 130
+            return 130, None
         except StoreUnwritable as exc:
             executor.shutdown(wait=False, cancel_futures=True)
             print(f"\nerror: {exc}. The {sum(tally.statuses.values())} runs stored before are intact; "
                   "free space (or fix the permissions) and run the same command again.", file=sys.stderr)
-            return 1
+            return 1, None
     s = tally.statuses
     print(f"trained {sum(s.values())} runs: ok {s['ok']}, diverged {s['diverged']}, failed {s['failed']}.",
           file=sys.stderr)
@@ -347,16 +346,28 @@ def _run_locked(args, exp, runs, waiting, store, make_executor) -> int:
         print(f"  failed: {line}", file=sys.stderr)
     if len(tally.failures) > 10:
         print(f"  … and {len(tally.failures) - 10} more (python -m engine status)", file=sys.stderr)
-    _still_missing(args, store)
-    return 1 if tally.failures else 0
+    after = _still_missing(args, store, loaded)
+    return (1 if tally.failures else 0), after
 
 
-def _still_missing(args, store: ResultStore) -> None:
-    """Name the studies the selection still lacks (failed runs, or seeds a failed grid never chose)."""
-    _, runs = _selected(args, store)
+def _print_run_plan(args, runs, todo, waiting, store) -> None:
+    retried = sum(1 for r in todo if store.get(r.key) is not None)
+    print(f"plan: {len(runs)} runs — {len(runs) - len(todo)} already in {args.store}, {len(todo)} to train "
+          f"in {len(group_runs(todo))} groups with {args.jobs} worker(s)"
+          + (f" ({retried} of them failed before and are retried)" if retried and not args.force else "")
+          + (f"; the final seeds of {len(waiting)} tuned cells follow their grids." if waiting else "."),
+          file=sys.stderr)
+    _report_corrupt(store)
+
+
+def _still_missing(args, store: ResultStore, loaded) -> tuple[list, list]:
+    """Name the studies the selection still lacks (failed runs, or seeds a failed grid never chose);
+    return the selection's plan as it is now (runs, waiting cells)."""
+    _, runs, waiting = _selected_with_waiting(args, store, loaded)
     lacking = Counter(r.spec["study"] for r in runs if not store.is_finished(r.key))
     if lacking:
         print("still missing: " + ", ".join(f"{s} ({n})" for s, n in sorted(lacking.items())), file=sys.stderr)
+    return runs, waiting
 
 
 class _Tally:

@@ -338,8 +338,39 @@ class _Size:
     macs: int      # multiply-adds of one forward pass per example
 
 
-@lru_cache(maxsize=None)
+# (model JSON, data set JSON) → its _Size, for this process; `prefetch_sizes` fills it from the workers.
+_SIZES: dict[tuple[str, str], _Size] = {}
+
+
 def _model_size(model_json: str, dataset_json: str) -> _Size:
+    pair = (model_json, dataset_json)
+    if pair not in _SIZES:
+        _SIZES[pair] = _measure_size(model_json, dataset_json)
+    return _SIZES[pair]
+
+
+def measure_sizes(pairs: list[tuple[str, str]]) -> list[_Size]:
+    """The sizes of (model JSON, data set JSON) pairs, computed in this process (a worker's, when
+    `prefetch_sizes` submits it): it loads their data sets, which its later groups then reuse."""
+    return [_measure_size(*pair) for pair in pairs]
+
+
+def prefetch_sizes(submit, runs: list[Run]) -> None:
+    """Compute in the workers the sizes that grouping and cost estimates need, one task per data
+    set: `submit(fn, arg)` is an executor's.  Measuring a size loads its data set (generating
+    MNIST-1D takes seconds); done in the client, it would run before any worker starts and again
+    in each worker that trains on the set, while a worker's load is one its groups reuse."""
+    needed = {(canonical(r.spec["model"]), canonical(r.spec["dataset"])) for r in runs
+              if r.spec["dataset"] is not None and r.spec.get("procedure") is None}
+    by_dataset: dict[str, list[tuple[str, str]]] = {}
+    for pair in sorted(needed - _SIZES.keys()):
+        by_dataset.setdefault(pair[1], []).append(pair)
+    tasks = [(pairs, submit(measure_sizes, pairs)) for pairs in by_dataset.values()]
+    for pairs, task in tasks:
+        _SIZES.update(zip(pairs, task.result()))
+
+
+def _measure_size(model_json: str, dataset_json: str) -> _Size:
     """A layer's multiply-adds are its parameters times the positions it applies them at (all but
     the last axis of its output: 1 for a dense layer, the output length for a convolution, the
     steps for a recurrence)."""
