@@ -29,21 +29,9 @@ import numpy as onp
 from engine.analysis.probes import probes
 
 from .base import Model, ModelFactory, in_unit_interval
-from .layers import (
-    Dense,
-    Flatten,
-    Reshape,
-    Sigmoid,
-    dense_stack,
-    layer_table,
-    mean,
-    namespace,
-    serial,
-    sigmoid,
-    stack_members,
-    subtree,
-)
-from .losses import bernoulli_nll, mean_squared_error, mean_squared_error_vjp
+from .layers import Dense, Flatten, Reshape, Sigmoid, dense_stack, layer_table, namespace, serial, stack_members, subtree
+from .losses import bernoulli_nll, mean_squared_error
+from .ops import mean, sigmoid
 
 INPUTS = frozenset({"image", "signal"})
 
@@ -87,14 +75,6 @@ def _autoencoder(kind, info, hidden, code, activation, output):
     def loss(params, batch):
         return mean_squared_error(decode(params, encode(params, batch["x"])), batch["x"])
 
-    def loss_and_gradient(params, batch):
-        code, encoder_pullback = enc.vjp(subtree(params, "enc."), batch["x"])
-        reconstruction, decoder_pullback = dec.vjp(subtree(params, "dec."), code)
-        value, g = mean_squared_error_vjp(reconstruction, batch["x"])
-        g, dec_grads = decoder_pullback(g, True)
-        enc_grads = encoder_pullback(g, False)[1]
-        return value, {**namespace(enc_grads, "enc."), **namespace(dec_grads, "dec.")}
-
     def metrics(params, batch):
         mse = loss(params, batch)
         return {"loss": mse, "mse": mse}
@@ -112,7 +92,7 @@ def _autoencoder(kind, info, hidden, code, activation, output):
         kind=kind,
         init=lambda rngs: stack_members([init_one(rng) for rng in rngs]),
         loss=loss,
-        loss_and_gradient=loss_and_gradient if enc.vjp is not None and dec.vjp is not None else None,
+        tape=True,
         metrics=metrics,
         layers=table,
         n_params=sum(row["n_params"] for row in table),
