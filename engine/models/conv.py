@@ -78,7 +78,7 @@ def _im2col(x, kernel, stride, padding):
     return windows.reshape(x.shape[:lead] + out + (-1,))
 
 
-def col2im(cols, x_shape, kernel, stride, padding):
+def _col2im(cols, x_shape, kernel, stride, padding):
     """Adjoint of im2col: add each window's row back onto the input position it was cut from."""
     d = len(kernel)
     lead = len(x_shape) - d - 1
@@ -95,8 +95,10 @@ def col2im(cols, x_shape, kernel, stride, padding):
     return xp[(Ellipsis,) + tuple(slice(p, p + n) for p, n in zip(padding, spatial)) + (slice(None),)]
 
 
-# im2col is linear, so its backward pass is its adjoint.
+# Both maps are linear and adjoint to each other, so each one's backward pass is the other (as
+# ops, so that autograd can differentiate a backward pass again: second order works here).
 im2col = Op(_im2col, lambda g, cols, args, argnums: (col2im(g, args[0].shape, *args[1:]),))
+col2im = Op(_col2im, lambda g, x, args, argnums: (im2col(g, *args[2:]),))
 
 
 def kernel_matrix(w, d):

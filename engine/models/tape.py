@@ -26,7 +26,7 @@ differentiable once (no Hessians through it).
 from typing import Callable
 
 import numpy as onp
-from autograd.extend import defvjp_argnums, primitive
+from autograd.extend import Box, defvjp_argnums, primitive
 
 
 class Tracked:
@@ -63,10 +63,14 @@ class Op:
         self.__name__, self.__doc__ = forward.__name__, forward.__doc__
 
     def __call__(self, *args):
+        traced = False
         for arg in args:
             if type(arg) is Tracked:
                 return arg.tape.record(self, args)
-        return self.primitive(*args)
+            traced = traced or isinstance(arg, Box)
+        # plain arrays skip the primitive's own search for boxes (a single-example step calls
+        # ops on data, and evaluations call them on parameters, many times)
+        return self.primitive(*args) if traced else self.forward(*args)
 
 
 class Tape:
@@ -78,22 +82,26 @@ class Tape:
         self.entries = []
 
     def record(self, op: Op, args: tuple) -> Tracked:
-        values = tuple(a.value if type(a) is Tracked else a for a in args)
+        values, argnums = list(args), []
+        for i, arg in enumerate(args):
+            if type(arg) is Tracked:
+                values[i] = arg.value
+                argnums.append(i)
         out = Tracked(op.forward(*values), self)
-        self.entries.append((op, out, args, values))
+        self.entries.append((op, out, args, values, argnums))
         return out
 
     def backward(self, end: Tracked, g) -> dict:
         """∂(g · end)/∂v for every tracked v that ``end`` depends on: {Tracked: gradient}."""
         grads = {end: g}
-        for op, out, args, values in reversed(self.entries):
+        for op, out, args, values, argnums in reversed(self.entries):
             g = grads.pop(out, None)
             if g is None:   # the output does not reach the end
                 continue
-            argnums = tuple(i for i, a in enumerate(args) if type(a) is Tracked)
             for i, gi in zip(argnums, op.backward(g, out.value, values, argnums)):
+                arg = args[i]
                 # a value used twice receives the sum of its gradients
-                grads[args[i]] = gi if args[i] not in grads else grads[args[i]] + gi
+                grads[arg] = gi if arg not in grads else grads[arg] + gi
         return grads
 
 
