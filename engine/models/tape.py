@@ -30,21 +30,23 @@ from autograd.extend import Box, defvjp_argnums, primitive
 
 
 class Tracked:
-    """A value recorded on a tape: it offers its shape, size, dtype and ndim and nothing else."""
+    """A value recorded on a tape: it offers its shape, size, dtype and ndim and nothing else.
+    Its array is ``_value``, where autograd's boxes keep theirs (code that inspects a traced
+    value, such as a test recording what a loss saw, reads both alike)."""
 
-    __slots__ = ("value", "tape")
+    __slots__ = ("_value", "tape")
     __array_ufunc__ = None   # ufuncs (np.exp, ndarray + Tracked, ...) raise TypeError
 
     def __init__(self, value, tape):
-        self.value, self.tape = value, tape
+        self._value, self.tape = value, tape
 
     def __array__(self, *args, **kwargs):
         raise TypeError("a tracked value enters only ops (engine/models/tape.py), not NumPy")
 
-    shape = property(lambda self: self.value.shape)
-    size = property(lambda self: self.value.size)
-    dtype = property(lambda self: self.value.dtype)
-    ndim = property(lambda self: self.value.ndim)
+    shape = property(lambda self: self._value.shape)
+    size = property(lambda self: self._value.size)
+    dtype = property(lambda self: self._value.dtype)
+    ndim = property(lambda self: self._value.ndim)
 
 
 class Op:
@@ -85,7 +87,7 @@ class Tape:
         values, argnums = list(args), []
         for i, arg in enumerate(args):
             if type(arg) is Tracked:
-                values[i] = arg.value
+                values[i] = arg._value
                 argnums.append(i)
         out = Tracked(op.forward(*values), self)
         self.entries.append((op, out, args, values, argnums))
@@ -98,7 +100,7 @@ class Tape:
             g = grads.pop(out, None)
             if g is None:   # the output does not reach the end
                 continue
-            for i, gi in zip(argnums, op.backward(g, out.value, values, argnums)):
+            for i, gi in zip(argnums, op.backward(g, out._value, values, argnums)):
                 arg = args[i]
                 # a value used twice receives the sum of its gradients
                 grads[arg] = gi if arg not in grads else grads[arg] + gi
@@ -114,5 +116,5 @@ def value_and_gradient(loss: Callable, arrays: dict) -> tuple:
     if type(end) is not Tracked:
         return end, {name: onp.zeros_like(value) for name, value in arrays.items()}
     grads = tape.backward(end, onp.ones(end.shape, end.dtype))
-    return end.value, {name: grads[leaf] if leaf in grads else onp.zeros_like(leaf.value)
+    return end._value, {name: grads[leaf] if leaf in grads else onp.zeros_like(leaf._value)
                        for name, leaf in leaves.items()}
