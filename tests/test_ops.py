@@ -12,7 +12,8 @@ from autograd.test_util import check_grads
 
 from engine.models.conv import col2im, im2col, kernel_matrix, kernels, window_max
 from engine.models.losses import mean_squared_error, one_hot, softmax_cross_entropy, softplus_mean
-from engine.models.ops import add, dense, mean, moveaxis, negative, reshape, sigmoid, softplus
+from engine.models.ops import (add, concatenate, dense, expand_dims, mean, moveaxis, negative, reshape, sigmoid, softplus,
+                               stack, take)
 from engine.models.tape import Op, Tape, Tracked, value_and_gradient
 
 rng = np.random.default_rng(7)
@@ -76,6 +77,12 @@ CASES = [
     ("mean-last", lambda x: mean(x, -2), lambda x: anp.mean(x, axis=-2), (normal(2, 3, 4, 5),), (0,)),
     ("add", add, lambda a, b: a + b, (normal(2, 3), normal(2, 3)), (0, 1)),
     ("negative", negative, lambda a: -a, (normal(2, 3),), (0,)),
+    ("concatenate", lambda a, b, c: concatenate(-1, a, b, c), lambda a, b, c: anp.concatenate([a, b, c], axis=-1),
+     (normal(2, 3, 4), normal(2, 3, 1), normal(2, 3, 2)), (0, 1, 2)),
+    ("stack", lambda a, b: stack(2, a, b), lambda a, b: anp.stack([a, b], axis=2), (normal(2, 3, 4), normal(2, 3, 4)),
+     (0, 1)),
+    ("take", lambda x: take(x, 2, 1), lambda x: x[:, 2], (normal(2, 4, 3, 5),), (0,)),
+    ("expand-dims", lambda x: expand_dims(x, 1), lambda x: anp.reshape(x, (2, 1, 5)), (normal(2, 5),), (0,)),
     ("im2col-1d", lambda x: im2col(x, (3,), (2,), (1,)), lambda x: reference_im2col(x, (3,), (2,), (1,)),
      (normal(2, 3, 9, 2),), (0,)),
     ("im2col-2d", lambda x: im2col(x, (2, 3), (1, 2), (2, 0)),

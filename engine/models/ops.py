@@ -143,3 +143,55 @@ def _negative(a):
 
 
 negative = Op(_negative, lambda g, y, args, argnums: (-g,))
+
+
+def _concatenate(axis, *arrays):
+    """[a₁, a₂, …] joined along ``axis`` (the axis comes first: the arrays are any number)."""
+    return onp.concatenate(arrays, axis=axis)
+
+
+def _concatenate_backward(g, y, args, argnums):
+    """Each piece receives its own slice of g."""
+    axis, arrays = args[0], args[1:]
+    pieces = onp.split(g, onp.cumsum([a.shape[axis] for a in arrays])[:-1], axis=axis)
+    return tuple(pieces[i - 1] for i in argnums)
+
+
+concatenate = Op(_concatenate, _concatenate_backward)
+
+
+def _stack(axis, *arrays):
+    """[a₁, a₂, …] stacked along a new axis ``axis`` (a recurrence's states over t)."""
+    return onp.stack(arrays, axis=axis)
+
+
+def _at(index, axis, ndim):
+    """The index that picks entry ``index`` of ``axis`` of an array with ndim axes."""
+    return (slice(None),) * (axis % ndim) + (index,)
+
+
+stack = Op(_stack, lambda g, y, args, argnums: tuple(g[_at(i - 1, args[0], g.ndim)] for i in argnums))
+
+
+def _take(x, index, axis):
+    """Entry ``index`` of ``axis`` (step t's own parameters of a recurrence without sharing)."""
+    return x[_at(index, axis, x.ndim)]
+
+
+def _take_backward(g, y, args, argnums):
+    """g at the entry taken, zeros elsewhere."""
+    x, index, axis = args
+    out = onp.zeros(x.shape, dtype=g.dtype)
+    out[_at(index, axis, x.ndim)] = g
+    return (out,)
+
+
+take = Op(_take, _take_backward)
+
+
+def _expand_dims(x, axis):
+    """x with a new axis of length 1 at ``axis`` (a bias as a row to stack under matrices)."""
+    return onp.expand_dims(x, axis)
+
+
+expand_dims = Op(_expand_dims, lambda g, y, args, argnums: (onp.reshape(g, args[0].shape),))

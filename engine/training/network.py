@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from autograd import make_vjp
+from autograd.extend import SparseObject, defvjp, primitive, vspace
 
 from engine.data import DATASETS
 from engine.models import MODELS, Player
@@ -50,11 +51,36 @@ def member_rngs(specs: list[dict], stream: int) -> list[np.random.Generator]:
     return [np.random.default_rng([s["seed"], stream]) for s in specs]
 
 
+@primitive
+def _columns(theta, start: int, stop: int, shape: tuple):
+    """Columns start:stop of θ (K, P) as the member-stacked array of ``shape`` they hold (a view)."""
+    return theta[:, start:stop].reshape((theta.shape[0],) + shape)
+
+
+def _columns_vjp(ans, theta, start, stop, shape):
+    """g added into columns start:stop of a (K, P) gradient, which autograd allocates once for all
+    the arrays cut from θ (autograd.extend's SparseObject): no zero matrix per array."""
+    space = vspace(theta)
+
+    def vjp(g):
+        def add_into(gradient):
+            gradient[:, start:stop] += g.reshape(len(g), -1)
+            return gradient
+        return SparseObject(space, add_into)
+
+    return vjp
+
+
+defvjp(_columns, _columns_vjp)
+
+
 class FlatBlock:
     """The parameters under one prefix, as the (K, P) matrix the optimizers step, and back.
 
-    ``unpack`` cuts the flat matrix into the model's arrays (views, no copies).  Gradients are
-    taken with respect to those arrays and joined into the (K, P) matrix the optimizer steps."""
+    ``unpack`` cuts the flat matrix into the model's arrays (views, no copies).  On the tape,
+    gradients are taken with respect to those arrays and joined into the (K, P) matrix the
+    optimizer steps; by autograd, with respect to θ, each array cut by one primitive whose
+    backward pass adds into its columns."""
 
     def __init__(self, params: dict, prefix: str):
         self.names = sorted(n for n in params if n.startswith(prefix))
@@ -65,10 +91,12 @@ class FlatBlock:
         k = params[self.names[0]].shape[0]
         return np.concatenate([params[n].reshape(k, -1) for n in self.names], axis=1)
 
-    def unpack(self, theta: np.ndarray) -> dict:
+    def unpack(self, theta: np.ndarray, cut=None) -> dict:
+        """θ's arrays, by ``cut(θ, start, stop, shape)`` (default: plain views)."""
         out, start, k = {}, 0, theta.shape[0]
         for name, shape, size in zip(self.names, self.shapes, self.sizes):
-            out[name] = theta[:, start:start + size].reshape((k,) + shape)
+            out[name] = (theta[:, start:start + size].reshape((k,) + shape) if cut is None
+                         else cut(theta, start, start + size, shape))
             start += size
         return out
 
@@ -77,13 +105,11 @@ class FlatBlock:
         which holds every member's gradient of its own loss (a parameter the loss does not
         read gets zeros).  ``tape``: the loss is written with ops only (``Model.tape``), and
         its gradient is taken on the tape (engine/models/tape.py); else by autograd."""
-        arrays = self.unpack(theta)
         if tape:
-            values, grads = value_and_gradient(loss, arrays)
-        else:
-            vjp, values = make_vjp(loss)(arrays)
-            grads = vjp(np.ones(np.shape(values), dtype=theta.dtype))
-        return values, self._joined(grads, theta)
+            values, grads = value_and_gradient(loss, self.unpack(theta))
+            return values, self._joined(grads, theta)
+        vjp, values = make_vjp(lambda t: loss(self.unpack(t, _columns)))(theta)
+        return values, vjp(np.ones(np.shape(values), dtype=theta.dtype))
 
     def _joined(self, grads: dict, theta: np.ndarray) -> np.ndarray:
         """The (K, P) matrix of the arrays' gradients, {name: gradient} for every array."""
