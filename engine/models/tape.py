@@ -116,5 +116,8 @@ def value_and_gradient(loss: Callable, arrays: dict) -> tuple:
     if type(end) is not Tracked:
         return end, {name: onp.zeros_like(value) for name, value in arrays.items()}
     grads = tape.backward(end, onp.ones(end.shape, end.dtype))
+    # The tape and its values refer to each other: emptied, they (and every intermediate array)
+    # are freed now rather than at the next collection of cycles, and memory is reused warm.
+    tape.entries.clear()
     return end._value, {name: grads[leaf] if leaf in grads else onp.zeros_like(leaf._value)
                        for name, leaf in leaves.items()}
