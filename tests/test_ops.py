@@ -11,7 +11,7 @@ from autograd import grad
 from autograd.test_util import check_grads
 
 from engine.models.conv import col2im, im2col, kernel_matrix, kernels, window_max
-from engine.models.losses import mean_squared_error, one_hot, softmax_cross_entropy, softplus_mean
+from engine.models.losses import mean_squared_error, one_hot, softmax, softmax_cross_entropy, softplus_mean
 from engine.models.ops import (add, concatenate, dense, expand_dims, mean, moveaxis, negative, reshape, sigmoid, softplus,
                                stack, take)
 from engine.models.tape import Op, Tape, Tracked, value_and_gradient
@@ -95,6 +95,8 @@ CASES = [
      (3 * normal(3, 4, 6),), (0,)),
     ("cross-entropy-sequence", lambda z: softmax_cross_entropy(z, Y3), lambda z: reference_cross_entropy(z, Y3),
      (3 * normal(2, 3, 5, 6),), (0,)),
+    ("softmax", softmax, lambda z: anp.exp(z) / anp.sum(anp.exp(z), axis=-1, keepdims=True),
+     (2 * normal(2, 3, 5),), (0,)),
     ("mse", mean_squared_error, lambda r, x: anp.mean((r - x) ** 2, axis=(1, 2, 3)),
      (normal(2, 3, 4, 2), normal(2, 3, 4, 2)), (0, 1)),
     *[(f"softplus-mean{sign:+d}", lambda z, sign=sign: softplus_mean(z, sign),

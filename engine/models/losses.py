@@ -5,7 +5,6 @@ steps of a delayed-recall sequence) and is left out of both the mean and the acc
 """
 import autograd.numpy as np
 import numpy as onp
-from autograd.tracer import getval
 
 from .ops import softplus
 from .tape import Op
@@ -27,13 +26,19 @@ def one_hot(y, n, dtype):
     return (onp.asarray(y)[..., None] == onp.arange(n)).astype(dtype)
 
 
-def logsumexp(logits, axis=-1, keepdims=False):
-    """log Σ exp, shifted by the (untraced) maximum for stability: the shift cancels in the
-    gradient, so it needs no derivative.  autograd's own logsumexp calls SciPy's, which costs
-    ≈ 140 µs a call here and dominates single-example SGD."""
-    shift = onp.max(getval(logits), axis=axis, keepdims=True)
-    out = np.log(np.sum(np.exp(logits - shift), axis=axis, keepdims=True)) + shift
-    return out if keepdims else np.squeeze(out, axis=axis)
+def _softmax(logits):
+    """p = exp(o − max o) / Σ exp(o − max o) over the last axis (the shift cancels)."""
+    p = onp.exp(logits - logits.max(axis=-1, keepdims=True))
+    p /= p.sum(axis=-1, keepdims=True)
+    return p
+
+
+def _softmax_backward(g, p, args, argnums):
+    """∂L/∂o = p ⊙ (g − Σ_j g_j p_j)."""
+    return (p * (g - (g * p).sum(axis=-1, keepdims=True)),)
+
+
+softmax = Op(_softmax, _softmax_backward)
 
 
 def _softmax_cross_entropy(logits, y):
@@ -57,8 +62,7 @@ def _softmax_cross_entropy_backward(g, ans, args, argnums):
     weights = _has_target(y, logits.dtype)
     axes = tuple(range(1, weights.ndim))
     scale = weights / weights.sum(axis=axes).reshape((-1,) + (1,) * (weights.ndim - 1))
-    p = onp.exp(logits - logits.max(axis=-1, keepdims=True))
-    p /= p.sum(axis=-1, keepdims=True)
+    p = _softmax(logits)
     p -= one_hot(y, logits.shape[-1], p.dtype)
     p *= (scale * onp.reshape(g, (-1,) + (1,) * (scale.ndim - 1)))[..., None]
     return (p,)
@@ -72,8 +76,6 @@ def accuracy(logits, y):
     return per_member_mean(hits, _has_target(y))
 
 
-def softmax(logits):
-    return np.exp(logits - logsumexp(logits, axis=-1, keepdims=True))
 
 
 def _mean_squared_error(prediction, target):
