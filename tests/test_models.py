@@ -98,7 +98,7 @@ def test_loss_gradients(case):
 # Models trained on the tape (Model.tape), and cases that add two 2-D convolutions (an image's input
 # gradient through a convolution), 1-D average pooling and a recurrence without sharing; every case
 # also runs at one example and with one member.
-TAPED = {"logistic", "mlp", "cnn", "autoencoder", "linear_autoencoder", "gan", "rnn_hh", "rnn_oh", "rnn_last"}
+TAPED = {"logistic", "mlp", "cnn", "autoencoder", "linear_autoencoder", "vae", "gan", "rnn_hh", "rnn_oh", "rnn_last"}
 TAPE_CASES = [case for case in CASES if case[0] in TAPED] + [
     ("cnn", info("image", (2, 6, 5), 3), {"conv": [[3, 3, 1, 1], [2, 3, 2, 0]], "hidden": (4,), "activation": "tanh"}),
     ("cnn", info("signal", (1, 12), 3), {"conv": [[3, 5, 2, 1]], "pool": "avg"}),

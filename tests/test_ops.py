@@ -11,9 +11,10 @@ from autograd import grad
 from autograd.test_util import check_grads
 
 from engine.models.conv import col2im, im2col, kernel_matrix, kernels, window_max
-from engine.models.losses import mean_squared_error, one_hot, softmax, softmax_cross_entropy, softplus_mean
-from engine.models.ops import (add, concatenate, dense, expand_dims, mean, moveaxis, negative, reshape, sigmoid, softplus,
-                               stack, take)
+from engine.models.losses import (bernoulli_nll, gaussian_kl, mean_squared_error, one_hot, softmax, softmax_cross_entropy,
+                                  softplus_mean)
+from engine.models.ops import (add, concatenate, dense, expand_dims, mean, moveaxis, negative, reparameterise, reshape,
+                               sigmoid, stack, take)
 from engine.models.tape import Op, Tape, Tracked, value_and_gradient
 
 rng = np.random.default_rng(7)
@@ -71,7 +72,6 @@ CASES = [
     ("moveaxis", lambda x: moveaxis(x, 2, -1), lambda x: anp.moveaxis(x, 2, -1), (normal(2, 3, 4, 5),), (0,)),
     ("moveaxis-back", lambda x: moveaxis(x, -1, 2), lambda x: anp.moveaxis(x, -1, 2), (normal(2, 3, 4, 5, 6),), (0,)),
     ("sigmoid", sigmoid, lambda x: 1.0 / (1.0 + anp.exp(-x)), (3 * normal(2, 3, 4),), (0,)),
-    ("softplus", softplus, lambda x: anp.log(1.0 + anp.exp(x)), (3 * normal(2, 3, 4),), (0,)),
     ("mean-1", lambda x: mean(x, 1), lambda x: anp.mean(x, axis=1), (normal(2, 3, 4),), (0,)),
     ("mean-axes", lambda x: mean(x, (1, 2)), lambda x: anp.mean(x, axis=(1, 2)), (normal(2, 3, 4),), (0,)),
     ("mean-last", lambda x: mean(x, -2), lambda x: anp.mean(x, axis=-2), (normal(2, 3, 4, 5),), (0,)),
@@ -97,6 +97,12 @@ CASES = [
      (3 * normal(2, 3, 5, 6),), (0,)),
     ("softmax", softmax, lambda z: anp.exp(z) / anp.sum(anp.exp(z), axis=-1, keepdims=True),
      (2 * normal(2, 3, 5),), (0,)),
+    ("bernoulli-nll", bernoulli_nll, lambda o, x: anp.sum(anp.reshape(anp.log(1.0 + anp.exp(o)) - x * o, (2, 3, -1)), axis=-1),
+     (3 * normal(2, 3, 2, 4), rng.uniform(size=(2, 3, 2, 4))), (0, 1)),
+    ("gaussian-kl", gaussian_kl,
+     lambda s: 0.5 * anp.sum(s[..., :3] ** 2 + anp.exp(s[..., 3:]) - 1.0 - s[..., 3:], axis=-1), (normal(2, 4, 6),), (0,)),
+    ("reparameterise", reparameterise, lambda s, e: s[..., :3] + anp.sqrt(anp.exp(s[..., 3:])) * e,
+     (normal(2, 4, 6), normal(2, 4, 3)), (0, 1)),
     ("mse", mean_squared_error, lambda r, x: anp.mean((r - x) ** 2, axis=(1, 2, 3)),
      (normal(2, 3, 4, 2), normal(2, 3, 4, 2)), (0, 1)),
     *[(f"softplus-mean{sign:+d}", lambda z, sign=sign: softplus_mean(z, sign),

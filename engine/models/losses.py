@@ -6,7 +6,6 @@ steps of a delayed-recall sequence) and is left out of both the mean and the acc
 import autograd.numpy as np
 import numpy as onp
 
-from .ops import softplus
 from .tape import Op
 
 
@@ -113,10 +112,50 @@ def _softplus_mean_backward(g, ans, args, argnums):
 softplus_mean = Op(_softplus_mean, _softplus_mean_backward)
 
 
-def bernoulli_nll(logits, x):
-    """−log p(x | logits) of independent Bernoulli coordinates, summed per example: (K, B).
+def _per_example(values):
+    """Σ over every axis after the member and batch axes: (K, B)."""
+    return values.reshape(values.shape[:2] + (-1,)).sum(axis=-1)
 
-    Works for x in [0, 1] (grey levels as probabilities), the usual practice for digit VAEs.
-    """
-    nll = softplus(logits) - x * logits
-    return np.sum(np.reshape(nll, nll.shape[:2] + (-1,)), axis=-1)
+
+def _bernoulli_nll(logits, x):
+    """−log p(x | logits) = Σ_i ζ(o_i) − x_i o_i of independent Bernoulli coordinates, summed per
+    example: (K, B).  Works for x in [0, 1] (grey levels as probabilities), the usual practice
+    for digit VAEs."""
+    return _per_example(onp.logaddexp(0.0, logits) - x * logits)
+
+
+def _bernoulli_nll_backward(g, ans, args, argnums):
+    """∂/∂o_i = σ(o_i) − x_i and ∂/∂x_i = −o_i, times g per example."""
+    logits, x = args
+    g = g.reshape(g.shape + (1,) * (logits.ndim - 2))
+    out = []
+    for argnum in argnums:
+        if argnum == 0:
+            slope = onp.tanh(0.5 * logits)   # σ(o) = ½ (tanh(o/2) + 1)
+            slope += 1.0
+            slope *= 0.5
+            slope -= x
+            out.append(g * slope)
+        else:
+            out.append(-g * logits)
+    return tuple(out)
+
+
+bernoulli_nll = Op(_bernoulli_nll, _bernoulli_nll_backward)
+
+
+def _gaussian_kl(stats):
+    """KL(N(μ, diag σ²) ‖ N(0, I)) = ½ Σ_j (μ_j² + σ_j² − 1 − log σ_j²) per example, (K, B), from
+    stats = [μ, log σ²] along the last axis."""
+    mu, log_var = onp.split(stats, 2, axis=-1)
+    return 0.5 * _per_example(mu * mu + onp.exp(log_var) - 1.0 - log_var)
+
+
+def _gaussian_kl_backward(g, ans, args, argnums):
+    """∂/∂μ_j = μ_j and ∂/∂log σ_j² = ½ (σ_j² − 1), times g per example."""
+    mu, log_var = onp.split(args[0], 2, axis=-1)
+    g = g[..., None]
+    return (onp.concatenate([g * mu, (0.5 * g) * (onp.exp(log_var) - 1.0)], axis=-1),)
+
+
+gaussian_kl = Op(_gaussian_kl, _gaussian_kl_backward)

@@ -102,14 +102,6 @@ def _sigmoid(x):
 sigmoid = Op(_sigmoid, lambda g, y, args, argnums: (g * (y * (1.0 - y)),))   # σ' = σ (1 − σ)
 
 
-def _softplus(x):
-    """ζ(x) = log(1 + eˣ)."""
-    return onp.logaddexp(0.0, x)
-
-
-softplus = Op(_softplus, lambda g, y, args, argnums: (g * onp.exp(args[0] - y),))   # ζ' = σ = e^(x − ζ(x))
-
-
 def _axes(axis):
     return (axis,) if isinstance(axis, int) else tuple(axis)
 
@@ -195,3 +187,20 @@ def _expand_dims(x, axis):
 
 
 expand_dims = Op(_expand_dims, lambda g, y, args, argnums: (onp.reshape(g, args[0].shape),))
+
+
+def _reparameterise(stats, noise):
+    """h = μ + σ ⊙ ε from stats = [μ, log σ²] along the last axis and noise ε ~ N(0, I)."""
+    mu, log_var = onp.split(stats, 2, axis=-1)
+    return mu + onp.exp(0.5 * log_var) * noise
+
+
+def _reparameterise_backward(g, h, args, argnums):
+    """∂/∂μ = g, ∂/∂log σ² = ½ g ⊙ σ ⊙ ε, ∂/∂ε = g ⊙ σ."""
+    stats, noise = args
+    sigma = onp.exp(0.5 * onp.split(stats, 2, axis=-1)[1])
+    return tuple(onp.concatenate([g, (0.5 * g) * sigma * noise], axis=-1) if argnum == 0 else g * sigma
+                 for argnum in argnums)
+
+
+reparameterise = Op(_reparameterise, _reparameterise_backward)

@@ -19,8 +19,8 @@ topological sort), which is what made single-example steps of small networks exp
 
 A ``Tracked`` value refuses NumPy (any ufunc, ``np.asarray``, arithmetic, indexing raise
 TypeError): code that is not written with ops fails loudly instead of giving a silently wrong
-gradient.  Models whose loss is written with ops only say so (``Model.tape``); the others (the
-VAE) are differentiated by autograd alone.  Backward passes are NumPy, so an op is
+gradient.  Models whose loss is written with ops only say so (``Model.tape``; every registered
+model is); any other is differentiated by autograd alone.  Backward passes are NumPy, so an op is
 differentiable once (no Hessians through it).
 """
 from typing import Callable
