@@ -168,8 +168,9 @@ def test_flat_block_round_trip():
 
 
 def test_flat_block_gradient_is_autograd_s_with_respect_to_theta():
-    """Every array its own leaf gives what autograd gives through slices of θ, bit for bit: a
-    parameter read twice sums both paths, one never read gets zeros."""
+    """θ cut into its arrays by one primitive each (autograd's path for a model not written with
+    ops) gives what autograd gives through slices of θ, bit for bit: a parameter read twice sums
+    both paths, one never read gets zeros."""
     import autograd.numpy as anp
     from autograd import make_vjp
 
