@@ -11,7 +11,8 @@ from engine.data.ring import ring_centres
 from engine.models import MODELS, build_model
 from engine.models.classifiers import classifier
 from engine.analysis.two_sample import mmd2
-from engine.models.layers import Dense, Flatten, Layer, count_params, serial, subtree
+from engine.models.layers import Dense, Flatten, Layer, count_params, subtree
+from engine.models.tape import value_and_gradient
 from engine.models.losses import accuracy, softmax_cross_entropy
 from engine.models.rnn import teacher_forced_logits
 from engine.precision import FLOAT
@@ -94,23 +95,16 @@ def test_loss_gradients(case):
         check(lambda p: player.loss(p, batch), params)
 
 
-# Models whose gradient has a hand-written backward pass (Model.loss_and_gradient), and cases that
-# add two 2-D convolutions (an image's input gradient through a convolution) and 1-D average
-# pooling; every case also runs at one example (the dense layer's backward pass has a branch for
-# B = 1) and with one member (autograd's unbroadcast then sums over the member axis too).
-BY_HAND = {"logistic", "mlp", "cnn", "autoencoder", "linear_autoencoder"}
-HAND_CASES = [case for case in CASES if case[0] in BY_HAND] + [
+# Models trained on the tape (Model.tape), and cases that add two 2-D convolutions (an image's input
+# gradient through a convolution), 1-D average pooling and a recurrence without sharing; every case
+# also runs at one example and with one member.
+TAPED = {"logistic", "mlp", "cnn", "autoencoder", "linear_autoencoder", "vae", "gan", "rnn_hh", "rnn_oh", "rnn_last"}
+TAPE_CASES = [case for case in CASES if case[0] in TAPED] + [
     ("cnn", info("image", (2, 6, 5), 3), {"conv": [[3, 3, 1, 1], [2, 3, 2, 0]], "hidden": (4,), "activation": "tanh"}),
     ("cnn", info("signal", (1, 12), 3), {"conv": [[3, 5, 2, 1]], "pool": "avg"}),
+    ("rnn_hh", info("memory", (4, 1), 2), {"hidden": 3, "shared": False}),
 ]
-HAND_IDS = [f"{name}-{i['kind']}-{n}" for n, (name, i, _) in enumerate(HAND_CASES)]
-
-
-def assert_same_bits(actual, expected, what):
-    """Equal to the last bit: np.testing's equality takes −0.0 for +0.0 and NaN for NaN."""
-    actual, expected = np.asarray(actual), np.asarray(expected)
-    assert actual.shape == expected.shape and actual.dtype == expected.dtype, what
-    assert actual.tobytes() == expected.tobytes(), what
+TAPE_IDS = [f"{name}-{i['kind']}-{n}" for n, (name, i, _) in enumerate(TAPE_CASES)]
 
 
 def members_of(case, b, dtype, k):
@@ -122,63 +116,43 @@ def members_of(case, b, dtype, k):
     return model, params, batch
 
 
-def test_the_hand_written_backward_passes_are_where_expected():
-    assert {name for name, data_info, params in CASES
-            if build_model(name, data_info, **params).loss_and_gradient is not None} == BY_HAND
-    assert all(player.loss_and_gradient is not None
-               for name, data_info, params in CASES if name == "gan"
-               for player in build_model(name, data_info, **params).players)
-
-
-def test_a_layer_without_a_backward_pass_by_hand_leaves_the_model_to_autograd():
-    identity = Layer(lambda rng, shape: (tuple(shape), {}), lambda params, x: x, "identity")
-    assert serial(Flatten, identity, Dense(3)).vjp is None
-    data_info = info("signal", (1, 6), 3)
-    model = classifier("mlp", [Flatten, identity, Dense(3)], data_info)
-    assert model.loss_and_gradient is None
-    batch = make_batch(model, data_info, np.random.default_rng(1))
-    check(lambda p: model.loss(p, batch), model.init([np.random.default_rng(seed) for seed in range(K)]))
+def test_the_feed_forward_models_train_on_the_tape():
+    assert {name for name, data_info, params in CASES if build_model(name, data_info, **params).tape} == TAPED
 
 
 @pytest.mark.parametrize("k", [1, K])
 @pytest.mark.parametrize("dtype", [FLOAT, np.float64])
 @pytest.mark.parametrize("b", [1, B])
-@pytest.mark.parametrize("case", HAND_CASES, ids=HAND_IDS)
-def test_the_hand_written_backward_pass_is_autograds_bit_for_bit(case, b, dtype, k):
-    """Model.loss_and_gradient runs the NumPy operations of autograd's VJPs itself: the same
-    values and the same gradient of every array, to the last bit (so the autograd gradient's
-    test against finite differences above covers it too), in float32 and float64."""
+@pytest.mark.parametrize("case", TAPE_CASES, ids=TAPE_IDS)
+def test_the_tape_gives_autograds_gradient(case, b, dtype, k):
+    """Each loss training takes (a GAN's: each player's, with respect to its own parameters, the
+    other's held fixed), on the tape and by autograd.grad: the same values and gradients, in
+    float32 and float64 (autograd's is checked against finite differences above)."""
     model, params, batch = members_of(case, b, dtype, k)
-    value, grads = model.loss_and_gradient(params, batch)
-    expected_value, expected = value_and_grad(lambda p: anp.sum(model.loss(p, batch)))(params)
-    assert_same_bits(value, model.loss(params, batch), "loss")
-    assert float(np.sum(value)) == expected_value
-    assert grads.keys() == params.keys()
-    for name, g in grads.items():
-        alone = grad(lambda a: anp.sum(model.loss({**params, name: a}, batch)))(params[name])
-        assert_same_bits(g, alone, name)
-        assert_same_bits(g, expected[name], name)
-
-
-@pytest.mark.parametrize("k", [1, K])
-@pytest.mark.parametrize("dtype", [FLOAT, np.float64])
-@pytest.mark.parametrize("b", [1, B])
-@pytest.mark.parametrize("case", [c for c in CASES if c[0] == "gan"], ids=[i for i in IDS if i.startswith("gan")])
-def test_each_players_hand_written_backward_pass_is_autograds_bit_for_bit(case, b, dtype, k):
-    """A GAN's players: each loss's gradient with respect to the player's own parameters (the
-    other's held fixed, as training takes it), by hand and by autograd, to the last bit."""
-    model, params, batch = members_of(case, b, dtype, k)
-    for player in model.players:
-        own = {name: value for name, value in params.items() if name.startswith(player.prefix)}
+    tolerance = {"rtol": 1e-5, "atol": 1e-6} if dtype == FLOAT else {"rtol": 1e-12, "atol": 1e-14}
+    for prefix, loss in [(p.prefix, p.loss) for p in model.players] or [("", model.loss)]:
+        own = {name: value for name, value in params.items() if name.startswith(prefix)}
         frozen = {name: value for name, value in params.items() if name not in own}
-        value, grads = player.loss_and_gradient(params, batch)
-        assert_same_bits(value, player.loss(params, batch), f"{player.name}: loss")
-        assert grads.keys() == own.keys()
-        together = grad(lambda mine: anp.sum(player.loss({**frozen, **mine}, batch)))(own)
+        value, grads = value_and_gradient(lambda arrays: loss({**frozen, **arrays}, batch), own)
+        expected = grad(lambda arrays: anp.sum(loss({**frozen, **arrays}, batch)))(own)
+        np.testing.assert_array_equal(value, loss(params, batch))
+        assert value.dtype == dtype and grads.keys() == own.keys()
         for name, g in grads.items():
-            alone = grad(lambda a: anp.sum(player.loss({**frozen, **own, name: a}, batch)))(own[name])
-            assert_same_bits(g, alone, f"{player.name}: {name}")
-            assert_same_bits(g, together[name].astype(dtype), f"{player.name}: {name}")
+            assert g.dtype == dtype, name
+            np.testing.assert_allclose(g, expected[name], err_msg=name, **tolerance)
+
+
+def test_a_layer_written_with_numpy_fails_on_the_tape():
+    """A layer outside the ops still differentiates by autograd; on the tape it raises TypeError
+    rather than giving a silently wrong gradient."""
+    doubled = Layer(lambda rng, shape: (tuple(shape), {}), lambda params, x: 2.0 * x, "doubled")
+    data_info = info("signal", (1, 6), 3)
+    model = classifier("mlp", [Flatten, Dense(4), doubled, Dense(3)], data_info)
+    batch = make_batch(model, data_info, np.random.default_rng(1))
+    params = model.init([np.random.default_rng(seed) for seed in range(K)])
+    check(lambda p: model.loss(p, batch), params)
+    with pytest.raises(TypeError):
+        value_and_gradient(lambda p: model.loss(p, batch), params)
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
@@ -423,14 +397,16 @@ def test_gan_generator_losses_against_their_definitions():
 
 
 def test_minimax_generator_gradient_against_finite_differences():
-    """The minimax generator's hand-written gradient (the one training uses) against central
+    """The minimax generator's gradient on the tape (the one training uses) against central
     differences of its loss, coordinate by coordinate, in float64."""
     ring = info("points", (2,), None, centres=ring_centres(8, 2.0), std=0.02)
     model = build_model("gan", ring, latent_dim=3, hidden=(5,), generator_loss="minimax")
     params = {k: v.astype(np.float64) for k, v in model.init([np.random.default_rng(4)]).items()}
     rng = np.random.default_rng(5)
     batch = {"x": rng.normal(size=(1, 16, 2)), "z": rng.normal(size=(1, 16, 3))}
-    _, grads = model.players[1].loss_and_gradient(params, batch)
+    own = {name: value for name, value in params.items() if name.startswith("g.")}
+    frozen = {name: value for name, value in params.items() if name not in own}
+    _, grads = value_and_gradient(lambda arrays: model.players[1].loss({**frozen, **arrays}, batch), own)
     h = 1e-6
     for name, g in grads.items():
         flat = params[name].ravel()

@@ -88,15 +88,13 @@ def test_gan_players_alternate_with_their_own_states():
 
 
 class _TracedOnly:
-    """A model factory whose models have no hand-written backward pass: autograd's trace only."""
+    """A model factory whose models are never trained on the tape: autograd's trace only."""
 
     def __init__(self, factory):
         self.factory = factory
 
     def build(self, data_info, **params):
-        model = self.factory.build(data_info, **params)
-        return dataclasses.replace(model, loss_and_gradient=None, players=tuple(
-            dataclasses.replace(player, loss_and_gradient=None) for player in model.players))
+        return dataclasses.replace(self.factory.build(data_info, **params), tape=False)
 
 
 @pytest.mark.parametrize("model,params,dataset,batch", [
@@ -104,18 +102,18 @@ class _TracedOnly:
     ("autoencoder", {"hidden": [16], "code": 4}, "digits", 32),
     ("gan", {"hidden": [16]}, "gaussian_ring", 64),
 ])
-def test_training_by_hand_gives_the_records_of_autograds_trace(model, params, dataset, batch, monkeypatch):
-    """The training loop with the models' hand-written backward passes, and with autograd's trace
+def test_training_on_the_tape_gives_the_records_of_autograds_trace(model, params, dataset, batch, monkeypatch):
+    """The training loop with the models' gradients taken on the tape, and by autograd's trace
     instead: the same records, bit for bit (mixed optimizers, a GAN's two players)."""
     specs = [spec(seed=s, lr=lr, kind=kind, model=model, params=params, dataset=dataset, batch=batch,
                   budget={"max_steps": 60})
              for s, lr, kind in ((0, 0.003, "adam"), (1, 0.05, "sgd"))]
-    by_hand = execute_group(items(*specs))
+    taped = execute_group(items(*specs))
     monkeypatch.setattr(network, "MODELS", {kind: _TracedOnly(factory) for kind, factory in MODELS.items()})
     traced = execute_group(items(*specs))
-    assert all(r.status == "ok" for r in by_hand), [r.error for r in by_hand]
-    for hand, trace in zip(by_hand, traced):
-        assert untimed(hand) == untimed(trace)
+    assert all(r.status == "ok" for r in taped), [r.error for r in taped]
+    for tape, trace in zip(taped, traced):
+        assert untimed(tape) == untimed(trace)
 
 
 def test_budget_in_epochs_gives_every_regime_the_same_examples():
@@ -143,9 +141,9 @@ def test_training_stays_in_float32_under_every_optimizer():
     assert data.x_train.dtype == FLOAT and members.thetas[0].dtype == FLOAT
     batch = {"x": np.broadcast_to(data.x_train[:16], (len(kinds),) + data.x_train[:16].shape),
              "y": np.broadcast_to(data.y_train[:16], (len(kinds), 16))}
-    for _ in range(3):  # by the backward pass training takes (by hand; autograd's: tests/test_models.py)
-        values, grads = block.loss_and_gradient_by_hand(lambda arrays: model.loss_and_gradient(arrays, batch),
-                                                        members.thetas[0])
+    for _ in range(3):  # by the backward pass training takes (the tape; autograd's: tests/test_models.py)
+        values, grads = block.loss_and_gradient(lambda arrays: model.loss(arrays, batch), members.thetas[0],
+                                                model.tape)
         assert values.dtype == FLOAT and grads.dtype == FLOAT
         members.step(0, grads)
         assert members.thetas[0].dtype == FLOAT
@@ -170,8 +168,9 @@ def test_flat_block_round_trip():
 
 
 def test_flat_block_gradient_is_autograd_s_with_respect_to_theta():
-    """Every array its own leaf gives what autograd gives through slices of θ, bit for bit: a
-    parameter read twice sums both paths, one never read gets zeros."""
+    """θ cut into its arrays by one primitive each (autograd's path for a model not written with
+    ops) gives what autograd gives through slices of θ, bit for bit: a parameter read twice sums
+    both paths, one never read gets zeros."""
     import autograd.numpy as anp
     from autograd import make_vjp
 

@@ -29,21 +29,9 @@ import numpy as onp
 from engine.analysis.probes import probes
 
 from .base import Model, ModelFactory, in_unit_interval
-from .layers import (
-    Dense,
-    Flatten,
-    Reshape,
-    Sigmoid,
-    dense_stack,
-    layer_table,
-    mean,
-    namespace,
-    serial,
-    sigmoid,
-    stack_members,
-    subtree,
-)
-from .losses import bernoulli_nll, mean_squared_error, mean_squared_error_vjp
+from .layers import Dense, Flatten, Reshape, Sigmoid, dense_stack, layer_table, namespace, serial, stack_members, subtree
+from .losses import bernoulli_nll, gaussian_kl, mean_squared_error
+from .ops import add, mean, reparameterise, reshape, sigmoid
 
 INPUTS = frozenset({"image", "signal"})
 
@@ -87,14 +75,6 @@ def _autoencoder(kind, info, hidden, code, activation, output):
     def loss(params, batch):
         return mean_squared_error(decode(params, encode(params, batch["x"])), batch["x"])
 
-    def loss_and_gradient(params, batch):
-        code, encoder_pullback = enc.vjp(subtree(params, "enc."), batch["x"])
-        reconstruction, decoder_pullback = dec.vjp(subtree(params, "dec."), code)
-        value, g = mean_squared_error_vjp(reconstruction, batch["x"])
-        g, dec_grads = decoder_pullback(g, True)
-        enc_grads = encoder_pullback(g, False)[1]
-        return value, {**namespace(enc_grads, "enc."), **namespace(dec_grads, "dec.")}
-
     def metrics(params, batch):
         mse = loss(params, batch)
         return {"loss": mse, "mse": mse}
@@ -112,7 +92,7 @@ def _autoencoder(kind, info, hidden, code, activation, output):
         kind=kind,
         init=lambda rngs: stack_members([init_one(rng) for rng in rngs]),
         loss=loss,
-        loss_and_gradient=loss_and_gradient if enc.vjp is not None and dec.vjp is not None else None,
+        tape=True,
         metrics=metrics,
         layers=table,
         n_params=sum(row["n_params"] for row in table),
@@ -148,23 +128,20 @@ class _Vae:
 
     def terms(self, params, batch):
         """(−E_q log p(x | h), KL) per example, (K, B) each, from one draw h = μ + σ ⊙ ε."""
-        mu, log_var = self.posterior(params, batch["x"])
-        h = mu + np.exp(0.5 * log_var) * batch["noise"]
-        x = np.reshape(batch["x"], mu.shape[:2] + (-1,))
-        reconstruction = bernoulli_nll(self.decoder_logits(params, h), x)
-        kl = 0.5 * np.sum(mu**2 + np.exp(log_var) - 1.0 - log_var, axis=-1)
-        return reconstruction, kl
+        stats = self.enc.apply(subtree(params, "enc."), batch["x"])   # [μ, log σ²]
+        x = onp.reshape(batch["x"], stats.shape[:2] + (-1,))
+        return bernoulli_nll(self.decoder_logits(params, reparameterise(stats, batch["noise"])), x), gaussian_kl(stats)
 
     def loss(self, params, batch):
         reconstruction, kl = self.terms(params, batch)
-        return mean(reconstruction + kl, 1)
+        return mean(add(reconstruction, kl), 1)
 
     def encode(self, params, x):
         return self.posterior(params, x)[0]
 
     def decode(self, params, h):
         probabilities = sigmoid(self.decoder_logits(params, h))
-        return np.reshape(probabilities, probabilities.shape[:2] + self.shape)
+        return reshape(probabilities, self.shape)
 
     def metrics(self, params, batch):
         reconstruction, kl = self.terms(params, batch)
@@ -197,6 +174,7 @@ def vae(info, *, hidden=(32,), code=8, activation="relu"):
         kind="vae",
         init=lambda rngs: stack_members([init_one(rng) for rng in rngs]),
         loss=model.loss,
+        tape=True,
         metrics=model.metrics,
         layers=table,
         n_params=sum(row["n_params"] for row in table),

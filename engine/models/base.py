@@ -10,8 +10,9 @@ Conventions shared by all models:
   plus, for models that draw noise, the entries named in ``Model.latents``.
 * ``loss(params, batch)`` is differentiable and returns the per-member mean loss, shape (K,).
   Members are independent, so ``grad(lambda p: np.sum(loss(p, batch)))`` is every member's own
-  gradient at once.  A model may also give ``loss_and_gradient``, the same loss and that gradient
-  by a hand-written backward pass (engine/models/layers.py), which training then uses.
+  gradient at once.  A model whose loss is written with ops only (engine/models/ops.py) says so
+  with ``tape``: training then takes that same gradient on a tape (engine/models/tape.py)
+  instead of autograd's trace.
 """
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
@@ -26,8 +27,6 @@ class Player:
     name: str
     prefix: str
     loss: Callable
-    # As Model.loss_and_gradient, the gradient with respect to this player's parameters only.
-    loss_and_gradient: Callable | None = None
 
 
 @dataclass(frozen=True)
@@ -38,9 +37,9 @@ class Model:
     metrics: Callable  # (params, batch) -> {name: (K,)}, plain evaluation
     layers: list  # layer table rows {name, output_shape, n_params}
     n_params: int  # per member
-    # (params, batch) -> (loss (K,), {name: gradient of the members' summed loss}): autograd's
-    # values bit for bit (tests/test_models.py), by hand and without a trace.  None: autograd's.
-    loss_and_gradient: Callable | None = None
+    # Whether ``loss`` (and every player's) is written with ops only, so that training may take
+    # its gradient on a tape (engine/models/tape.py) rather than by autograd's trace.
+    tape: bool = False
     # Batch entries the loop must fill with i.i.d. N(0, 1) draws of shape (K, B, *shape), for
     # training and evaluation batches alike: the noise enters as data so ``loss`` stays pure.
     latents: Mapping[str, tuple] = field(default_factory=dict)

@@ -10,9 +10,9 @@ from functools import partial
 import numpy as np
 
 from .base import Model, ModelFactory
-from .conv import POOLS, ChannelsFirst, ChannelsLast, Conv, conv_kernels
+from .conv import CHANNEL_MOVES, POOLS, ChannelsFirst, ChannelsLast, Conv, conv_kernels
 from .layers import Dense, Flatten, activations, dense_stack, init_members, layer_table, serial
-from .losses import accuracy, softmax_cross_entropy, softmax_cross_entropy_vjp
+from .losses import accuracy, softmax_cross_entropy
 
 FLAT_INPUTS = frozenset({"image", "signal", "sequence"})
 
@@ -22,18 +22,13 @@ def classifier(kind, layers, info, artifacts=None):
     data, rngs)``, when given, becomes the Model's ``artifacts`` (engine/models/base.py)."""
     net = serial(*layers)
     shape = tuple(info["shape"])
-    table = layer_table(layers, shape)
+    table = layer_table(layers, shape, channel_moves=CHANNEL_MOVES)
 
     def init(rngs):
         return init_members(net.init, rngs, shape)[1]
 
     def loss(params, batch):
         return softmax_cross_entropy(net.apply(params, batch["x"]), batch["y"])
-
-    def loss_and_gradient(params, batch):
-        logits, pullback = net.vjp(params, batch["x"])
-        value, g = softmax_cross_entropy_vjp(logits, batch["y"])
-        return value, pullback(g, False)[1]
 
     def metrics(params, batch):
         logits = net.apply(params, batch["x"])
@@ -43,7 +38,7 @@ def classifier(kind, layers, info, artifacts=None):
         kind=kind,
         init=init,
         loss=loss,
-        loss_and_gradient=loss_and_gradient if net.vjp is not None else None,
+        tape=True,
         metrics=metrics,
         layers=table,
         n_params=sum(row["n_params"] for row in table),

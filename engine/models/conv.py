@@ -6,10 +6,11 @@ the flip w(a) ↔ w(−a) of a learned kernel, so they define the same model fam
 with ``scipy.signal.correlate`` directly and with ``scipy.signal.convolve`` on a flipped kernel.
 
 Every window of the (padded) input becomes a row of a matrix (im2col), and the convolution is one
-matmul of those rows with the kernels: the fused dense layer (engine/models/layers.py), which also
-adds the bias and applies the activation, with a hand-written backward pass.  ``im2col`` is an
-autograd primitive: the windows are cut from the untraced array with NumPy stride tricks, and
-its VJP (col2im) scatters the gradient of each window back onto the input.
+matmul of those rows with the kernels: the fused dense op (engine/models/ops.py), which also adds
+the bias and applies the activation.  ``im2col`` is an op (engine/models/tape.py): the windows are
+cut with NumPy stride tricks, and its backward pass, its adjoint ``col2im``, scatters the gradient
+of each window back onto the input.  Pooling is im2col, a reshape and an op that reduces each
+window's positions (``window_max``; the mean of engine/models/ops.py).
 
 Inside a CNN the feature maps are channels-last, (K, B, *n, C) like TensorFlow's default and
 unlike torch's (C, *n): a window's channels are then contiguous in memory, so cutting windows
@@ -27,10 +28,11 @@ from math import prod
 
 import autograd.numpy as np
 import numpy as onp
-from autograd.extend import defvjp, primitive
 from numpy.lib.stride_tricks import as_strided
 
-from .layers import ACTIVATION_NAMES, Layer, check_activation, dense, dense_vjp, glorot, mean, mean_vjp, parameterless_vjp
+from .layers import ACTIVATION_NAMES, Layer, check_activation, glorot
+from .ops import dense, mean, moveaxis, reshape
+from .tape import Op
 
 
 def conv_output_size(n, kernel, stride=1, padding=0):
@@ -59,8 +61,7 @@ def _zero_padded(x, lead, padding):
     return xp
 
 
-@primitive
-def im2col(x, kernel, stride, padding):
+def _im2col(x, kernel, stride, padding):
     """Windows of a channels-last x (..., *n, C) as rows: (..., *out, ∏kernel·C), each row ordered
     (kernel offsets, then channels)."""
     d = len(kernel)
@@ -77,8 +78,7 @@ def im2col(x, kernel, stride, padding):
     return windows.reshape(x.shape[:lead] + out + (-1,))
 
 
-@primitive
-def col2im(cols, x_shape, kernel, stride, padding):
+def _col2im(cols, x_shape, kernel, stride, padding):
     """Adjoint of im2col: add each window's row back onto the input position it was cut from."""
     d = len(kernel)
     lead = len(x_shape) - d - 1
@@ -95,9 +95,10 @@ def col2im(cols, x_shape, kernel, stride, padding):
     return xp[(Ellipsis,) + tuple(slice(p, p + n) for p, n in zip(padding, spatial)) + (slice(None),)]
 
 
-defvjp(im2col, lambda ans, x, kernel, stride, padding: lambda g: col2im(g, x.shape, kernel, stride, padding))
-# Both maps are linear and adjoint to each other, so each is the other's VJP (second order works).
-defvjp(col2im, lambda ans, cols, x_shape, kernel, stride, padding: lambda g: im2col(g, kernel, stride, padding))
+# Both maps are linear and adjoint to each other, so each one's backward pass is the other (as
+# ops, so that autograd can differentiate a backward pass again: second order works here).
+im2col = Op(_im2col, lambda g, cols, args, argnums: (col2im(g, args[0].shape, *args[1:]),))
+col2im = Op(_col2im, lambda g, x, args, argnums: (im2col(g, *args[2:]),))
 
 
 def kernel_matrix(w, d):
@@ -135,27 +136,17 @@ def conv(x, w, b, stride=1, padding=0, activation=None):
     """The same in the lecture's (and SciPy's) layout: x (K, B, C, *n) and kernels w (K, O, C, *k)
     → (K, B, O, *out)."""
     d = w.ndim - 3
-    y = conv_channels_last(np.moveaxis(x, 2, -1), kernel_matrix(w, d), b, w.shape[3:], stride, padding, activation)
-    return np.moveaxis(y, -1, 2)
+    y = conv_channels_last(moveaxis(x, 2, -1), kernel_matrix(w, d), b, w.shape[3:], stride, padding, activation)
+    return moveaxis(y, -1, 2)
 
 
-ChannelsLast = Layer(
-    lambda rng, shape: (tuple(shape[1:]) + (shape[0],), {}),
-    lambda params, x: np.moveaxis(x, 2, -1),
-    "channels last",
-    layout=True,
-    # autograd's VJP of a move of an axis is the move back
-    vjp=parameterless_vjp(lambda x: (onp.moveaxis(x, 2, -1), lambda g: onp.moveaxis(g, -1, 2))),
-)
+ChannelsLast = Layer(lambda rng, shape: (tuple(shape[1:]) + (shape[0],), {}),
+                     lambda params, x: moveaxis(x, 2, -1), "channels last")
 # Back to (C, *n) before flattening: the dense layers then see the features in torch's order
 # (channel, then position), so a CNN computes exactly what it did with channels-first maps.
-ChannelsFirst = Layer(
-    lambda rng, shape: (tuple(shape[-1:]) + tuple(shape[:-1]), {}),
-    lambda params, x: np.moveaxis(x, -1, 2),
-    "channels first",
-    layout=True,
-    vjp=parameterless_vjp(lambda x: (onp.moveaxis(x, -1, 2), lambda g: onp.moveaxis(g, 2, -1))),
-)
+ChannelsFirst = Layer(lambda rng, shape: (tuple(shape[-1:]) + tuple(shape[:-1]), {}),
+                      lambda params, x: moveaxis(x, -1, 2), "channels first")
+CHANNEL_MOVES = (ChannelsLast, ChannelsFirst)   # the layers that only move the channel axis
 
 
 def Conv(out_channels, kernel_size, stride=1, padding=0, activation=None):
@@ -176,24 +167,12 @@ def Conv(out_channels, kernel_size, stride=1, padding=0, activation=None):
         kernel = _per_axis(kernel_size, x.ndim - 3)
         return conv_channels_last(x, params["w"], params["b"], kernel, stride, padding, activation)
 
-    def vjp(params, x):
-        d = x.ndim - 3
-        im2col_args = (_per_axis(kernel_size, d), _per_axis(stride, d), _per_axis(padding, d))
-        y, pullback = dense_vjp(im2col.fun(x, *im2col_args), params["w"], params["b"], activation, ("w", "b"))
-
-        def conv_pullback(g, input_gradient, parameter_gradients=True):
-            gcols, grads = pullback(g, input_gradient, parameter_gradients)
-            return (col2im.fun(gcols, x.shape, *im2col_args) if input_gradient else None), grads
-
-        return y, conv_pullback
-
     name = f"Conv({out_channels}, k={kernel_size}, s={stride}, p={padding})"
-    return Layer(init, apply, name + ("" if activation is None else f" + {ACTIVATION_NAMES[activation]}"), vjp=vjp)
+    return Layer(init, apply, name + ("" if activation is None else f" + {ACTIVATION_NAMES[activation]}"))
 
 
-def _pool(reduce, reduce_vjp, label):
-    """A pooling layer: ``reduce(x, axis)`` over each window's positions; ``reduce_vjp(x, axis)``
-    gives its output and its backward pass by hand, g ↦ ∂L/∂x."""
+def _pool(reduce, label):
+    """A pooling layer: ``reduce(windows, axis)`` over each window's positions."""
     def layer(window, stride=None):
         stride = window if stride is None else stride
 
@@ -206,48 +185,28 @@ def _pool(reduce, reduce_vjp, label):
         def apply(params, x):
             d = x.ndim - 3
             cols = im2col(x, _per_axis(window, d), _per_axis(stride, d), (0,) * d)
-            return reduce(np.reshape(cols, cols.shape[:-1] + (-1, x.shape[-1])), axis=-2)
+            return reduce(reshape(cols, cols.shape[2:-1] + (-1, x.shape[-1])), -2)
 
-        def vjp(params, x):
-            d = x.ndim - 3
-            im2col_args = (_per_axis(window, d), _per_axis(stride, d), (0,) * d)
-            cols = im2col.fun(x, *im2col_args)
-            y, pullback = reduce_vjp(onp.reshape(cols, cols.shape[:-1] + (-1, x.shape[-1])), -2)
-
-            def pool_pullback(g, input_gradient, parameter_gradients=True):
-                if not input_gradient:
-                    return None, {}
-                return col2im.fun(onp.reshape(pullback(g), cols.shape), x.shape, *im2col_args), {}
-
-            return y, pool_pullback
-
-        return Layer(init, apply, f"{label}({window}, s={stride})", vjp=vjp)
+        return Layer(init, apply, f"{label}({window}, s={stride})")
 
     return layer
 
 
-@primitive
-def window_max(x, axis):
+def _window_max(x, axis):
     """The largest value along ``axis`` (max pooling over a window's positions)."""
     return x.max(axis=axis)
 
 
-def _window_max_vjp(ans, x, axis):
-    """g shared equally among the positions that attain the maximum, as autograd's VJP of np.max
-    does, but in x's dtype (autograd's divides by an integer count, promoting float32)."""
+def _window_max_backward(g, ans, args, argnums):
+    """g shared equally among the positions that attain the maximum (a subgradient; ties are rare
+    in real data), in x's dtype."""
+    x, axis = args
     winners = x == onp.expand_dims(ans, axis)
     share = winners / winners.sum(axis=axis, keepdims=True).astype(x.dtype)
-    return lambda g: onp.expand_dims(g, axis) * share
+    return (onp.expand_dims(g, axis) * share,)
 
 
-defvjp(window_max, _window_max_vjp)
-
-
-def _window_max_by_hand(x, axis):
-    y = window_max.fun(x, axis)
-    return y, _window_max_vjp(y, x, axis)
-
-
-MaxPool = _pool(window_max, _window_max_by_hand, "MaxPool")
-AvgPool = _pool(mean, mean_vjp, "AvgPool")
+window_max = Op(_window_max, _window_max_backward)
+MaxPool = _pool(window_max, "MaxPool")
+AvgPool = _pool(mean, "AvgPool")
 POOLS = {"max": MaxPool, "avg": AvgPool}

@@ -36,24 +36,9 @@ import numpy as onp
 from ..analysis.two_sample import c2st_accuracy, mmd2, mmd_permutation_test, real_bandwidth
 from ..data.ring import mode_coverage
 from .base import Model, ModelFactory, Player, in_unit_interval
-from .layers import (
-    Dense,
-    Flatten,
-    Reshape,
-    Sigmoid,
-    dense_stack,
-    layer_table,
-    mean,
-    mean_vjp,
-    namespace,
-    serial,
-    sigmoid,
-    softplus,
-    softplus_vjp,
-    stack_members,
-    subtree,
-    unbroadcast,
-)
+from .layers import Dense, Flatten, Reshape, Sigmoid, dense_stack, layer_table, namespace, serial, stack_members, subtree
+from .losses import softplus_mean
+from .ops import add, negative, reshape, sigmoid
 
 MMD_SAMPLES = 512       # per side, for the two-sample statistics along training and the final tests
 SAMPLES_SHOWN = {"points": 512, "image": 16}    # generated samples stored for the figures
@@ -62,27 +47,14 @@ GENERATOR_LOSSES = ("minimax", "non_saturating")
 
 
 def discriminator_loss_of_logits(real, fake):
-    """−v: −E log d(x) − E log(1 − d(g(z))), with log d = −softplus(−logit) and
-    log(1 − d) = −softplus(logit)."""
-    return mean(softplus(-real), 1) + mean(softplus(fake), 1)
+    """−v: −E log d(x) − E log(1 − d(g(z))), with log d = −ζ(−logit) and log(1 − d) = −ζ(logit)
+    (ζ the softplus)."""
+    return add(softplus_mean(real, -1), softplus_mean(fake, 1))
 
 
 def generator_loss_of_logit(fake, minimax: bool):
-    """minimax: E log(1 − d(g(z))) = −E softplus(logit); non-saturating: −E log d(g(z)) =
-    E softplus(−logit)."""
-    return -mean(softplus(fake), 1) if minimax else mean(softplus(-fake), 1)
-
-
-def softplus_mean_vjp(logit, sign):
-    """mean(softplus(sign · logit), 1) and grad ↦ its gradient with respect to logit."""
-    terms, softplus_back = softplus_vjp(-logit if sign < 0 else logit)
-    value, mean_back = mean_vjp(terms, 1)
-
-    def back(grad):
-        grad = softplus_back(mean_back(grad))
-        return -grad if sign < 0 else grad
-
-    return value, back
+    """minimax: E log(1 − d(g(z))) = −E ζ(logit); non-saturating: −E log d(g(z)) = E ζ(−logit)."""
+    return negative(softplus_mean(fake, 1)) if minimax else softplus_mean(fake, -1)
 
 
 @dataclass(frozen=True)
@@ -105,10 +77,8 @@ class _Game:
         return self.g.apply(subtree(params, "g."), z)
 
     def d_logit(self, params, x):
-        logit = self.d.apply(subtree(params, "d."), x)
-        # Dropping the last axis by reshape, not by indexing [..., 0]: an index's backward pass
-        # scatters with np.add.at (6 % of a ring-GAN step); a reshape's is a reshape.
-        return np.reshape(logit, logit.shape[:-1])
+        # (K, B, 1) → (K, B)
+        return reshape(self.d.apply(subtree(params, "d."), x), ())
 
     def discriminate(self, params, x):
         return sigmoid(self.d_logit(params, x))
@@ -119,35 +89,6 @@ class _Game:
 
     def generator_loss(self, params, batch):
         return generator_loss_of_logit(self.d_logit(params, self.generate(params, batch["z"])), self.minimax)
-
-    # The same losses with their gradients by hand (engine/models/layers.py), each with respect to
-    # its own player's parameters only, as the training loop takes them: autograd's bit for bit.
-    def d_logit_vjp(self, params, x):
-        logit, pullback = self.d.vjp(subtree(params, "d."), x)
-        return (onp.reshape(logit, logit.shape[:-1]),
-                lambda grad, *wanted: pullback(onp.reshape(grad, logit.shape), *wanted))
-
-    def discriminator_loss_and_gradient(self, params, batch):
-        real, real_pullback = self.d_logit_vjp(params, batch["x"])
-        fake, fake_pullback = self.d_logit_vjp(params, self.generate(params, batch["z"]))
-        real_value, real_back = softplus_mean_vjp(real, -1)
-        fake_value, fake_back = softplus_mean_vjp(fake, +1)
-        value = real_value + fake_value
-        ones = onp.ones(value.shape, value.dtype)
-        from_real = real_pullback(real_back(unbroadcast(ones, real_value.shape)), False)[1]
-        from_fake = fake_pullback(fake_back(unbroadcast(ones, fake_value.shape)), False)[1]
-        # d meets real and generated samples: each parameter's gradient is the sum of the two, as
-        # autograd adds a leaf's two incoming gradients
-        return value, namespace({name: from_real[name] + from_fake[name] for name in from_real}, "d.")
-
-    def generator_loss_and_gradient(self, params, batch):
-        samples, generator_pullback = self.g.vjp(subtree(params, "g."), batch["z"])
-        fake, fake_pullback = self.d_logit_vjp(params, samples)
-        value, back = softplus_mean_vjp(fake, +1 if self.minimax else -1)
-        ones = onp.ones(value.shape, value.dtype)
-        # minimax: the loss is −mean(...), whose backward pass starts from −1 (autograd's negative)
-        g_samples = fake_pullback(back(-ones if self.minimax else ones), True, False)[0]
-        return (-value if self.minimax else value), namespace(generator_pullback(g_samples, False)[1], "g.")
 
     def metrics(self, params, batch):
         # One pass of g and of d on each sample serves every metric (the losses recomputed them).
@@ -208,7 +149,6 @@ def gan(info, *, latent_dim=16, hidden=(128, 128), activation="relu", mmd_bandwi
     d_layers = [Flatten, *dense_stack(hidden, activation), Dense(1)]  # the logit of d(x)
     game = _Game(serial(*g_layers), serial(*d_layers), info, latent_dim, generator_loss == "minimax", mmd_bandwidth)
     table = layer_table(g_layers, (latent_dim,), "g: ") + layer_table(d_layers, shape, "d: ")
-    by_hand = game.g.vjp is not None and game.d.vjp is not None  # else autograd's trace
     # Bound once: each player's loss is the very function the extras expose.
     d_loss, g_loss = game.discriminator_loss, game.generator_loss
     return Model(
@@ -219,8 +159,8 @@ def gan(info, *, latent_dim=16, hidden=(128, 128), activation="relu", mmd_bandwi
         layers=table,
         n_params=sum(row["n_params"] for row in table),
         latents={"z": (latent_dim,)},
-        players=(Player("d", "d.", d_loss, game.discriminator_loss_and_gradient if by_hand else None),
-                 Player("g", "g.", g_loss, game.generator_loss_and_gradient if by_hand else None)),
+        players=(Player("d", "d.", d_loss), Player("g", "g.", g_loss)),
+        tape=True,
         extras={
             "generate": game.generate,
             "discriminate": game.discriminate,

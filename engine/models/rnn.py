@@ -26,12 +26,12 @@ Patterns 1 and 2 store, after training, their accuracy at each step position on 
 test split and on every extra test split (artifacts ``step_accuracy_test``,
 ``step_accuracy_<split>``; −1 at steps without a target): what the report plots against t.
 """
-import autograd.numpy as np
 import numpy as onp
 
 from .base import Model, ModelFactory
 from .layers import affine, count_params, dense, glorot, stack_members
 from .losses import accuracy, one_hot, softmax, softmax_cross_entropy
+from .ops import concatenate, expand_dims, stack, take
 
 
 def orthogonal(rng, n):
@@ -62,31 +62,31 @@ def init_unshared(rng, steps, n_in, n_hidden, n_out):
 def _fused(params):
     """θ stacked as [W; U; bᵀ], so that b + W r + U x⁽ᵗ⁾ = [r, x⁽ᵗ⁾, 1] · θ is ONE matmul per step.
 
-    Under grad every primitive costs ≈ 9 µs whatever its size, and these products are small, so
-    the fewer ops per step the faster. (Hoisting U x⁽ᵗ⁾ out of the loop instead would need an
-    index into a traced array per step, whose VJP writes a full-size zero array each time.)
+    Every op costs a few µs whatever its size, and these products are small, so the fewer ops
+    per step the faster. (Hoisting U x⁽ᵗ⁾ out of the loop instead would need an index into a
+    tracked array per step, whose backward pass writes a full-size zero array each time.)
     """
-    return np.concatenate([params["W"], params["U"], params["b"][:, None, :]], axis=1)
+    return concatenate(1, params["W"], params["U"], expand_dims(params["b"], 1))
 
 
 def _with_ones(x):
-    return np.concatenate([x, np.ones(x.shape[:-1] + (1,), dtype=x.dtype)], axis=-1)
+    return onp.concatenate([x, onp.ones(x.shape[:-1] + (1,), dtype=x.dtype)], axis=-1)
 
 
 def hidden_states(params, x):
     """[h⁽¹⁾, …, h⁽τ⁾] for x of shape (K, B, τ, features), each (K, B, hidden)."""
     theta, x = _fused(params), _with_ones(x)
-    h = np.zeros(x.shape[:2] + (params["W"].shape[-1],), dtype=x.dtype)
+    h = onp.zeros(x.shape[:2] + (params["W"].shape[-1],), dtype=x.dtype)
     states = []
     for t in range(x.shape[2]):
-        h = dense(np.concatenate([h, x[:, :, t]], axis=-1), theta, None, "tanh")
+        h = dense(concatenate(-1, h, x[:, :, t]), theta, None, "tanh")
         states.append(h)
     return states
 
 
 def hh_logits(params, x):
     """Pattern 1: o⁽ᵗ⁾ for every t, (K, B, τ, n_out)."""
-    return affine(np.stack(hidden_states(params, x), axis=2), params["V"], params["c"])
+    return affine(stack(2, *hidden_states(params, x)), params["V"], params["c"])
 
 
 def unshared_logits(params, x):
@@ -96,14 +96,14 @@ def unshared_logits(params, x):
     if x.shape[2] != steps:
         raise ValueError(f"a recurrence without sharing has parameters for {steps} steps, not {x.shape[2]}")
     # [W⁽ᵗ⁾; U⁽ᵗ⁾; b⁽ᵗ⁾ᵀ] for every t: (K, τ, hidden + features + 1, hidden)
-    theta = np.concatenate([params["W"], params["U"], params["b"][:, :, None, :]], axis=2)
+    theta = concatenate(2, params["W"], params["U"], expand_dims(params["b"], 2))
     x = _with_ones(x)
-    h = np.zeros(x.shape[:2] + (params["W"].shape[-1],), dtype=x.dtype)
+    h = onp.zeros(x.shape[:2] + (params["W"].shape[-1],), dtype=x.dtype)
     outputs = []
     for t in range(steps):
-        h = dense(np.concatenate([h, x[:, :, t]], axis=-1), theta[:, t], None, "tanh")
-        outputs.append(affine(h, params["V"][:, t], params["c"][:, t]))
-    return np.stack(outputs, axis=2)
+        h = dense(concatenate(-1, h, x[:, :, t]), take(theta, t, 1), None, "tanh")
+        outputs.append(affine(h, take(params["V"], t, 1), take(params["c"], t, 1)))
+    return stack(2, *outputs)
 
 
 def last_logits(params, x):
@@ -117,21 +117,21 @@ def teacher_forced_logits(params, x, y):
     y = onp.asarray(y)
     previous = onp.concatenate([onp.full(y.shape[:-1] + (1,), -1), y[..., :-1]], axis=-1)
     fed_back = one_hot(previous, params["c"].shape[-1], x.dtype)
-    h = dense(np.concatenate([fed_back, _with_ones(x)], axis=-1), _fused(params), None, "tanh")
+    h = dense(onp.concatenate([fed_back, _with_ones(x)], axis=-1), _fused(params), None, "tanh")
     return affine(h, params["V"], params["c"])
 
 
 def free_running_logits(params, x):
     """Pattern 2 at evaluation: the model's own output distribution softmax(o⁽ᵗ⁻¹⁾) is fed back."""
     theta, x = _fused(params), _with_ones(x)
-    fed_back = np.zeros(x.shape[:2] + (params["c"].shape[-1],), dtype=x.dtype)
+    fed_back = onp.zeros(x.shape[:2] + (params["c"].shape[-1],), dtype=x.dtype)
     outputs = []
     for t in range(x.shape[2]):
-        h = dense(np.concatenate([fed_back, x[:, :, t]], axis=-1), theta, None, "tanh")
+        h = dense(concatenate(-1, fed_back, x[:, :, t]), theta, None, "tanh")
         o = affine(h, params["V"], params["c"])
         fed_back = softmax(o)
         outputs.append(o)
-    return np.stack(outputs, axis=2)
+    return stack(2, *outputs)
 
 
 def _table(params, info, per_step, hidden, recurrence, shared=True):
@@ -200,6 +200,7 @@ def _model(kind, info, hidden, *, feedback, per_step, loss, metrics, logits, sha
         n_params=count_params(example),
         extras={"logits": logits},
         artifacts=_step_artifacts(logits) if per_step else None,
+        tape=True,
     )
 
 

@@ -168,7 +168,7 @@ def run(specs: list[dict]) -> list[dict]:
                 order = [rng.permutation(n_total) for rng in batch_rngs]
             idx = np.stack([o[position * batch:(position + 1) * batch] for o in order])
             mb = {"x": data.x_train[idx], "y": data.y_train[idx]}
-            values, grads = block.loss_and_gradient(lambda p: model.loss(p, mb), members.thetas[0])
+            values, grads = block.loss_and_gradient(lambda p: model.loss(p, mb), members.thetas[0], model.tape)
             members.check_finite(np.asarray(values), step, parameters=False)
             members.step(0, grads)
             step += 1

@@ -93,7 +93,7 @@ def _train(model, data, spec: dict, decades: float):
     batch = {"x": data.x_train[None]}
     losses = np.empty(steps + 1)
     for step in range(steps + 1):
-        values, grads = block.loss_and_gradient_by_hand(lambda p: model.loss_and_gradient(p, batch), theta)
+        values, grads = block.loss_and_gradient(lambda p: model.loss(p, batch), theta, model.tape)
         losses[step] = values[0]
         if not np.isfinite(losses[step]) or step == steps:
             break

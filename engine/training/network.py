@@ -29,12 +29,12 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from autograd.core import VJPNode, add_outgrads
-from autograd.tracer import isbox, new_box, trace_stack
-from autograd.util import toposort
+from autograd import make_vjp
+from autograd.extend import SparseObject, defvjp, primitive, vspace
 
 from engine.data import DATASETS
 from engine.models import MODELS, Player
+from engine.models.tape import value_and_gradient
 from engine.precision import FLOAT
 from engine.training.loop import Members
 
@@ -51,29 +51,36 @@ def member_rngs(specs: list[dict], stream: int) -> list[np.random.Generator]:
     return [np.random.default_rng([s["seed"], stream]) for s in specs]
 
 
-def _leaf_gradients(end_node, g, leaves: list) -> dict:
-    """autograd's backward pass (autograd.core.backward_pass), keeping the gradient of each of
-    several leaves rather than of one start node: leaf -> gradient, for the leaves reached."""
-    wanted, found = set(leaves), {}
-    outgrads = {end_node: (g, False)}
-    for node in toposort(end_node):
-        outgrad = outgrads.pop(node)[0]
-        if node in wanted:
-            found[node] = outgrad
-            continue
-        for parent, ingrad in zip(node.parents, node.vjp(outgrad)):
-            outgrads[parent] = add_outgrads(outgrads.get(parent), ingrad)
-    return found
+@primitive
+def _columns(theta, start: int, stop: int, shape: tuple):
+    """Columns start:stop of θ (K, P) as the member-stacked array of ``shape`` they hold (a view)."""
+    return theta[:, start:stop].reshape((theta.shape[0],) + shape)
+
+
+def _columns_vjp(ans, theta, start, stop, shape):
+    """g added into columns start:stop of a (K, P) gradient, which autograd allocates once for all
+    the arrays cut from θ (autograd.extend's SparseObject): no zero matrix per array."""
+    space = vspace(theta)
+
+    def vjp(g):
+        def add_into(gradient):
+            gradient[:, start:stop] += g.reshape(len(g), -1)
+            return gradient
+        return SparseObject(space, add_into)
+
+    return vjp
+
+
+defvjp(_columns, _columns_vjp)
 
 
 class FlatBlock:
     """The parameters under one prefix, as the (K, P) matrix the optimizers step, and back.
 
-    ``unpack`` cuts the flat matrix into the model's arrays (views, no copies).  Gradients are
-    taken with respect to those arrays, each its own leaf of one autograd trace, and joined into
-    the (K, P) matrix the optimizer steps: differentiating with respect to θ itself would record
-    one slicing primitive per array, forward and backward, and add each slice's gradient into a
-    zero matrix, which is most of the cost of a single-example step of a small network."""
+    ``unpack`` cuts the flat matrix into the model's arrays (views, no copies).  On the tape,
+    gradients are taken with respect to those arrays and joined into the (K, P) matrix the
+    optimizer steps; by autograd, with respect to θ, each array cut by one primitive whose
+    backward pass adds into its columns."""
 
     def __init__(self, params: dict, prefix: str):
         self.names = sorted(n for n in params if n.startswith(prefix))
@@ -84,32 +91,25 @@ class FlatBlock:
         k = params[self.names[0]].shape[0]
         return np.concatenate([params[n].reshape(k, -1) for n in self.names], axis=1)
 
-    def unpack(self, theta: np.ndarray) -> dict:
+    def unpack(self, theta: np.ndarray, cut=None) -> dict:
+        """θ's arrays, by ``cut(θ, start, stop, shape)`` (default: plain views)."""
         out, start, k = {}, 0, theta.shape[0]
         for name, shape, size in zip(self.names, self.shapes, self.sizes):
-            out[name] = theta[:, start:start + size].reshape((k,) + shape)
+            out[name] = (theta[:, start:start + size].reshape((k,) + shape) if cut is None
+                         else cut(theta, start, start + size, shape))
             start += size
         return out
 
-    def loss_and_gradient(self, loss, theta: np.ndarray) -> tuple:
+    def loss_and_gradient(self, loss, theta: np.ndarray, tape: bool = False) -> tuple:
         """loss(arrays) -> (K,) at θ's arrays: its values and the (K, P) gradient of their sum,
         which holds every member's gradient of its own loss (a parameter the loss does not
-        read gets zeros)."""
-        k = theta.shape[0]
-        arrays = self.unpack(theta)
-        leaves = [VJPNode.new_root() for _ in self.names]
-        with trace_stack.new_trace() as trace:
-            end = loss({name: new_box(arrays[name], trace, leaf) for name, leaf in zip(self.names, leaves)})
-        if not (isbox(end) and end._trace == trace):
-            return end, np.zeros_like(theta)
-        grads = _leaf_gradients(end._node, np.ones(k, dtype=theta.dtype), leaves)
-        return end._value, self._joined({name: grads.get(leaf, 0.0) for name, leaf in zip(self.names, leaves)}, theta)
-
-    def loss_and_gradient_by_hand(self, loss_and_gradient, theta: np.ndarray) -> tuple:
-        """The same from a model's hand-written backward pass (``Model.loss_and_gradient``):
-        loss_and_gradient(arrays) -> ((K,) values, {name: gradient})."""
-        values, grads = loss_and_gradient(self.unpack(theta))
-        return values, self._joined(grads, theta)
+        read gets zeros).  ``tape``: the loss is written with ops only (``Model.tape``), and
+        its gradient is taken on the tape (engine/models/tape.py); else by autograd."""
+        if tape:
+            values, grads = value_and_gradient(loss, self.unpack(theta))
+            return values, self._joined(grads, theta)
+        vjp, values = make_vjp(lambda t: loss(self.unpack(t, _columns)))(theta)
+        return values, vjp(np.ones(np.shape(values), dtype=theta.dtype))
 
     def _joined(self, grads: dict, theta: np.ndarray) -> np.ndarray:
         """The (K, P) matrix of the arrays' gradients, {name: gradient} for every array."""
@@ -226,20 +226,16 @@ def _minibatch(data, order, position: int, batch_size: int, k: int) -> dict:
     return batch
 
 
-def _players_step(members, blocks, players, batch: dict, step: int) -> None:
-    """One optimizer step per player, in turn, on ``batch``."""
+def _players_step(members, blocks, players, batch: dict, step: int, tape: bool) -> None:
+    """One optimizer step per player, in turn, on ``batch`` (``tape``: ``Model.tape``)."""
     for b, (block, player) in enumerate(zip(blocks, players)):
         # The other players' parameters are constants here (none for a single-player model).
         frozen = {}
         for other, theta in zip(blocks, members.thetas):
             if other is not block:
                 frozen.update(other.unpack(theta))
-        if player.loss_and_gradient is not None:
-            values, grads = block.loss_and_gradient_by_hand(
-                lambda arrays: player.loss_and_gradient({**frozen, **arrays}, batch), members.thetas[b])
-        else:
-            values, grads = block.loss_and_gradient(lambda arrays: player.loss({**frozen, **arrays}, batch),
-                                                    members.thetas[b])
+        values, grads = block.loss_and_gradient(lambda arrays: player.loss({**frozen, **arrays}, batch),
+                                                members.thetas[b], tape)
         members.check_finite(np.asarray(values), step, parameters=False)
         members.step(b, grads)
 
@@ -340,7 +336,7 @@ class _Group:
         model = MODELS[s0["model"]["kind"]].build(data.info, **s0["model"]["params"])
         schedule = _Schedule.of(s0, data.x_train.shape[0])
         params = model.init(member_rngs(specs, 0))
-        players = model.players or (Player("all", "", model.loss, model.loss_and_gradient),)
+        players = model.players or (Player("all", "", model.loss),)
         blocks = [FlatBlock(params, p.prefix) for p in players]
         members = Members(specs, [b.pack(params) for b in blocks], s0.get("clip_norm"))
         sets = _EvalSets.of(model, data, k, member_rngs(specs, 3))
@@ -408,7 +404,7 @@ class _Group:
                 order = np.stack([rng.permutation(schedule.n_train) for rng in batch_rngs])
             batch = _minibatch(data, order, position, schedule.batch_size, k)
             batch.update(_draw_latents(self.model, noise_rngs, batch["x"].shape[1]))
-            _players_step(self.members, self.blocks, self.players, batch, step)
+            _players_step(self.members, self.blocks, self.players, batch, step, self.model.tape)
             self.trained_seconds += time.perf_counter() - started
             if self.convergence is not None and (step + 1) % schedule.steps_per_epoch == 0:
                 self.convergence.after_epoch(self.model, self.current(), self.members, step + 1)
