@@ -116,6 +116,21 @@ def test_training_on_the_tape_gives_the_records_of_autograds_trace(model, params
         assert untimed(tape) == untimed(trace)
 
 
+def test_a_timed_study_logs_only_its_training_loss_along_training():
+    """A study marked `alone` logs the training loss (what budget.target_loss reads) but no
+    validation metric along training; its final metrics still see the validation and test
+    splits, and its training is the same, bit for bit, as the same run's without `alone`."""
+    budget = {"max_steps": 60, "evals": 6, "target_loss": 0.5}
+    timed, logged = (execute_group(items(spec(budget=budget, params={"hidden": [8]}, **extra)))[0]
+                     for extra in ({"alone": True}, {}))
+    assert "train_loss" in timed.history and not any(k.startswith("val_") for k in timed.history)
+    assert any(k.startswith("val_") for k in logged.history)
+    assert {"val_loss", "test_loss", "test_accuracy"} <= set(timed.final)
+    assert {k: v for k, v in untimed(timed)["history"].items() if not k.startswith("val_")} == \
+        {k: v for k, v in untimed(logged)["history"].items() if not k.startswith("val_")}
+    assert untimed(timed)["final"] == untimed(logged)["final"]
+
+
 def test_budget_in_epochs_gives_every_regime_the_same_examples():
     n_train = None
     for batch in ("full", 64, 1):

@@ -12,7 +12,9 @@ optimizer variant.
 
 Along training, at ``budget.evals`` evenly spaced steps (default 24), each member logs its
 training loss and every validation metric (on fixed subsets of the splits; the final metrics
-use the whole validation and test splits), the seconds spent training so far
+use the whole validation and test splits; a study marked ``alone``, whose claim times its runs,
+logs no validation metric along training: its evaluations exist to catch ``budget.target_loss``,
+its clock leaves them out, and the other core waits idle for them), the seconds spent training so far
 (evaluation excluded) and the median over coordinates of its optimizer's effective step.  With
 ``budget.target_loss`` a member stops at the first evaluation whose training loss reaches it, and
 records the steps, examples and seconds that took.  With ``budget.until = {train_loss_change: tol,
@@ -361,8 +363,9 @@ class _Group:
         members' histories (and snapshots)."""
         p, members = self.current(), self.members
         row = {**_evaluate(self.model, p, self.sets.train, self.sets.latents["train"], "train"),
-               **_evaluate(self.model, p, self.sets.val_sub, self.sets.val_sub_latents, "val"),
                "effective_step": members.effective_step_median()}
+        if not self.specs[0].get("alone"):
+            row.update(_evaluate(self.model, p, self.sets.val_sub, self.sets.val_sub_latents, "val"))
         was_active = members.active.copy()
         members.check_finite(row["train_loss"], step)
         if self.target_loss is not None:
