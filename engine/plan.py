@@ -97,6 +97,11 @@ def cell_of(spec: dict) -> Cell:
                 (spec["optimizer"] or {}).get("name"))
 
 
+def batch_of(opt: dict | None, study: dict):
+    """A run's batch regime: its optimizer's own (single-example SGD's 1), else the study's."""
+    return (opt or {}).get("batch", study.get("batch_size"))
+
+
 def _spec(sname, study, mname, model, params, vary_point, oname, opt, hp, seed, data) -> dict:
     """The canonical JSON of one run, built through RunSpec so that every field is checked."""
     dataset = study.get("dataset")
@@ -109,7 +114,7 @@ def _spec(sname, study, mname, model, params, vary_point, oname, opt, hp, seed, 
             dataset, data["datasets"][dataset]["kind"],
             {**DATASETS[data["datasets"][dataset]["kind"]].params, **data["datasets"][dataset].get("params", {})}),
         optimizer=None if opt is None else OptimizerSpec(oname, opt["kind"], hp),
-        batch=(opt or {}).get("batch", study.get("batch_size")),
+        batch=batch_of(opt, study),
         seed=seed,
         budget=study.get("budget", {}),
         clip_norm=study.get("clip_norm"),
@@ -168,8 +173,8 @@ def count_runs(exp: Experiments) -> dict[str, int]:
                 # an extension adds one rate for every combination of the other hyperparameters
                 per_rate = grid // _axis_size(axes["lr"]) if "lr" in axes else 0
                 points = grid + tune.get("extend", 0) * per_rate
-                batch = (exp.data["optimizers"][oname] or {}).get("batch", study.get("batch_size"))
-                per_model += points * seeds if batch == 1 else points * k + seeds - k
+                single = batch_of(exp.data["optimizers"][oname], study) == 1
+                per_model += points * seeds if single else points * k + seeds - k
             else:
                 per_model += grid * seeds
         counts[sname] = len(study["models"]) * sweep * per_model

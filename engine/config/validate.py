@@ -159,19 +159,19 @@ def _semantic_problems(data: dict) -> list[ConfigProblem]:
 
 
 def _model_problems(models: dict) -> list[ConfigProblem]:
-    kinds = registries.model_kinds()
-    return [_not_one_of(("models", name, "params", param), param,
-                        f"a parameter of model kind {model['kind']}", kinds[model["kind"]].params)
-            for name, model in models.items() for param in model.get("params", {})
-            if param not in kinds[model["kind"]].params]
+    return _parameter_problems("models", models, registries.model_kinds(), "a parameter of model kind")
 
 
 def _dataset_problems(datasets: dict) -> list[ConfigProblem]:
-    factories = registries.datasets()
-    return [_not_one_of(("datasets", name, "params", param), param,
-                        f"a parameter of data set {ds['kind']}", factories[ds["kind"]].params)
-            for name, ds in datasets.items() for param in ds.get("params", {})
-            if param not in factories[ds["kind"]].params]
+    return _parameter_problems("datasets", datasets, registries.datasets(), "a parameter of data set")
+
+
+def _parameter_problems(section: str, entries: dict, registry: dict, what: str) -> list[ConfigProblem]:
+    """A problem for every parameter of an entry (a model, a data set) that its kind does not take."""
+    return [_not_one_of((section, name, "params", param), param, f"{what} {entry['kind']}",
+                        registry[entry["kind"]].params)
+            for name, entry in entries.items() for param in entry.get("params", {})
+            if param not in registry[entry["kind"]].params]
 
 
 def _optimizer_problems(optimizers: dict) -> list[ConfigProblem]:
