@@ -23,10 +23,44 @@ gradient.  Models whose loss is written with ops only say so (``Model.tape``; ev
 model is); any other is differentiated by autograd alone.  Backward passes are NumPy, so an op is
 differentiable once (no Hessians through it).
 """
+from contextlib import contextmanager
 from typing import Callable
 
 import numpy as onp
 from autograd.extend import Box, defvjp_argnums, primitive
+
+# While ``reusing_forwards`` is active: (op, ids of its arguments) → (arguments, value).
+_kept: dict | None = None
+
+
+@contextmanager
+def reusing_forwards():
+    """Within the block, an op called on plain arrays keeps its value, and a later call on the
+    very same argument objects, plain or as the values of tracked ones, returns that value
+    rather than computing it again.  A GAN's step runs its generator twice on one z and one
+    θ⁽ᵍ⁾: on plain parameters in the discriminator's step, on the tape in the generator's.
+
+    Sound while nothing writes into those arguments inside the block: optimizers replace
+    parameters rather than writing into them, and ops return fresh arrays or views.  Each entry
+    holds its arguments, so no id is reused by another object while the block lasts."""
+    global _kept
+    _kept = {}
+    try:
+        yield
+    finally:
+        _kept = None
+
+
+def _forward(op, args: tuple, keep: bool):
+    """op's value on ``args``: the kept one if this op already ran on these very objects."""
+    key = (op, *map(id, args))
+    entry = _kept.get(key)
+    if entry is not None:
+        return entry[1]
+    value = op.forward(*args)
+    if keep:
+        _kept[key] = (args, value)
+    return value
 
 
 class Tracked:
@@ -72,7 +106,9 @@ class Op:
             traced = traced or isinstance(arg, Box)
         # plain arrays skip the primitive's own search for boxes (a single-example step calls
         # ops on data, and evaluations call them on parameters, many times)
-        return self.primitive(*args) if traced else self.forward(*args)
+        if traced:
+            return self.primitive(*args)
+        return self.forward(*args) if _kept is None else _forward(self, args, keep=True)
 
 
 class Tape:
@@ -89,7 +125,7 @@ class Tape:
             if type(arg) is Tracked:
                 values[i] = arg._value
                 argnums.append(i)
-        out = Tracked(op.forward(*values), self)
+        out = Tracked(op.forward(*values) if _kept is None else _forward(op, tuple(values), keep=False), self)
         self.entries.append((op, out, args, values, argnums))
         return out
 

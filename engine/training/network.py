@@ -28,6 +28,7 @@ engine/models/base.py) are stored with the run.
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,7 +37,7 @@ from autograd.extend import SparseObject, defvjp, primitive, vspace
 
 from engine.data import DATASETS
 from engine.models import MODELS, Player
-from engine.models.tape import value_and_gradient
+from engine.models.tape import reusing_forwards, value_and_gradient
 from engine.precision import FLOAT
 from engine.training.loop import Members
 
@@ -102,13 +103,14 @@ class FlatBlock:
             start += size
         return out
 
-    def loss_and_gradient(self, loss, theta: np.ndarray, tape: bool = False) -> tuple:
+    def loss_and_gradient(self, loss, theta: np.ndarray, tape: bool = False, arrays: dict | None = None) -> tuple:
         """loss(arrays) -> (K,) at θ's arrays: its values and the (K, P) gradient of their sum,
         which holds every member's gradient of its own loss (a parameter the loss does not
         read gets zeros).  ``tape``: the loss is written with ops only (``Model.tape``), and
-        its gradient is taken on the tape (engine/models/tape.py); else by autograd."""
+        its gradient is taken on the tape (engine/models/tape.py), at ``arrays`` when given
+        (``unpack(θ)`` already cut); else by autograd."""
         if tape:
-            values, grads = value_and_gradient(loss, self.unpack(theta))
+            values, grads = value_and_gradient(loss, self.unpack(theta) if arrays is None else arrays)
             return values, self._joined(grads, theta)
         vjp, values = make_vjp(lambda t: loss(self.unpack(t, _columns)))(theta)
         return values, vjp(np.ones(np.shape(values), dtype=theta.dtype))
@@ -229,17 +231,23 @@ def _minibatch(data, order, position: int, batch_size: int, k: int) -> dict:
 
 
 def _players_step(members, blocks, players, batch: dict, step: int, tape: bool) -> None:
-    """One optimizer step per player, in turn, on ``batch`` (``tape``: ``Model.tape``)."""
-    for b, (block, player) in enumerate(zip(blocks, players)):
-        # The other players' parameters are constants here (none for a single-player model).
-        frozen = {}
-        for other, theta in zip(blocks, members.thetas):
-            if other is not block:
-                frozen.update(other.unpack(theta))
-        values, grads = block.loss_and_gradient(lambda arrays: player.loss({**frozen, **arrays}, batch),
-                                                members.thetas[b], tape)
-        members.check_finite(np.asarray(values), step, parameters=False)
-        members.step(b, grads)
+    """One optimizer step per player, in turn, on ``batch`` (``tape``: ``Model.tape``).
+
+    With several players, each block's arrays are cut once (and again after it steps), and an
+    op that a later player's loss runs again on the same arrays reuses its value
+    (``reusing_forwards``): a GAN's generator step takes g(z) from the discriminator's, θ⁽ᵍ⁾
+    unchanged in between."""
+    cut = [block.unpack(theta) for block, theta in zip(blocks, members.thetas)]
+    with reusing_forwards() if len(blocks) > 1 else nullcontext():
+        for b, (block, player) in enumerate(zip(blocks, players)):
+            # The other players' parameters are constants here (none for a single-player model).
+            frozen = {name: value for other, arrays in enumerate(cut) if other != b for name, value in arrays.items()}
+            values, grads = block.loss_and_gradient(lambda arrays: player.loss({**frozen, **arrays}, batch),
+                                                    members.thetas[b], tape, cut[b])
+            members.check_finite(np.asarray(values), step, parameters=False)
+            members.step(b, grads)
+            if b + 1 < len(blocks):  # the players after it see its new parameters
+                cut[b] = block.unpack(members.thetas[b])
 
 
 def _outcome(final: dict, i: int, finals: dict, history: dict, diverged, artifacts: dict, snapshots: dict) -> dict:
