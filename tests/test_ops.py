@@ -15,7 +15,7 @@ from engine.models.losses import (bernoulli_nll, gaussian_kl, mean_squared_error
                                   softplus_mean)
 from engine.models.ops import (add, concatenate, dense, expand_dims, mean, moveaxis, negative, reparameterise, reshape,
                                sigmoid, stack, take)
-from engine.models.tape import Op, Tape, Tracked, value_and_gradient
+from engine.models.tape import Op, Tape, Tracked, reusing_forwards, value_and_gradient
 
 rng = np.random.default_rng(7)
 REFERENCE_ACTIVATIONS = {None: lambda z: z, "relu": lambda z: z * (z > 0), "tanh": anp.tanh}
@@ -68,6 +68,9 @@ CASES = [
       for act in (None, "relu", "tanh") for shape in ((3, 5, 4), (3, 5, 6, 4), (3, 1, 4))],
     ("dense-no-bias", lambda x, W: dense(x, W, None, None), lambda x, W: reference_dense(x, W, None, None),
      (normal(2, 3, 4), normal(2, 4, 5)), (0, 1)),
+    # one output (a discriminator's logit): ∂x is a column times a row
+    ("dense-one-output", lambda x, W, b: dense(x, W, b, None), lambda x, W, b: reference_dense(x, W, b, None),
+     (normal(3, 5, 4), normal(3, 4, 1), normal(3, 1)), (0, 1, 2)),
     ("reshape", lambda x: reshape(x, (-1,)), lambda x: anp.reshape(x, (2, 3, -1)), (normal(2, 3, 4, 5),), (0,)),
     ("moveaxis", lambda x: moveaxis(x, 2, -1), lambda x: anp.moveaxis(x, 2, -1), (normal(2, 3, 4, 5),), (0,)),
     ("moveaxis-back", lambda x: moveaxis(x, -1, 2), lambda x: anp.moveaxis(x, -1, 2), (normal(2, 3, 4, 5, 6),), (0,)),
@@ -170,6 +173,42 @@ def test_the_tape_adds_the_gradients_of_a_value_used_twice():
                                rtol=1e-12)
     np.testing.assert_allclose(grads["W"][..., 0], x.mean(axis=1) + x2.mean(axis=1), rtol=1e-12)
     np.testing.assert_array_equal(grads["unused"], 0.0)
+
+
+def test_a_one_output_layers_input_gradient_has_matmuls_bits():
+    """∂x of a layer with one output, taken by einsum: matmul's numbers bit for bit, zeros' signs
+    included (each is one product added to +0 either way)."""
+    g, W = normal(4, 6, 1).astype(np.float32), normal(4, 3, 1).astype(np.float32)
+    g[:, ::2] = -0.0
+    W[0] = 0.0
+    dx = dense.backward(g, None, (normal(4, 6, 3).astype(np.float32), W, None, None), (0,))[0]
+    expected = np.matmul(g, np.swapaxes(W, 1, 2))
+    np.testing.assert_array_equal(dx, expected)
+    np.testing.assert_array_equal(np.signbit(dx), np.signbit(expected))
+
+
+def test_an_op_run_again_on_the_same_arguments_reuses_its_value_within_the_block():
+    """Inside ``reusing_forwards`` an op called on plain arrays keeps its value; called again on
+    the very same objects (plain, or tracked on a tape) it returns that value without computing
+    it, and the tape's gradient is the one taken without reuse.  Other arguments, or the same
+    call outside the block, compute afresh."""
+    calls = []
+    twice = Op(lambda x: calls.append(x) or 2.0 * x, lambda g, ans, args, argnums: (2.0 * g,))
+    x, other = normal(2, 3), normal(2, 3)
+    loss = lambda arrays: mean(twice(arrays["x"]), 1)
+    expected = value_and_gradient(loss, {"x": x})
+    calls.clear()
+    with reusing_forwards():
+        kept = twice(x)
+        assert twice(x) is kept and len(calls) == 1
+        value, grads = value_and_gradient(loss, {"x": x})
+        assert len(calls) == 1
+        twice(other)
+        assert len(calls) == 2
+    twice(x)
+    assert len(calls) == 3
+    np.testing.assert_array_equal(value, expected[0])
+    np.testing.assert_array_equal(grads["x"], expected[1]["x"])
 
 
 def test_a_tracked_value_refuses_numpy():
