@@ -2,6 +2,7 @@
 references: autograd differentiating the op's formula written with plain autograd.numpy
 operations, and finite differences in float64.  Then the tape (engine/models/tape.py) against
 autograd on the same ops, and its refusal of NumPy."""
+import threading
 from itertools import product
 
 import autograd.numpy as anp
@@ -190,8 +191,8 @@ def test_a_one_output_layers_input_gradient_has_matmuls_bits():
 def test_an_op_run_again_on_the_same_arguments_reuses_its_value_within_the_block():
     """Inside ``reusing_forwards`` an op called on plain arrays keeps its value; called again on
     the very same objects (plain, or tracked on a tape) it returns that value without computing
-    it, and the tape's gradient is the one taken without reuse.  Other arguments, or the same
-    call outside the block, compute afresh."""
+    it, and the tape's gradient is the one taken without reuse.  Other arguments, the same call
+    in another thread, or outside the block, compute afresh."""
     calls = []
     twice = Op(lambda x: calls.append(x) or 2.0 * x, lambda g, ans, args, argnums: (2.0 * g,))
     x, other = normal(2, 3), normal(2, 3)
@@ -205,8 +206,13 @@ def test_an_op_run_again_on_the_same_arguments_reuses_its_value_within_the_block
         assert len(calls) == 1
         twice(other)
         assert len(calls) == 2
+        # another thread (a worker may train groups in threads) keeps nothing of this block's
+        thread = threading.Thread(target=lambda: twice(x))
+        thread.start()
+        thread.join()
+        assert len(calls) == 3
     twice(x)
-    assert len(calls) == 3
+    assert len(calls) == 4
     np.testing.assert_array_equal(value, expected[0])
     np.testing.assert_array_equal(grads["x"], expected[1]["x"])
 

@@ -23,14 +23,21 @@ gradient.  Models whose loss is written with ops only say so (``Model.tape``; ev
 model is); any other is differentiated by autograd alone.  Backward passes are NumPy, so an op is
 differentiable once (no Hessians through it).
 """
+import threading
 from contextlib import contextmanager
 from typing import Callable
 
 import numpy as onp
 from autograd.extend import Box, defvjp_argnums, primitive
 
-# While ``reusing_forwards`` is active: (op, ids of its arguments) → (arguments, value).
-_kept: dict | None = None
+
+class _Kept(threading.local):
+    """While ``reusing_forwards`` is active in this thread: (op, ids of its arguments) →
+    (arguments, value); else None.  Per thread: a worker may train groups in threads."""
+    values: dict | None = None
+
+
+_kept = _Kept()
 
 
 @contextmanager
@@ -43,23 +50,22 @@ def reusing_forwards():
     Sound while nothing writes into those arguments inside the block: optimizers replace
     parameters rather than writing into them, and ops return fresh arrays or views.  Each entry
     holds its arguments, so no id is reused by another object while the block lasts."""
-    global _kept
-    _kept = {}
+    _kept.values = {}
     try:
         yield
     finally:
-        _kept = None
+        _kept.values = None
 
 
 def _forward(op, args: tuple, keep: bool):
     """op's value on ``args``: the kept one if this op already ran on these very objects."""
-    key = (op, *map(id, args))
-    entry = _kept.get(key)
+    kept, key = _kept.values, (op, *map(id, args))
+    entry = kept.get(key)
     if entry is not None:
         return entry[1]
     value = op.forward(*args)
     if keep:
-        _kept[key] = (args, value)
+        kept[key] = (args, value)
     return value
 
 
@@ -108,7 +114,7 @@ class Op:
         # ops on data, and evaluations call them on parameters, many times)
         if traced:
             return self.primitive(*args)
-        return self.forward(*args) if _kept is None else _forward(self, args, keep=True)
+        return self.forward(*args) if _kept.values is None else _forward(self, args, keep=True)
 
 
 class Tape:
@@ -125,7 +131,7 @@ class Tape:
             if type(arg) is Tracked:
                 values[i] = arg._value
                 argnums.append(i)
-        out = Tracked(op.forward(*values) if _kept is None else _forward(op, tuple(values), keep=False), self)
+        out = Tracked(op.forward(*values) if _kept.values is None else _forward(op, tuple(values), keep=False), self)
         self.entries.append((op, out, args, values, argnums))
         return out
 
