@@ -23,12 +23,12 @@ step, forward or backward.
 
 Output length along each axis: ⌊(n + 2p − k)/s⌋ + 1.
 """
+from functools import lru_cache
 from itertools import product
 from math import prod
 
 import autograd.numpy as np
 import numpy as onp
-from numpy.lib.stride_tricks import as_strided
 
 from .layers import ACTIVATION_NAMES, Layer, check_activation, glorot
 from .ops import dense, mean, moveaxis, reshape
@@ -50,49 +50,84 @@ def _per_axis(value, d):
     return tuple(value) if isinstance(value, (tuple, list)) else (value,) * d
 
 
-def _zero_padded(x, lead, padding):
-    """x with `padding` zeros on both sides of each spatial axis (np.pad's result, at a fraction
-    of its cost on the small arrays of single-example steps)."""
-    if not any(padding):
-        return x
-    spatial = x.shape[lead:lead + len(padding)]
-    xp = onp.zeros(x.shape[:lead] + tuple(n + 2 * p for n, p in zip(spatial, padding)) + x.shape[-1:], dtype=x.dtype)
-    xp[(Ellipsis,) + tuple(slice(p, p + n) for p, n in zip(padding, spatial)) + (slice(None),)] = x
-    return xp
+@lru_cache(maxsize=None)
+def _im2col_plan(x_shape, kernel, stride, padding):
+    """How ``_im2col`` cuts x of shape ``x_shape``: (the shape of x's positions as rows, that of
+    the rows with one zero row appended (None without padding), the flat index of the row each
+    window entry reads, the shape of the windows as rows)."""
+    d = len(kernel)
+    lead = len(x_shape) - d - 1
+    spatial = x_shape[lead:lead + d]
+    out = _output_shape(spatial, kernel, stride, padding, "im2col")
+    # Window j's offset a along an axis reads position j·s + a − p of x, or the zero row
+    # (index ∏n, after x's rows) where that falls in the padding.
+    flat, inside = onp.zeros((), onp.intp), onp.ones((), bool)
+    for i, (n, k, s, p, m) in enumerate(zip(spatial, kernel, stride, padding, out)):
+        position = (onp.arange(m) * s)[:, None] + onp.arange(k)[None, :] - p
+        position = onp.expand_dims(position, tuple(range(i)) + tuple(range(i + 1, d + i)) + tuple(range(d + i + 1, 2 * d)))
+        flat, inside = flat * n + position, inside & (0 <= position) & (position < n)
+    rows = x_shape[:lead] + (prod(spatial), x_shape[-1])
+    index = onp.where(inside, flat, prod(spatial)).ravel()
+    index.flags.writeable = False
+    padded = rows[:lead] + (rows[lead] + 1, rows[-1]) if not inside.all() else None
+    return rows, padded, index, x_shape[:lead] + out + (-1,)
 
 
 def _im2col(x, kernel, stride, padding):
     """Windows of a channels-last x (..., *n, C) as rows: (..., *out, ∏kernel·C), each row ordered
     (kernel offsets, then channels)."""
+    rows, padded, index, cols = _im2col_plan(x.shape, kernel, stride, padding)
+    values = x.reshape(rows)
+    if padded is not None:   # the padding: one zero row, read by every window position in it
+        with_zeros = onp.zeros(padded, x.dtype)
+        with_zeros[..., :-1, :] = values
+        values = with_zeros
+    # One gather of C-value rows by a precomputed index (np.take): a strided window view copies
+    # runs of k·C values per call, which costs 2-3× as much when C is small (the digits' C = 1).
+    return values.take(index, axis=len(rows) - 2).reshape(cols)
+
+
+@lru_cache(maxsize=None)
+def _col2im_plan(x_shape, kernel, stride, padding):
+    """How ``_col2im`` scatters onto x of shape ``x_shape``: (the windows' shape, the axis order
+    that interleaves their (window, offset) axes, the padded input's shape with each axis split
+    into (position // s, position % s), that shape unsplit, the (target, source) index pairs of
+    the slice-adds in order, the slice of the input inside the padding)."""
     d = len(kernel)
-    lead = x.ndim - d - 1
-    xp = _zero_padded(x, lead, padding)
-    out = tuple(conv_output_size(n, k, s) for n, k, s in zip(xp.shape[lead:lead + d], kernel, stride))
-    # A read-only view (..., *out, *kernel, C): window j's offset a along an axis is element
-    # j·s + a, so its strides are (s·step, step).  Flattening it copies each window's values
-    # once, already in row order (no sliding_window_view and transpose: half the cost at B = 1).
-    steps = xp.strides[lead:lead + d]
-    windows = as_strided(xp, x.shape[:lead] + out + tuple(kernel) + x.shape[-1:],
-                         xp.strides[:lead] + tuple(t * s for t, s in zip(steps, stride)) + steps + xp.strides[-1:],
-                         writeable=False)
-    return windows.reshape(x.shape[:lead] + out + (-1,))
+    lead = len(x_shape) - d - 1
+    spatial, channels = x_shape[lead:lead + d], x_shape[-1]
+    out = _output_shape(spatial, kernel, stride, padding, "col2im")
+    rows = tuple(-(-(n + 2 * p) // s) for n, p, s in zip(spatial, padding, stride))   # ⌈(n + 2p)/s⌉
+    windows = x_shape[:lead] + out + tuple(kernel) + (channels,)
+    order = tuple(range(lead)) + tuple(a for i in range(d) for a in (lead + i, lead + d + i)) + (lead + 2 * d,)
+    split = x_shape[:lead] + tuple(v for q, s in zip(rows, stride) for v in (q, s)) + (channels,)
+    padded = x_shape[:lead] + tuple(q * s for q, s in zip(rows, stride)) + (channels,)
+    pairs = []
+    # Offsets b·s … b·s + s − 1 of block b put window j's values on positions (j + b)·s + r,
+    # r < s: distinct positions for all j, so one slice-add covers the block.
+    for blocks in product(*(range(-(-k // s)) for k, s in zip(kernel, stride))):
+        widths = [min(s, k - b * s) for b, k, s in zip(blocks, kernel, stride)]
+        target = (v for b, m, w in zip(blocks, out, widths) for v in (slice(b, b + m), slice(0, w)))
+        source = (v for b, s, w in zip(blocks, stride, widths) for v in (slice(None), slice(b * s, b * s + w)))
+        pairs.append(((Ellipsis, *target, slice(None)), (Ellipsis, *source, slice(None))))
+    inside = (Ellipsis,) + tuple(slice(p, p + n) for p, n in zip(padding, spatial)) + (slice(None),)
+    return windows, order, split, padded, tuple(pairs), inside
 
 
 def _col2im(cols, x_shape, kernel, stride, padding):
-    """Adjoint of im2col: add each window's row back onto the input position it was cut from."""
-    d = len(kernel)
-    lead = len(x_shape) - d - 1
-    spatial, channels = x_shape[lead : lead + d], x_shape[-1]
-    out = cols.shape[lead : lead + d]
-    g = cols.reshape(x_shape[:lead] + out + tuple(kernel) + (channels,))
-    padded = tuple(n + 2 * p for n, p in zip(spatial, padding))
-    xp = onp.zeros(x_shape[:lead] + padded + (channels,), dtype=cols.dtype)
-    # One strided slice-add per kernel offset (∏kernel of them) rather than np.add.at per element:
-    # the same scatter, with the loop over the few offsets instead of the many windows.
-    for offset in product(*map(range, kernel)):
-        target = tuple(slice(o, o + s * (m - 1) + 1, s) for o, s, m in zip(offset, stride, out))
-        xp[(Ellipsis,) + target + (slice(None),)] += g[(Ellipsis,) + offset + (slice(None),)]
-    return xp[(Ellipsis,) + tuple(slice(p, p + n) for p, n in zip(padding, spatial)) + (slice(None),)]
+    """Adjoint of im2col: add each window's row back onto the input position it was cut from.
+
+    The additions onto a position come in the order of its kernel offsets, as a loop over the
+    ∏k offsets with one strided slice-add each would make them.  A position's offsets along an
+    axis differ by multiples of s, so they fall in distinct blocks of s consecutive offsets, and
+    blocks in order keep them in order: the loop runs over ∏⌈k/s⌉ blocks (2 for k = 3, s = 2),
+    and each slice-add copies runs of s·C values rather than C."""
+    windows, order, split, padded, pairs, inside = _col2im_plan(x_shape, kernel, stride, padding)
+    g = cols.reshape(windows).transpose(order)
+    xp = onp.zeros(split, dtype=cols.dtype)
+    for target, source in pairs:
+        xp[target] += g[source]
+    return xp.reshape(padded)[inside]
 
 
 # Both maps are linear and adjoint to each other, so each one's backward pass is the other (as
