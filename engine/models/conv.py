@@ -7,15 +7,16 @@ with ``scipy.signal.correlate`` directly and with ``scipy.signal.convolve`` on a
 
 Every window of the (padded) input becomes a row of a matrix (im2col), and the convolution is one
 matmul of those rows with the kernels: the fused dense op (engine/models/ops.py), which also adds
-the bias and applies the activation.  ``im2col`` is an op (engine/models/tape.py): the windows are
-cut with NumPy stride tricks, and its backward pass, its adjoint ``col2im``, scatters the gradient
-of each window back onto the input.  Pooling is im2col, a reshape and an op that reduces each
-window's positions (``window_max``; the mean of engine/models/ops.py).
+the bias and applies the activation.  ``im2col`` is an op (engine/models/tape.py): the windows'
+entries are gathered from the input's positions by an index computed once per shape, and its
+backward pass, its adjoint ``col2im``, adds the gradient of each window back onto the input.
+Pooling is im2col, a reshape and an op that reduces each window's positions (``window_max``; the
+mean of engine/models/ops.py).
 
 Inside a CNN the feature maps are channels-last, (K, B, *n, C) like TensorFlow's default and
-unlike torch's (C, *n): a window's channels are then contiguous in memory, so cutting windows
-and scattering them back copies whole runs, and the matmul's output is already the next layer's
-input, with no transpose.  ``conv`` offers the lecture's and SciPy's layout (K, B, C, *n) on top,
+unlike torch's (C, *n): a position's channels are then contiguous in memory, so gathering windows
+and adding them back moves whole runs of C values, and the matmul's output is already the next
+layer's input, with no transpose.  ``conv`` offers the lecture's and SciPy's layout (K, B, C, *n) on top,
 with kernels (O, C, *k) as torch stores them.  A ``Conv`` layer stores its kernels as the matrix
 that multiplies the windows, (∏k·C, O) (``kernel_matrix``; ``kernels`` lays it back out as
 (O, C, *k)): the same numbers, initialised from the same draws, and nothing to transpose at any
@@ -47,6 +48,12 @@ def _output_shape(input_shape, kernel, stride, padding, what):
 
 def _per_axis(value, d):
     return tuple(value) if isinstance(value, (tuple, list)) else (value,) * d
+
+
+def _geometry(kernel, stride, padding):
+    """d ↦ (kernel, strides, paddings) for d spatial axes, one entry per axis, each made once
+    (a single-example step costs per Python operation)."""
+    return lru_cache(maxsize=None)(lambda d: tuple(_per_axis(v, d) for v in (kernel, stride, padding)))
 
 
 @lru_cache(maxsize=None)
@@ -148,20 +155,19 @@ def conv_kernels(matrix, kernel_size, d: int):
     return kernels(matrix, _per_axis(kernel_size, d))
 
 
-def conv_channels_last(x, W, b, kernel, stride=1, padding=0, activation=None):
+def conv_channels_last(x, W, b, kernel, stride, padding, activation=None):
     """f(cross-correlation of x (K, B, *n, C) with the kernels of shape ``kernel`` held as the
-    matrix W (K, ∏k·C, O) + bias b (K, O)): (K, B, *out, O).  Member k uses only W[k], b[k] and
-    x[k]."""
-    d = len(kernel)
-    cols = im2col(x, tuple(kernel), _per_axis(stride, d), _per_axis(padding, d))
-    return dense(cols, W, b, activation)
+    matrix W (K, ∏k·C, O) + bias b (K, O)): (K, B, *out, O); ``kernel``, ``stride`` and
+    ``padding`` are tuples, one entry per spatial axis.  Member k uses only W[k], b[k] and x[k]."""
+    return dense(im2col(x, kernel, stride, padding), W, b, activation)
 
 
 def conv(x, w, b, stride=1, padding=0, activation=None):
     """The same in the lecture's (and SciPy's) layout: x (K, B, C, *n) and kernels w (K, O, C, *k)
-    → (K, B, O, *out)."""
+    → (K, B, O, *out); ``stride`` and ``padding`` one number or one per axis."""
     d = w.ndim - 3
-    y = conv_channels_last(moveaxis(x, 2, -1), kernel_matrix(w, d), b, w.shape[3:], stride, padding, activation)
+    y = conv_channels_last(moveaxis(x, 2, -1), kernel_matrix(w, d), b, w.shape[3:], _per_axis(stride, d),
+                           _per_axis(padding, d), activation)
     return moveaxis(y, -1, 2)
 
 
@@ -178,19 +184,19 @@ def Conv(out_channels, kernel_size, stride=1, padding=0, activation=None):
     """Convolution layer, followed by ``activation`` (None, 'relu', 'tanh') in the same primitive;
     channels-last inputs: (n, C) in 1-D, (h, w, C) in 2-D (see ``ChannelsLast``)."""
     check_activation(activation)
+    geometry = _geometry(kernel_size, stride, padding)
 
     def init(rng, input_shape):
         *spatial, channels = input_shape
         d = len(spatial)
-        kernel, strides, pads = (_per_axis(v, d) for v in (kernel_size, stride, padding))
+        kernel, strides, pads = geometry(d)
         out = _output_shape(spatial, kernel, strides, pads, "convolution")
         fan_in, fan_out = channels * prod(kernel), out_channels * prod(kernel)
         w = glorot(rng, (out_channels, channels) + kernel, fan_in, fan_out)   # torch's layout, its draws
         return out + (out_channels,), {"w": kernel_matrix(w, d), "b": onp.zeros(out_channels)}
 
     def apply(params, x):
-        kernel = _per_axis(kernel_size, x.ndim - 3)
-        return conv_channels_last(x, params["w"], params["b"], kernel, stride, padding, activation)
+        return conv_channels_last(x, params["w"], params["b"], *geometry(x.ndim - 3), activation)
 
     name = f"Conv({out_channels}, k={kernel_size}, s={stride}, p={padding})"
     return Layer(init, apply, name + ("" if activation is None else f" + {ACTIVATION_NAMES[activation]}"))
@@ -200,16 +206,15 @@ def _pool(reduce, label):
     """A pooling layer: ``reduce(windows, axis)`` over each window's positions."""
     def layer(window, stride=None):
         stride = window if stride is None else stride
+        geometry = _geometry(window, stride, 0)
 
         def init(rng, input_shape):
             *spatial, channels = input_shape
-            d = len(spatial)
-            out = _output_shape(spatial, _per_axis(window, d), _per_axis(stride, d), (0,) * d, label)
+            out = _output_shape(spatial, *geometry(len(spatial)), label)
             return out + (channels,), {}
 
         def apply(params, x):
-            d = x.ndim - 3
-            cols = im2col(x, _per_axis(window, d), _per_axis(stride, d), (0,) * d)
+            cols = im2col(x, *geometry(x.ndim - 3))
             return reduce(reshape(cols, cols.shape[2:-1] + (-1, x.shape[-1])), -2)
 
         return Layer(init, apply, f"{label}({window}, s={stride})")
