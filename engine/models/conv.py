@@ -56,7 +56,13 @@ def _geometry(kernel, stride, padding):
     return lru_cache(maxsize=None)(lambda d: tuple(_per_axis(v, d) for v in (kernel, stride, padding)))
 
 
-@lru_cache(maxsize=None)
+# A plan depends on the whole input shape (member and batch axes included): a worker meets a few
+# shapes per group (the training batch, the evaluation splits), so a bounded cache keeps the
+# training step's plans and forgets those of groups long done.
+PLANS = 256
+
+
+@lru_cache(maxsize=PLANS)
 def _im2col_plan(x_shape, kernel, stride, padding):
     """How ``_im2col`` cuts x of shape ``x_shape``: (the shape of x's positions as rows, that of
     the rows with one zero row appended (None without padding), the flat index of the row each
@@ -93,7 +99,7 @@ def _im2col(x, kernel, stride, padding):
     return values.take(index, axis=len(rows) - 2).reshape(cols)
 
 
-@lru_cache(maxsize=None)
+@lru_cache(maxsize=PLANS)
 def _col2im_plan(x_shape, kernel, stride, padding):
     """How ``_col2im`` adds onto x of shape ``x_shape``: (the shape of the windows' entries as
     rows, that with one zero row appended, and for m = 0, 1, …: the index of the m-th entry, in
