@@ -84,11 +84,12 @@ def _recur_backward(g, h, args, argnums):
     """The dense op's backward pass on [r, x] (joined again: one small copy), its input gradient
     cut back into r's and x's parts: the numbers the two ops' backward passes give."""
     r, x, theta = args
-    dense_argnums = tuple(sorted({0 if i < 2 else 1 for i in argnums}))
-    grads = dict(zip(dense_argnums, _dense_backward(g, h, (onp.concatenate([r, x], axis=-1), theta, None, "tanh"),
-                                                    dense_argnums)))
-    cut = r.shape[-1]
-    return tuple(grads[0][..., :cut] if i == 0 else grads[0][..., cut:] if i == 1 else grads[1] for i in argnums)
+    wanted = tuple(sorted({0 if i < 2 else 1 for i in argnums}))   # the dense op's: [r, x] and θ
+    grads = dict(zip(wanted, _dense_backward(g, h, (onp.concatenate([r, x], axis=-1), theta, None, "tanh"), wanted)))
+    parts = {2: grads.get(1)}
+    if 0 in grads:
+        parts[0], parts[1] = grads[0][..., :r.shape[-1]], grads[0][..., r.shape[-1]:]
+    return tuple(parts[i] for i in argnums)
 
 
 # One op per step rather than two: a single-example step of a recurrence costs per recorded
