@@ -4,6 +4,8 @@ The lecture writes s(t) = (x ∗ w)(t) = ∫ x(a) w(t − a) da, a true convolut
 the cross-correlation Σ_a x(t + a) w(a). They differ by flipping the kernel, which the tests check
 against both ``scipy.signal.correlate`` and ``scipy.signal.convolve``.
 """
+from itertools import product
+
 import autograd.numpy as anp
 import numpy as np
 import pytest
@@ -86,6 +88,49 @@ def test_im2col_col2im_are_adjoint():
         cols = im2col(x, kernel, stride, padding)
         c = rng.normal(size=cols.shape)
         assert np.isclose(np.sum(cols * c), np.sum(x * col2im(c, x.shape, kernel, stride, padding)))
+
+
+def windows_by_loop(x, kernel, stride, padding):
+    """im2col written plainly: np.pad, then every window's entries offset by offset."""
+    d = len(kernel)
+    xp = np.pad(x, [(0, 0)] * (x.ndim - d - 1) + [(p, p) for p in padding] + [(0, 0)])
+    out = [conv_output_size(n, k, s, p) for n, k, s, p in zip(x.shape[-d - 1:-1], kernel, stride, padding)]
+    cols = np.empty(x.shape[:-d - 1] + tuple(out) + tuple(kernel) + x.shape[-1:], x.dtype)
+    for offset in product(*map(range, kernel)):
+        cols[(Ellipsis,) + offset + (slice(None),)] = xp[(Ellipsis,) + tuple(
+            slice(o, o + s * (m - 1) + 1, s) for o, s, m in zip(offset, stride, out)) + (slice(None),)]
+    return cols.reshape(cols.shape[:-d - 1 - d] + tuple(out) + (-1,))
+
+
+def scatter_by_loop(cols, x_shape, kernel, stride, padding):
+    """col2im written plainly: one strided slice-add per kernel offset, offsets in order, onto zeros."""
+    d = len(kernel)
+    lead, spatial = len(x_shape) - d - 1, x_shape[-d - 1:-1]
+    out = cols.shape[lead:lead + d]
+    g = cols.reshape(x_shape[:lead] + out + tuple(kernel) + x_shape[-1:])
+    xp = np.zeros(x_shape[:lead] + tuple(n + 2 * p for n, p in zip(spatial, padding)) + x_shape[-1:], cols.dtype)
+    for offset in product(*map(range, kernel)):
+        target = tuple(slice(o, o + s * (m - 1) + 1, s) for o, s, m in zip(offset, stride, out))
+        xp[(Ellipsis,) + target + (slice(None),)] += g[(Ellipsis,) + offset + (slice(None),)]
+    return xp[(Ellipsis,) + tuple(slice(p, p + n) for p, n in zip(padding, spatial)) + (slice(None),)]
+
+
+@pytest.mark.parametrize("kernel,stride,padding,shape", [
+    ((5,), (2,), (1,), (3, 2, 40, 1)), ((3,), (2,), (1,), (3, 2, 19, 25)), ((3,), (2,), (1,), (3, 1, 10, 4)),
+    ((3, 3), (1, 1), (1, 1), (2, 3, 8, 8, 1)), ((2, 2), (2, 2), (0, 0), (2, 3, 8, 8, 5)),
+    ((3, 2), (2, 3), (2, 0), (2, 1, 9, 7, 3)), ((4,), (3,), (2,), (1, 2, 11, 2)), ((2,), (3,), (0,), (1, 2, 10, 2))])
+def test_im2col_col2im_bits(kernel, stride, padding, shape):
+    """Both maps give, bit for bit, what their plain loops give: im2col copies, and col2im adds
+    each position's values in the order of its kernel offsets onto a zero (float32, with −0.0
+    entries, whose sign a sum in another order or from another start would change)."""
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=shape).astype(np.float32)
+    cols = im2col(x, kernel, stride, padding)
+    assert cols.tobytes() == windows_by_loop(x, kernel, stride, padding).tobytes()
+    g = rng.normal(size=cols.shape).astype(np.float32)
+    g[g < -0.7] = -0.0
+    back, loop = col2im(g, shape, kernel, stride, padding), scatter_by_loop(g, shape, kernel, stride, padding)
+    assert back.shape == loop.shape and back.dtype == loop.dtype and back.tobytes() == loop.tobytes()
 
 
 @pytest.mark.parametrize("d,stride,padding", [(1, 2, 1), (2, 1, 2), (2, 2, 0)])

@@ -7,15 +7,16 @@ with ``scipy.signal.correlate`` directly and with ``scipy.signal.convolve`` on a
 
 Every window of the (padded) input becomes a row of a matrix (im2col), and the convolution is one
 matmul of those rows with the kernels: the fused dense op (engine/models/ops.py), which also adds
-the bias and applies the activation.  ``im2col`` is an op (engine/models/tape.py): the windows are
-cut with NumPy stride tricks, and its backward pass, its adjoint ``col2im``, scatters the gradient
-of each window back onto the input.  Pooling is im2col, a reshape and an op that reduces each
-window's positions (``window_max``; the mean of engine/models/ops.py).
+the bias and applies the activation.  ``im2col`` is an op (engine/models/tape.py): the windows'
+entries are gathered from the input's positions by an index computed once per shape, and its
+backward pass, its adjoint ``col2im``, adds the gradient of each window back onto the input.
+Pooling is im2col, a reshape and an op that reduces each window's positions (``window_max``; the
+mean of engine/models/ops.py).
 
 Inside a CNN the feature maps are channels-last, (K, B, *n, C) like TensorFlow's default and
-unlike torch's (C, *n): a window's channels are then contiguous in memory, so cutting windows
-and scattering them back copies whole runs, and the matmul's output is already the next layer's
-input, with no transpose.  ``conv`` offers the lecture's and SciPy's layout (K, B, C, *n) on top,
+unlike torch's (C, *n): a position's channels are then contiguous in memory, so gathering windows
+and adding them back moves whole runs of C values, and the matmul's output is already the next
+layer's input, with no transpose.  ``conv`` offers the lecture's and SciPy's layout (K, B, C, *n) on top,
 with kernels (O, C, *k) as torch stores them.  A ``Conv`` layer stores its kernels as the matrix
 that multiplies the windows, (∏k·C, O) (``kernel_matrix``; ``kernels`` lays it back out as
 (O, C, *k)): the same numbers, initialised from the same draws, and nothing to transpose at any
@@ -23,12 +24,11 @@ step, forward or backward.
 
 Output length along each axis: ⌊(n + 2p − k)/s⌋ + 1.
 """
-from itertools import product
+from functools import lru_cache
 from math import prod
 
 import autograd.numpy as np
 import numpy as onp
-from numpy.lib.stride_tricks import as_strided
 
 from .layers import ACTIVATION_NAMES, Layer, check_activation, glorot
 from .ops import dense, mean, moveaxis, reshape
@@ -50,49 +50,90 @@ def _per_axis(value, d):
     return tuple(value) if isinstance(value, (tuple, list)) else (value,) * d
 
 
-def _zero_padded(x, lead, padding):
-    """x with `padding` zeros on both sides of each spatial axis (np.pad's result, at a fraction
-    of its cost on the small arrays of single-example steps)."""
-    if not any(padding):
-        return x
-    spatial = x.shape[lead:lead + len(padding)]
-    xp = onp.zeros(x.shape[:lead] + tuple(n + 2 * p for n, p in zip(spatial, padding)) + x.shape[-1:], dtype=x.dtype)
-    xp[(Ellipsis,) + tuple(slice(p, p + n) for p, n in zip(padding, spatial)) + (slice(None),)] = x
-    return xp
+def _geometry(kernel, stride, padding):
+    """d ↦ (kernel, strides, paddings) for d spatial axes, one entry per axis, each made once
+    (a single-example step costs per Python operation)."""
+    return lru_cache(maxsize=None)(lambda d: tuple(_per_axis(v, d) for v in (kernel, stride, padding)))
+
+
+# A plan depends on the whole input shape (member and batch axes included): a worker meets a few
+# shapes per group (the training batch, the evaluation splits), so a bounded cache keeps the
+# training step's plans and forgets those of groups long done.
+PLANS = 256
+
+
+@lru_cache(maxsize=PLANS)
+def _im2col_plan(x_shape, kernel, stride, padding):
+    """How ``_im2col`` cuts x of shape ``x_shape``: (the shape of x's positions as rows, that of
+    the rows with one zero row appended (None without padding), the flat index of the row each
+    window entry reads, the shape of the windows as rows)."""
+    d = len(kernel)
+    lead = len(x_shape) - d - 1
+    spatial = x_shape[lead:lead + d]
+    out = _output_shape(spatial, kernel, stride, padding, "im2col")
+    # Window j's offset a along an axis reads position j·s + a − p of x, or the zero row
+    # (index ∏n, after x's rows) where that falls in the padding.
+    flat, inside = onp.zeros((), onp.intp), onp.ones((), bool)
+    for i, (n, k, s, p, m) in enumerate(zip(spatial, kernel, stride, padding, out)):
+        position = (onp.arange(m) * s)[:, None] + onp.arange(k)[None, :] - p
+        # window j along axis i of the (out…, kernel…) index, offset a along axis d + i
+        others = tuple(range(i)) + tuple(range(i + 1, d + i)) + tuple(range(d + i + 1, 2 * d))
+        position = onp.expand_dims(position, others)
+        flat, inside = flat * n + position, inside & (0 <= position) & (position < n)
+    rows = x_shape[:lead] + (prod(spatial), x_shape[-1])
+    index = onp.where(inside, flat, prod(spatial)).ravel()
+    index.flags.writeable = False
+    padded = rows[:lead] + (rows[lead] + 1, rows[-1]) if not inside.all() else None
+    return rows, padded, index, x_shape[:lead] + out + (-1,)
 
 
 def _im2col(x, kernel, stride, padding):
     """Windows of a channels-last x (..., *n, C) as rows: (..., *out, ∏kernel·C), each row ordered
     (kernel offsets, then channels)."""
-    d = len(kernel)
-    lead = x.ndim - d - 1
-    xp = _zero_padded(x, lead, padding)
-    out = tuple(conv_output_size(n, k, s) for n, k, s in zip(xp.shape[lead:lead + d], kernel, stride))
-    # A read-only view (..., *out, *kernel, C): window j's offset a along an axis is element
-    # j·s + a, so its strides are (s·step, step).  Flattening it copies each window's values
-    # once, already in row order (no sliding_window_view and transpose: half the cost at B = 1).
-    steps = xp.strides[lead:lead + d]
-    windows = as_strided(xp, x.shape[:lead] + out + tuple(kernel) + x.shape[-1:],
-                         xp.strides[:lead] + tuple(t * s for t, s in zip(steps, stride)) + steps + xp.strides[-1:],
-                         writeable=False)
-    return windows.reshape(x.shape[:lead] + out + (-1,))
+    rows, padded, index, cols = _im2col_plan(x.shape, kernel, stride, padding)
+    values = x.reshape(rows)
+    if padded is not None:   # the padding: one zero row, read by every window position in it
+        with_zeros = onp.zeros(padded, x.dtype)
+        with_zeros[..., :-1, :] = values
+        values = with_zeros
+    # One gather of C-value rows by a precomputed index (np.take): copying a strided window view
+    # moves runs of k·C values per inner loop, which cost 2.5-3.5× as much for the digits' C = 1
+    # and k = 3 (B = 1 and 64), and a little more for MNIST-1D's C = 25.
+    return values.take(index, axis=len(rows) - 2).reshape(cols)
+
+
+@lru_cache(maxsize=PLANS)
+def _col2im_plan(x_shape, kernel, stride, padding):
+    """How ``_col2im`` adds onto x of shape ``x_shape``: (the shape of the windows' entries as
+    rows, that with one zero row appended, and for m = 0, 1, …: the index of the m-th entry, in
+    kernel-offset order, that each position of x receives, or the zero row where it has fewer)."""
+    rows, _, index, _ = _im2col_plan(x_shape, kernel, stride, padding)
+    n, entries = rows[-2], index.size
+    order = onp.lexsort((onp.arange(entries) % prod(kernel), index))   # by position, then offset
+    order = order[index[order] < n]   # entries read from the padding add onto nothing
+    position = index[order]
+    rank = onp.arange(order.size) - onp.searchsorted(position, position)
+    reads = onp.full((rank.max() + 1, n), entries)
+    reads[rank, position] = order
+    reads.flags.writeable = False
+    values = rows[:-2] + (entries, rows[-1])
+    return values, values[:-2] + (entries + 1, rows[-1]), rows, tuple(reads)
 
 
 def _col2im(cols, x_shape, kernel, stride, padding):
-    """Adjoint of im2col: add each window's row back onto the input position it was cut from."""
-    d = len(kernel)
-    lead = len(x_shape) - d - 1
-    spatial, channels = x_shape[lead : lead + d], x_shape[-1]
-    out = cols.shape[lead : lead + d]
-    g = cols.reshape(x_shape[:lead] + out + tuple(kernel) + (channels,))
-    padded = tuple(n + 2 * p for n, p in zip(spatial, padding))
-    xp = onp.zeros(x_shape[:lead] + padded + (channels,), dtype=cols.dtype)
-    # One strided slice-add per kernel offset (∏kernel of them) rather than np.add.at per element:
-    # the same scatter, with the loop over the few offsets instead of the many windows.
-    for offset in product(*map(range, kernel)):
-        target = tuple(slice(o, o + s * (m - 1) + 1, s) for o, s, m in zip(offset, stride, out))
-        xp[(Ellipsis,) + target + (slice(None),)] += g[(Ellipsis,) + offset + (slice(None),)]
-    return xp[(Ellipsis,) + tuple(slice(p, p + n) for p, n in zip(padding, spatial)) + (slice(None),)]
+    """Adjoint of im2col: add each window's row back onto the input position it was cut from.
+
+    Each position's values are added onto a zero in the order of their kernel offsets, as a loop
+    over the offsets with one strided slice-add each would add them, by one gather per rank (at
+    most ∏⌈k/s⌉ ranks: 2 for k = 3, s = 2) of whole C-value rows: those slice-adds cost 1.5-2×
+    as much for MNIST-1D's layers at B = 1 and B = 100."""
+    values, with_zero, rows, reads = _col2im_plan(x_shape, kernel, stride, padding)
+    g = onp.zeros(with_zero, cols.dtype)
+    g[..., :-1, :] = cols.reshape(values)
+    x = onp.zeros(rows, cols.dtype)
+    for read in reads:
+        x += g.take(read, axis=len(rows) - 2)
+    return x.reshape(x_shape)
 
 
 # Both maps are linear and adjoint to each other, so each one's backward pass is the other (as
@@ -123,20 +164,19 @@ def conv_kernels(matrix, kernel_size, d: int):
     return kernels(matrix, _per_axis(kernel_size, d))
 
 
-def conv_channels_last(x, W, b, kernel, stride=1, padding=0, activation=None):
+def conv_channels_last(x, W, b, kernel, stride, padding, activation=None):
     """f(cross-correlation of x (K, B, *n, C) with the kernels of shape ``kernel`` held as the
-    matrix W (K, ∏k·C, O) + bias b (K, O)): (K, B, *out, O).  Member k uses only W[k], b[k] and
-    x[k]."""
-    d = len(kernel)
-    cols = im2col(x, tuple(kernel), _per_axis(stride, d), _per_axis(padding, d))
-    return dense(cols, W, b, activation)
+    matrix W (K, ∏k·C, O) + bias b (K, O)): (K, B, *out, O); ``kernel``, ``stride`` and
+    ``padding`` are tuples, one entry per spatial axis.  Member k uses only W[k], b[k] and x[k]."""
+    return dense(im2col(x, kernel, stride, padding), W, b, activation)
 
 
 def conv(x, w, b, stride=1, padding=0, activation=None):
     """The same in the lecture's (and SciPy's) layout: x (K, B, C, *n) and kernels w (K, O, C, *k)
-    → (K, B, O, *out)."""
+    → (K, B, O, *out); ``stride`` and ``padding`` one number or one per axis."""
     d = w.ndim - 3
-    y = conv_channels_last(moveaxis(x, 2, -1), kernel_matrix(w, d), b, w.shape[3:], stride, padding, activation)
+    y = conv_channels_last(moveaxis(x, 2, -1), kernel_matrix(w, d), b, w.shape[3:], _per_axis(stride, d),
+                           _per_axis(padding, d), activation)
     return moveaxis(y, -1, 2)
 
 
@@ -153,19 +193,19 @@ def Conv(out_channels, kernel_size, stride=1, padding=0, activation=None):
     """Convolution layer, followed by ``activation`` (None, 'relu', 'tanh') in the same primitive;
     channels-last inputs: (n, C) in 1-D, (h, w, C) in 2-D (see ``ChannelsLast``)."""
     check_activation(activation)
+    geometry = _geometry(kernel_size, stride, padding)
 
     def init(rng, input_shape):
         *spatial, channels = input_shape
         d = len(spatial)
-        kernel, strides, pads = (_per_axis(v, d) for v in (kernel_size, stride, padding))
+        kernel, strides, pads = geometry(d)
         out = _output_shape(spatial, kernel, strides, pads, "convolution")
         fan_in, fan_out = channels * prod(kernel), out_channels * prod(kernel)
         w = glorot(rng, (out_channels, channels) + kernel, fan_in, fan_out)   # torch's layout, its draws
         return out + (out_channels,), {"w": kernel_matrix(w, d), "b": onp.zeros(out_channels)}
 
     def apply(params, x):
-        kernel = _per_axis(kernel_size, x.ndim - 3)
-        return conv_channels_last(x, params["w"], params["b"], kernel, stride, padding, activation)
+        return conv_channels_last(x, params["w"], params["b"], *geometry(x.ndim - 3), activation)
 
     name = f"Conv({out_channels}, k={kernel_size}, s={stride}, p={padding})"
     return Layer(init, apply, name + ("" if activation is None else f" + {ACTIVATION_NAMES[activation]}"))
@@ -175,16 +215,15 @@ def _pool(reduce, label):
     """A pooling layer: ``reduce(windows, axis)`` over each window's positions."""
     def layer(window, stride=None):
         stride = window if stride is None else stride
+        geometry = _geometry(window, stride, 0)
 
         def init(rng, input_shape):
             *spatial, channels = input_shape
-            d = len(spatial)
-            out = _output_shape(spatial, _per_axis(window, d), _per_axis(stride, d), (0,) * d, label)
+            out = _output_shape(spatial, *geometry(len(spatial)), label)
             return out + (channels,), {}
 
         def apply(params, x):
-            d = x.ndim - 3
-            cols = im2col(x, _per_axis(window, d), _per_axis(stride, d), (0,) * d)
+            cols = im2col(x, *geometry(x.ndim - 3))
             return reduce(reshape(cols, cols.shape[2:-1] + (-1, x.shape[-1])), -2)
 
         return Layer(init, apply, f"{label}({window}, s={stride})")
