@@ -110,19 +110,12 @@ class FlatBlock:
         its gradient is taken on the tape (engine/models/tape.py), at ``arrays`` when given
         (``unpack(θ)`` already cut); else by autograd."""
         if tape:
-            values, grads = value_and_gradient(loss, self.unpack(theta) if arrays is None else arrays)
-            return values, self._joined(grads, theta)
+            gradient = np.empty_like(theta)   # each array's gradient is written into its columns
+            values, _ = value_and_gradient(loss, self.unpack(theta) if arrays is None else arrays,
+                                           self.unpack(gradient))
+            return values, gradient
         vjp, values = make_vjp(lambda t: loss(self.unpack(t, _columns)))(theta)
         return values, vjp(np.ones(np.shape(values), dtype=theta.dtype))
-
-    def _joined(self, grads: dict, theta: np.ndarray) -> np.ndarray:
-        """The (K, P) matrix of the arrays' gradients, {name: gradient} for every array."""
-        # Each gradient is copied once into its columns, whatever its memory layout (a
-        # convolution's kernel gradient comes transposed): the columns' views take it as it is.
-        gradient = np.empty_like(theta)
-        for name, columns in self.unpack(gradient).items():
-            columns[...] = grads[name]
-        return gradient
 
 
 def examples_per_step(spec: dict, n_train: int) -> int:
