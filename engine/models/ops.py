@@ -58,14 +58,14 @@ def _dense_backward(g, a, args, argnums, into=(None, None, None)):
                 # there, 4× slower than einsum's; both give each product once rounded, added to +0
                 out.append(onp.einsum("kbo,kio->kbi", gz, W).reshape(x.shape))
             else:
-                out.append(onp.matmul(gz, onp.swapaxes(W, 1, 2)).reshape(x.shape))
+                out.append(onp.matmul(gz, W.swapaxes(1, 2)).reshape(x.shape))
         elif argnum == 1:
             rows = x.reshape(K, -1, n_in)
             if rows.shape[1] == 1:  # one example (single-example SGD): an outer product, no matmul loop
                 # (einsum's loop beats broadcasting a column against a row: ≈ 25% at 100 × 100)
                 out.append(onp.einsum("ki,kj->kij", rows[:, 0], gz[:, 0], out=dest))
             else:
-                out.append(onp.matmul(onp.swapaxes(rows, 1, 2), gz, out=dest))
+                out.append(onp.matmul(rows.swapaxes(1, 2), gz, out=dest))
         elif gz.shape[1] == 1:
             out.append(gz[:, 0])
         else:  # Σ_rows as a product with a row of ones: BLAS's, ≈ 8× NumPy's sum over a middle axis here
