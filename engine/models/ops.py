@@ -45,7 +45,8 @@ def _dense(x, W, b, activation):
 
 def _dense_backward(g, a, args, argnums, into=(None, None, None)):
     """∂L/∂z = g ⊙ f'(z); ∂L/∂x = ∂L/∂z Wᵀ; ∂L/∂W = xᵀ ∂L/∂z; ∂L/∂b = Σ_rows ∂L/∂z (per member).
-    ∂L/∂W and ∂L/∂b are written into the arrays ``into`` gives them, if any (the same products)."""
+    ∂L/∂W, and ∂L/∂b over several rows, are written into the arrays ``into`` gives them, if any
+    (the same products); a one-row ∂L/∂b is a view of ∂L/∂z, which the tape copies there."""
     x, W = args[0], args[1]
     K, n_in, n_out = W.shape
     gz = activation_derivative(g, a, args[3]).reshape(K, -1, n_out)
@@ -70,7 +71,7 @@ def _dense_backward(g, a, args, argnums, into=(None, None, None)):
             out.append(gz[:, 0])
         else:  # Σ_rows as a product with a row of ones: BLAS's, ≈ 8× NumPy's sum over a middle axis here
             ones = onp.ones((K, 1, gz.shape[1]), gz.dtype)
-            out.append(onp.matmul(ones, gz)[:, 0] if dest is None else onp.matmul(ones, gz, out=dest[:, None])[:, 0])
+            out.append(onp.matmul(ones, gz, out=None if dest is None else dest[:, None])[:, 0])
     return tuple(out)
 
 

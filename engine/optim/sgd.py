@@ -18,7 +18,8 @@ def init(theta):
 
 def update(theta, g, state, hp):
     step = np.multiply(hp['lr'], g)
-    if step.dtype == theta.dtype:   # θ − λ g written into the temporary λ g: one array, not two
+    # θ − λg written into the temporary λg: one fresh array a step, not two
+    if step.dtype == theta.dtype and step.shape == theta.shape:
         return np.subtract(theta, step, out=step), {}
     return theta - step, {}
 
