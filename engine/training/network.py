@@ -81,9 +81,10 @@ class FlatBlock:
     """The parameters under one prefix, as the (K, P) matrix the optimizers step, and back.
 
     ``unpack`` cuts the flat matrix into the model's arrays (views, no copies).  On the tape,
-    gradients are taken with respect to those arrays and joined into the (K, P) matrix the
-    optimizer steps; by autograd, with respect to θ, each array cut by one primitive whose
-    backward pass adds into its columns."""
+    gradients are taken with respect to those arrays and written into their columns of the
+    (K, P) matrix the optimizer steps (by the op itself where it can: a dense layer's ∂W); by
+    autograd, with respect to θ, each array cut by one primitive whose backward pass adds into
+    its columns."""
 
     def __init__(self, params: dict, prefix: str):
         self.names = sorted(n for n in params if n.startswith(prefix))
