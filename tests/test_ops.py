@@ -188,6 +188,37 @@ def test_a_one_output_layers_input_gradient_has_matmuls_bits():
     np.testing.assert_array_equal(np.signbit(dx), np.signbit(expected))
 
 
+@pytest.mark.parametrize("batch", [1, 5])
+def test_gradients_written_into_a_flat_matrix_have_the_bits_of_fresh_ones(batch):
+    """``value_and_gradient(into=)``: each array's gradient lands in its columns of one (K, P)
+    matrix, with the bits of the gradients returned fresh: a dense layer's ∂W and ∂b written
+    there by the op (an outer product at B = 1, products at B > 1, zeros' signs included), a
+    value used twice (its sum), an array the loss does not read (zeros)."""
+    f32 = np.float32
+    x, W1, b1 = normal(3, batch, 4).astype(f32), normal(3, 4, 5).astype(f32), normal(3, 5).astype(f32)
+    W2, b2 = normal(3, 5, 5).astype(f32), normal(3, 5).astype(f32)
+    x[:, :, 0] = -0.0
+
+    def loss(p):
+        h = dense(x, p["W1"], p["b1"], "relu")
+        return add(mean(dense(dense(h, p["W2"], p["b2"], "tanh"), p["W2"], None, None), (1, 2)),
+                   mean(h, (1, 2)))
+
+    arrays = {"W1": W1, "b1": b1, "W2": W2, "b2": b2, "unused": normal(3, 2).astype(f32)}
+    value, fresh = value_and_gradient(loss, arrays)
+    flat = np.full((3, sum(a[0].size for a in arrays.values())), np.nan, f32)
+    into, start = {}, 0
+    for name, a in arrays.items():
+        into[name] = flat[:, start:start + a[0].size].reshape(a.shape)
+        start += a[0].size
+    value_into, grads = value_and_gradient(loss, arrays, into)
+    assert all(grads[name] is into[name] for name in arrays)
+    np.testing.assert_array_equal(value_into, value)
+    for name in arrays:
+        np.testing.assert_array_equal(grads[name], fresh[name])
+        np.testing.assert_array_equal(np.signbit(grads[name]), np.signbit(fresh[name]))
+
+
 def test_an_op_run_again_on_the_same_arguments_reuses_its_value_within_the_block():
     """Inside ``reusing_forwards`` an op called on plain arrays keeps its value; called again on
     the very same objects (plain, or tracked on a tape) it returns that value without computing

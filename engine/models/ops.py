@@ -43,34 +43,39 @@ def _dense(x, W, b, activation):
     return FUSED_ACTIVATIONS[activation][0](z).reshape(x.shape[:-1] + (W.shape[-1],))
 
 
-def _dense_backward(g, a, args, argnums):
-    """∂L/∂z = g ⊙ f'(z); ∂L/∂x = ∂L/∂z Wᵀ; ∂L/∂W = xᵀ ∂L/∂z; ∂L/∂b = Σ_rows ∂L/∂z (per member)."""
+def _dense_backward(g, a, args, argnums, into=(None, None, None)):
+    """∂L/∂z = g ⊙ f'(z); ∂L/∂x = ∂L/∂z Wᵀ; ∂L/∂W = xᵀ ∂L/∂z; ∂L/∂b = Σ_rows ∂L/∂z (per member).
+    ∂L/∂W, and ∂L/∂b over several rows, are written into the arrays ``into`` gives them, if any
+    (the same products); a one-row ∂L/∂b is a view of ∂L/∂z, which the tape copies there."""
     x, W = args[0], args[1]
     K, n_in, n_out = W.shape
     gz = activation_derivative(g, a, args[3]).reshape(K, -1, n_out)
+    if onp.result_type(x, gz) != W.dtype:   # a product of another dtype is cast once, by the caller
+        into = (None,) * len(argnums)
     out = []
-    for argnum in argnums:
+    for argnum, dest in zip(argnums, into):
         if argnum == 0:
             if n_out == 1:  # a column times a row: NumPy's matmul takes its loop without BLAS
                 # there, 4× slower than einsum's; both give each product once rounded, added to +0
                 out.append(onp.einsum("kbo,kio->kbi", gz, W).reshape(x.shape))
             else:
-                out.append(onp.matmul(gz, onp.swapaxes(W, 1, 2)).reshape(x.shape))
+                out.append(onp.matmul(gz, W.swapaxes(1, 2)).reshape(x.shape))
         elif argnum == 1:
             rows = x.reshape(K, -1, n_in)
             if rows.shape[1] == 1:  # one example (single-example SGD): an outer product, no matmul loop
                 # (einsum's loop beats broadcasting a column against a row: ≈ 25% at 100 × 100)
-                out.append(onp.einsum("ki,kj->kij", rows[:, 0], gz[:, 0]))
+                out.append(onp.einsum("ki,kj->kij", rows[:, 0], gz[:, 0], out=dest))
             else:
-                out.append(onp.matmul(onp.swapaxes(rows, 1, 2), gz))
+                out.append(onp.matmul(rows.swapaxes(1, 2), gz, out=dest))
         elif gz.shape[1] == 1:
             out.append(gz[:, 0])
         else:  # Σ_rows as a product with a row of ones: BLAS's, ≈ 8× NumPy's sum over a middle axis here
-            out.append(onp.matmul(onp.ones((K, 1, gz.shape[1]), gz.dtype), gz)[:, 0])
+            ones = onp.ones((K, 1, gz.shape[1]), gz.dtype)
+            out.append(onp.matmul(ones, gz, out=None if dest is None else dest[:, None])[:, 0])
     return tuple(out)
 
 
-dense = Op(_dense, _dense_backward)
+dense = Op(_dense, _dense_backward, into=True)
 
 
 def _reshape(x, shape):

@@ -95,11 +95,12 @@ class Op:
     Called with autograd's boxes (inside ``autograd.grad``) it is an autograd primitive; with a
     ``Tracked`` argument it is recorded on that value's tape; with plain arrays it is ``forward``.
     Arguments that are not arrays (shapes, axes, names) are passed positionally and never
-    differentiated."""
+    differentiated.  ``into``: ``backward`` also takes ``into``, one array or None per argnum,
+    and may write that gradient into the array given (and return it): the tape then finds a
+    parameter's gradient already in its place in the optimizer's (K, P) matrix, not copied."""
 
-
-    def __init__(self, forward: Callable, backward: Callable):
-        self.forward, self.backward = forward, backward
+    def __init__(self, forward: Callable, backward: Callable, into: bool = False):
+        self.forward, self.backward, self.into = forward, backward, into
         self.primitive = primitive(forward)
         defvjp_argnums(self.primitive, lambda argnums, ans, args, kwargs: lambda g: backward(g, ans, args, argnums))
         self.__name__, self.__doc__ = forward.__name__, forward.__doc__
@@ -135,31 +136,51 @@ class Tape:
         self.entries.append((op, out, args, values, argnums))
         return out
 
-    def backward(self, end: Tracked, g) -> dict:
-        """∂(g · end)/∂v for every tracked v that ``end`` depends on: {Tracked: gradient}."""
+    def backward(self, end: Tracked, g, into: dict | None = None) -> dict:
+        """∂(g · end)/∂v for every tracked v that ``end`` depends on: {Tracked: gradient}.
+        ``into`` {Tracked: array}: where an op that can (``Op.into``) writes the first gradient
+        it gives that value (``into`` is emptied of those it hands out)."""
         grads = {end: g}
         for op, out, args, values, argnums in reversed(self.entries):
             g = grads.pop(out, None)
             if g is None:   # the output does not reach the end
                 continue
-            for i, gi in zip(argnums, op.backward(g, out._value, values, argnums)):
+            if op.into and into:   # a value's first gradient only: later ones are added to it
+                dests = tuple(into.pop(args[i], None) if args[i] not in grads else None for i in argnums)
+                parts = op.backward(g, out._value, values, argnums, into=dests)
+            else:
+                parts = op.backward(g, out._value, values, argnums)
+            for i, gi in zip(argnums, parts):
                 arg = args[i]
                 # a value used twice receives the sum of its gradients
                 grads[arg] = gi if arg not in grads else grads[arg] + gi
         return grads
 
 
-def value_and_gradient(loss: Callable, arrays: dict) -> tuple:
+def value_and_gradient(loss: Callable, arrays: dict, into: dict | None = None) -> tuple:
     """``loss(arrays) -> (K,)`` and {name: ∂(Σ_k loss_k)/∂array} by the tape: every member's
-    gradient of its own loss (members never meet).  An array the loss does not read gets zeros."""
+    gradient of its own loss (members never meet).  An array the loss does not read gets zeros.
+    ``into`` {name: array}: the gradients are written there (the columns of a (K, P) matrix),
+    and those arrays are returned."""
     tape = Tape()
     leaves = {name: Tracked(value, tape) for name, value in arrays.items()}
     end = loss(leaves)
     if type(end) is not Tracked:
-        return end, {name: onp.zeros_like(value) for name, value in arrays.items()}
-    grads = tape.backward(end, onp.ones(end.shape, end.dtype))
-    # The tape and its values refer to each other: emptied, they (and every intermediate array)
-    # are freed now rather than at the next collection of cycles, and memory is reused warm.
-    tape.entries.clear()
-    return end._value, {name: grads[leaf] if leaf in grads else onp.zeros_like(leaf._value)
-                       for name, leaf in leaves.items()}
+        grads = {}
+    else:
+        dests = None if into is None else {leaf: into[name] for name, leaf in leaves.items()}
+        grads = tape.backward(end, onp.ones(end.shape, end.dtype), dests)
+        # The tape and its values refer to each other: emptied, they (and every intermediate
+        # array) are freed now rather than at the next collection of cycles, and memory is reused warm.
+        tape.entries.clear()
+        end = end._value
+    if into is None:
+        return end, {name: grads[leaf] if leaf in grads else onp.zeros_like(leaf._value)
+                     for name, leaf in leaves.items()}
+    for name, leaf in leaves.items():
+        gradient, dest = grads.get(leaf), into[name]
+        if gradient is None:
+            dest[...] = 0
+        elif gradient is not dest:   # an op that could not write it there, or a sum of several
+            dest[...] = gradient
+    return end, into

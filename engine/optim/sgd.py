@@ -6,6 +6,8 @@ momentum, optax.sgd and autograd.misc.optimizers.sgd(mass=0).
 """
 from __future__ import annotations
 
+import numpy as np
+
 from engine.optim.base import OptimizerRule, learning_rate
 
 
@@ -15,7 +17,11 @@ def init(theta):
 
 
 def update(theta, g, state, hp):
-    return theta - hp['lr'] * g, {}
+    step = np.multiply(hp['lr'], g)
+    # θ − λg written into the temporary λg: one fresh array a step, not two
+    if step.dtype == theta.dtype and step.shape == theta.shape:
+        return np.subtract(theta, step, out=step), {}
+    return theta - step, {}
 
 
 def effective_step(state, hp):

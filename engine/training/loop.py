@@ -144,6 +144,8 @@ class Members:
         if parameters:
             for theta in self.thetas:
                 finite &= np.all(np.isfinite(theta), axis=1)
+        elif finite.all():   # the usual training step: nobody to freeze
+            return ~finite
         bad = self.active & ~finite
         for i in np.flatnonzero(bad):
             self.diverged_at[i] = step
@@ -168,11 +170,12 @@ class Members:
         theta = self.thetas[block]
         grads = clip_by_norm(grads, self.clip_norm)
         updated = theta if len(self.rules) == 1 else theta.copy()
+        all_active = self.active.all()
         for r in self.rules:
             old_theta, state = theta[r.rows], r.states[block]
             new_theta, new_state = r.rule.update(old_theta, grads[r.rows], state, r.hp)
-            keep = self.active[r.rows][:, None]
-            if not keep.all():  # frozen rows keep their values (all rows active: nothing to select)
+            keep = None if all_active else self.active[r.rows][:, None]
+            if keep is not None and not keep.all():  # frozen rows keep their values
                 n = keep.shape[0]
                 new_theta = np.where(keep, new_theta, old_theta)
                 new_state = {key: np.where(keep, new, state[key]) if _per_row(new, n) else new

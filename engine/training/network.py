@@ -81,9 +81,10 @@ class FlatBlock:
     """The parameters under one prefix, as the (K, P) matrix the optimizers step, and back.
 
     ``unpack`` cuts the flat matrix into the model's arrays (views, no copies).  On the tape,
-    gradients are taken with respect to those arrays and joined into the (K, P) matrix the
-    optimizer steps; by autograd, with respect to θ, each array cut by one primitive whose
-    backward pass adds into its columns."""
+    gradients are taken with respect to those arrays and written into their columns of the
+    (K, P) matrix the optimizer steps (by the op itself where it can: a dense layer's ∂W); by
+    autograd, with respect to θ, each array cut by one primitive whose backward pass adds into
+    its columns."""
 
     def __init__(self, params: dict, prefix: str):
         self.names = sorted(n for n in params if n.startswith(prefix))
@@ -110,19 +111,12 @@ class FlatBlock:
         its gradient is taken on the tape (engine/models/tape.py), at ``arrays`` when given
         (``unpack(θ)`` already cut); else by autograd."""
         if tape:
-            values, grads = value_and_gradient(loss, self.unpack(theta) if arrays is None else arrays)
-            return values, self._joined(grads, theta)
+            gradient = np.empty_like(theta)   # each array's gradient is written into its columns
+            values, _ = value_and_gradient(loss, self.unpack(theta) if arrays is None else arrays,
+                                           self.unpack(gradient))
+            return values, gradient
         vjp, values = make_vjp(lambda t: loss(self.unpack(t, _columns)))(theta)
         return values, vjp(np.ones(np.shape(values), dtype=theta.dtype))
-
-    def _joined(self, grads: dict, theta: np.ndarray) -> np.ndarray:
-        """The (K, P) matrix of the arrays' gradients, {name: gradient} for every array."""
-        # Each gradient is copied once into its columns, whatever its memory layout (a
-        # convolution's kernel gradient comes transposed): the columns' views take it as it is.
-        gradient = np.empty_like(theta)
-        for name, columns in self.unpack(gradient).items():
-            columns[...] = grads[name]
-        return gradient
 
 
 def examples_per_step(spec: dict, n_train: int) -> int:
