@@ -14,8 +14,8 @@ from autograd.test_util import check_grads
 from engine.models.conv import col2im, im2col, kernel_matrix, kernels, window_max
 from engine.models.losses import (bernoulli_nll, gaussian_kl, mean_squared_error, one_hot, softmax, softmax_cross_entropy,
                                   softplus_mean)
-from engine.models.ops import (add, concatenate, dense, expand_dims, mean, moveaxis, negative, reparameterise, reshape,
-                               sigmoid, stack, take)
+from engine.models.ops import (add, concatenate, dense, expand_dims, mean, moveaxis, negative, recur, reparameterise,
+                               reshape, sigmoid, stack, take)
 from engine.models.tape import Op, Tape, Tracked, reusing_forwards, value_and_gradient
 
 rng = np.random.default_rng(7)
@@ -72,6 +72,9 @@ CASES = [
     # one output (a discriminator's logit): ∂x is a column times a row
     ("dense-one-output", lambda x, W, b: dense(x, W, b, None), lambda x, W, b: reference_dense(x, W, b, None),
      (normal(3, 5, 4), normal(3, 4, 1), normal(3, 1)), (0, 1, 2)),
+    # one step of a recurrence: tanh([r, x] θ), r fed back (K, B, 3), x with its 1 (K, B, 2)
+    ("recur", recur, lambda r, x, th: reference_dense(anp.concatenate([r, x], axis=-1), th, None, "tanh"),
+     (normal(2, 4, 3), normal(2, 4, 2), normal(2, 5, 3)), (0, 1, 2)),
     ("reshape", lambda x: reshape(x, (-1,)), lambda x: anp.reshape(x, (2, 3, -1)), (normal(2, 3, 4, 5),), (0,)),
     ("moveaxis", lambda x: moveaxis(x, 2, -1), lambda x: anp.moveaxis(x, 2, -1), (normal(2, 3, 4, 5),), (0,)),
     ("moveaxis-back", lambda x: moveaxis(x, -1, 2), lambda x: anp.moveaxis(x, -1, 2), (normal(2, 3, 4, 5, 6),), (0,)),

@@ -78,6 +78,29 @@ def _dense_backward(g, a, args, argnums, into=(None, None, None)):
 dense = Op(_dense, _dense_backward, into=True)
 
 
+def _recur(r, x, theta):
+    """h = tanh([r, x] θ) for the fed-back r (h⁽ᵗ⁻¹⁾ or ŷ⁽ᵗ⁻¹⁾), x = (x⁽ᵗ⁾, 1) and θ = [W; U; bᵀ]:
+    one step of the recurrence, the concatenation and the fused dense op as one op."""
+    return _dense(onp.concatenate([r, x], axis=-1), theta, None, "tanh")
+
+
+def _recur_backward(g, h, args, argnums):
+    """The dense op's backward pass on [r, x] (joined again: one small copy), its input gradient
+    cut back into r's and x's parts: the numbers the two ops' backward passes give."""
+    r, x, theta = args
+    wanted = tuple(sorted({0 if i < 2 else 1 for i in argnums}))   # the dense op's: [r, x] and θ
+    grads = dict(zip(wanted, _dense_backward(g, h, (onp.concatenate([r, x], axis=-1), theta, None, "tanh"), wanted)))
+    parts = {2: grads.get(1)}
+    if 0 in grads:
+        parts[0], parts[1] = grads[0][..., :r.shape[-1]], grads[0][..., r.shape[-1]:]
+    return tuple(parts[i] for i in argnums)
+
+
+# One op per step rather than two: a single-example step of a recurrence costs per recorded
+# operation, and the concatenation's backward pass (np.split) costs more than its forward.
+recur = Op(_recur, _recur_backward)
+
+
 def _reshape(x, shape):
     """x with the member and batch axes kept and the others laid out as ``shape``."""
     return onp.reshape(x, x.shape[:2] + tuple(shape))
