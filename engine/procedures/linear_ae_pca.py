@@ -85,12 +85,13 @@ def _train(model, data, specs: list[dict]):
     schedule (every operation is per member, so a member's numbers are those it gets trained
     alone): their parameters (K, …), each member's losses L(0), …, L(T) (up to its first
     non-finite one) and its gradient at the end."""
+    # a group's members share all but seed and optimizer: the budget and the schedule's decades
     steps = int(specs[0]["budget"]["max_steps"])
+    decades = float(specs[0]["procedure"]["params"]["decay_decades"])
     params = model.init(member_rngs(specs, 0))
     block = FlatBlock(params, "")
     members = Members(specs, [block.pack(params)])
     bases = [float(s["optimizer"]["hp"]["lr"]) for s in specs]
-    decades = [float(s["procedure"]["params"]["decay_decades"]) for s in specs]
     rule_members = [np.arange(len(specs))[rule.rows] for rule in members.rules]
     batch = {"x": np.broadcast_to(data.x_train, (len(specs),) + data.x_train.shape)}
     losses = np.empty((len(specs), steps + 1))
@@ -101,7 +102,7 @@ def _train(model, data, specs: list[dict]):
         if step == steps or not members.active.any():
             break
         for rule, rows in zip(members.rules, rule_members):   # α_t rounded to the parameters' dtype
-            rule.hp["lr"] = np.asarray([[step_size(bases[i], step, steps, decades[i])] for i in rows],
+            rule.hp["lr"] = np.asarray([[step_size(bases[i], step, steps, decades)] for i in rows],
                                        dtype=rule.hp["lr"].dtype)
         members.step(0, grads)
     ends = [steps if at is None else at for at in members.diverged_at]
