@@ -265,10 +265,23 @@ def test_first_full_batch_step_is_adams_by_hand():
     init = model.init(member_rngs([spec], 0))
     block = FlatBlock(init, "")
     _, g = block.loss_and_gradient(lambda p: model.loss(p, {"x": data.x_train[None]}), block.pack(init))
-    params, losses, _ = _train(model, data, spec, 1.0)
+    params, losses, _ = _train(model, data, [spec])
     expected = block.pack(init) - 0.03 * g / (np.abs(g) + 1e-8)
     np.testing.assert_allclose(block.pack(params), expected, rtol=1e-5, atol=1e-7)
-    assert losses[0] == pytest.approx(model.loss(init, {"x": data.x_train[None]})[0])
+    assert losses[0][0] == pytest.approx(model.loss(init, {"x": data.x_train[None]})[0])
+
+
+def test_linear_ae_pca_members_together_are_the_members_alone():
+    """Members of one group train together: each gets exactly the numbers it gets alone, whatever
+    its neighbours' seed, step size or optimizer, and one that diverges stops alone."""
+    specs = [_linear_spec(2, 0, 40), _linear_spec(2, 1, 40, lr=0.01),
+             {**_linear_spec(2, 2, 40, lr=1e3), "optimizer": {"name": "sgd", "kind": "sgd", "hp": {"lr": 1e3}}},
+             _linear_spec(2, 3, 40)]
+    with np.errstate(all="ignore"):
+        together = run(specs)
+        alone = [run([spec])[0] for spec in specs]
+    assert [out["status"] for out in together] == ["ok", "ok", "diverged", "ok"]
+    assert together == alone
 
 
 def test_linear_ae_pca_procedure_converges_to_pca():

@@ -249,3 +249,16 @@ def test_gradient_noise_subset_sums_add_each_block(b):
     chosen = draw_subsets(rng, 40, b, 30)
     expected = [sum(gram[i, j] for i in row for j in row) for row in chosen]
     np.testing.assert_allclose(subset_sums(gram, chosen), expected, rtol=1e-12)
+    single = gram.astype(np.float32)   # C in float32, converted by the caller or here: the same bits
+    np.testing.assert_array_equal(subset_sums(single, chosen, single.astype(np.float64)), subset_sums(single, chosen))
+
+
+@pytest.mark.parametrize("b", [1, 2, 5])
+def test_gradient_noise_draws_take_the_smallest_keys(b):
+    """Each draw is the b examples of smallest uniform keys: the rows argpartition gives (b = 1:
+    the argmin, in its place)."""
+    from engine.procedures.gradient_noise import draw_subsets
+
+    keys = np.random.default_rng(b).random((50, 30))
+    chosen = draw_subsets(np.random.default_rng(b), 30, b, 50)
+    np.testing.assert_array_equal(chosen, np.argpartition(keys, b - 1, axis=1)[:, :b])

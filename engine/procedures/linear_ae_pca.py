@@ -8,9 +8,10 @@ linear autoencoder $r = g(f(x))$, with $f$ and $g$ affine and a code of size $c$
 on its training split its error is at least PCA's, with equality at its global minimum (Baldi &
 Hornik 1989: every other critical point is a saddle), where the decoder spans PCA's subspace.
 
-For every member (seed) the procedure trains the study's linear autoencoder with every step on
-the whole training split (full batch: no minibatch noise, so a constant step can settle), for
-``budget.max_steps`` steps of the study's optimizer, and records
+The procedure trains the group's members (seeds; each with its own optimizer and step size)
+together, as the trainers do: the study's linear autoencoder with every step on the whole training
+split (full batch: no minibatch noise, so a constant step can settle), for ``budget.max_steps``
+steps, and records for each member
 
 * history: the training MSE on the whole split (the full-batch loss itself) at ``budget.evals``
   evenly spaced steps;
@@ -30,6 +31,7 @@ import numpy as np
 from engine.data import DATASETS
 from engine.models import MODELS
 from engine.procedures import Procedure
+from engine.training.loop import Members
 from engine.training.network import FlatBlock, member_rngs
 
 
@@ -78,35 +80,40 @@ def step_size(base: float, step: int, steps: int, decades: float) -> float:
     return base * 10.0 ** (-decades * step / steps)
 
 
-def _train(model, data, spec: dict, decades: float):
-    """Full-batch steps for one member: (parameters, losses L(0), …, L(T), gradient at the end)."""
-    from engine.optim import OPTIMIZERS
-    from engine.training.loop import stack_hyperparameters
-
-    steps = int(spec["budget"]["max_steps"])
-    params = model.init(member_rngs([spec], 0))
+def _train(model, data, specs: list[dict]):
+    """Full-batch steps for the group's K members together, each with its own optimizer and step
+    schedule (every operation is per member, so a member's numbers are those it gets trained
+    alone): their parameters (K, …), each member's losses L(0), …, L(T) (up to its first
+    non-finite one) and its gradient at the end."""
+    # a group's members share all but seed and optimizer: the budget and the schedule's decades
+    steps = int(specs[0]["budget"]["max_steps"])
+    decades = float(specs[0]["procedure"]["params"]["decay_decades"])
+    params = model.init(member_rngs(specs, 0))
     block = FlatBlock(params, "")
-    rule = OPTIMIZERS[spec["optimizer"]["kind"]]
-    theta = block.pack(params)
-    hp, state = stack_hyperparameters([spec], theta.dtype), rule.init(theta)
-    base = float(spec["optimizer"]["hp"]["lr"])
-    batch = {"x": data.x_train[None]}
-    losses = np.empty(steps + 1)
+    members = Members(specs, [block.pack(params)])
+    bases = [float(s["optimizer"]["hp"]["lr"]) for s in specs]
+    rule_members = [np.arange(len(specs))[rule.rows] for rule in members.rules]
+    batch = {"x": np.broadcast_to(data.x_train, (len(specs),) + data.x_train.shape)}
+    losses = np.empty((len(specs), steps + 1))
     for step in range(steps + 1):
-        values, grads = block.loss_and_gradient(lambda p: model.loss(p, batch), theta, model.tape)
-        losses[step] = values[0]
-        if not np.isfinite(losses[step]) or step == steps:
+        values, grads = block.loss_and_gradient(lambda p: model.loss(p, batch), members.thetas[0], model.tape)
+        losses[:, step] = values
+        members.check_finite(losses[:, step], step, parameters=False)
+        if step == steps or not members.active.any():
             break
-        hp["lr"] = np.full_like(hp["lr"], step_size(base, step, steps, decades))
-        theta, state = rule.update(theta, grads, state, hp)
-    return block.unpack(theta), losses[:step + 1], float(np.linalg.norm(np.asarray(grads, dtype=np.float64)))
+        for rule, rows in zip(members.rules, rule_members):   # α_t rounded to the parameters' dtype
+            rule.hp["lr"] = np.asarray([[step_size(bases[i], step, steps, decades)] for i in rows],
+                                       dtype=rule.hp["lr"].dtype)
+        members.step(0, grads)
+    ends = [steps if at is None else at for at in members.diverged_at]
+    return (block.unpack(members.thetas[0]), [losses[i, :end + 1] for i, end in enumerate(ends)],
+            [float(np.linalg.norm(np.asarray(g, dtype=np.float64))) for g in grads])
 
 
-def _one(model, data, spec: dict, pca: tuple[float, np.ndarray]) -> dict:
-    """Train and measure one member (alone: the whole-split arrays of one member stay in cache)."""
-    options = spec["procedure"]["params"]
+def _measure(model, data, spec: dict, params: dict, losses: np.ndarray, grad_norm: float,
+             pca: tuple[float, np.ndarray]) -> dict:
+    """One member's outcome from its trained parameters (K = 1) and losses."""
     code = int(spec["model"]["params"]["code"])
-    params, losses, grad_norm = _train(model, data, spec, float(options["decay_decades"]))
     steps = int(spec["budget"]["max_steps"])
     evals = np.unique(np.round(np.linspace(0, steps, int(spec["budget"].get("evals", 24)) + 1))).astype(int)
     final = {"steps": steps, "batch_size": int(data.x_train.shape[0])}
@@ -120,7 +127,8 @@ def _one(model, data, spec: dict, pca: tuple[float, np.ndarray]) -> dict:
                   "test_mse": float(model.loss(params, {"x": data.x_test[None]})[0]),
                   "pca_train_mse": pca_mse, "train_ratio": float(losses[-1]) / pca_mse,
                   "angles_deg": principal_angles_deg(basis, pca_basis).tolist(),
-                  "tail_decrease": tail_decrease(losses, float(options["tail"])), "grad_norm": grad_norm})
+                  "tail_decrease": tail_decrease(losses, float(spec["procedure"]["params"]["tail"])),
+                  "grad_norm": grad_norm})
     artifacts = model.artifacts(params, data, member_rngs([spec], 4))
     return {"status": "ok", "diverged_at_step": None, "final": final,
             "history": {"step": evals.tolist(), "train_mse": losses[evals].tolist()},
@@ -132,7 +140,9 @@ def run(specs: list[dict]) -> list[dict]:
     data = DATASETS[s0["dataset"]["kind"]].load(None, **s0["dataset"]["params"])
     model = MODELS[s0["model"]["kind"]].build(data.info, **s0["model"]["params"])
     pca = pca_fit(data.x_train, int(s0["model"]["params"]["code"]))
-    return [_one(model, data, spec, pca) for spec in specs]
+    params, losses, grad_norms = _train(model, data, specs)
+    return [_measure(model, data, spec, {name: value[i:i + 1] for name, value in params.items()},
+                     losses[i], grad_norms[i], pca) for i, spec in enumerate(specs)]
 
 
 PROCEDURE = Procedure(
