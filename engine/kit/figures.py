@@ -698,9 +698,13 @@ def _lay_out(fig) -> None:
     engine = fig.get_layout_engine()
     if engine is None:
         return
+    canvas = fig.canvas  # pyplot's, when it manages the figure (_close reads its manager)
     FigureCanvasSVG(fig)  # the renderer the engine measures text with: the SVG one, as in savefig
-    with _figure_dpi(fig, RASTER_DPI):
-        engine.execute(fig)
+    try:
+        with _figure_dpi(fig, RASTER_DPI):
+            engine.execute(fig)
+    finally:
+        fig.set_canvas(canvas)
     fig.set_layout_engine(None)
 
 
