@@ -6,6 +6,7 @@ checked: contents with page numbers, running header, nothing past the margins, n
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -25,8 +26,10 @@ from engine.kit.catalog import flat_keys, load_catalog, message
 from engine.kit.figures import (
     FIGURE_FONTS,
     OPTIMIZER_COLORS,
+    RASTER_DPI,
     annotate_heatmap,
     figure_to_svg,
+    legend_under_figure,
     localize_decimals,
     metric_label,
     new_figure,
@@ -472,6 +475,39 @@ def test_figure_to_svg_is_deterministic():
     first, second = _figure_svg(), _figure_svg()
     assert first == second
     assert first.startswith("<svg") and "<?xml" not in first and "DOCTYPE" not in first
+
+
+def _panels_with_a_cloud():
+    """Two panels, a legend under them, a colour bar and a rasterized point cloud."""
+    fig, axes = new_figure(ncols=2)
+    rng = np.random.default_rng(0)
+    axes[0].plot(np.arange(30), rng.normal(size=30).cumsum(), label="adam")
+    axes[0].set_xlabel("pasos")
+    axes[0].set_title("val_loss")
+    points = axes[1].scatter(*rng.normal(size=(2, 400)), s=2, c=rng.uniform(size=400), rasterized=True)
+    fig.colorbar(points, ax=axes[1])
+    legend_under_figure(fig, axes[0], ncols=1)
+    return fig
+
+
+def test_the_layout_is_run_once_and_gives_the_figure_savefig_would(monkeypatch):
+    """figure_to_svg runs the constrained layout itself before savefig (which would otherwise draw
+    the whole figure once more, without output, to run it): the SVG is the same, byte for byte."""
+    ours = figure_to_svg(_panels_with_a_cloud())
+    monkeypatch.setattr("engine.kit.figures._lay_out", lambda fig: None)
+    assert figure_to_svg(_panels_with_a_cloud()) == ours
+
+
+def test_a_rasterized_point_cloud_is_one_image_at_print_resolution():
+    svg = figure_to_svg(_panels_with_a_cloud())
+    assert svg.count("<use") < 100  # not one per point (400)
+    assert "<text" in svg  # labels stay text
+    images = [(float(width), base64.b64decode(data)) for data, width in
+              re.findall(r'<image xlink:href="data:image/png;base64,([^"]+)"[^>]*\bwidth="([\d.]+)"', svg)]
+    assert len(images) == 2  # the cloud and the colour bar
+    width_pt, png = max(images)
+    width_px = int.from_bytes(png[16:20], "big")  # the PNG header's width
+    assert width_px / (width_pt / 72) == pytest.approx(RASTER_DPI, rel=0.02)
 
 
 def test_figure_text_stays_text_in_the_figures_faces_with_fallbacks():

@@ -128,7 +128,8 @@ def ring_panel(ax, samples, centres, std, title):
     for c in centres:
         ax.plot(c[0] + 3 * std * np.cos(theta), c[1] + 3 * std * np.sin(theta), color="0.55", lw=0.6)
     samples = np.asarray(samples, dtype=float)
-    ax.scatter(samples[:, 0], samples[:, 1], s=1.5, color="#0072B2", alpha=0.6, lw=0)
+    # hundreds of points: an image at print resolution (engine/kit/figures.py, RASTER_DPI)
+    ax.scatter(samples[:, 0], samples[:, 1], s=1.5, color="#0072B2", alpha=0.6, lw=0, rasterized=True)
     ax.set_xlim(-2.8, 2.8)
     ax.set_ylim(-2.8, 2.8)
     ax.set_aspect("equal")

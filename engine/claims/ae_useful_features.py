@@ -119,7 +119,8 @@ def _codes_figure(cells: dict, labels: dict) -> str | None:
         y = np.asarray(data.y_test)[:len(h)]
         for label in range(10):
             pts = h[y == label]
-            ax.scatter(pts[:, 0], pts[:, 1], s=4, color=CLASS_COLORS[label], alpha=0.6, lw=0)
+            # hundreds of codes: an image at print resolution (engine/kit/figures.py, RASTER_DPI)
+            ax.scatter(pts[:, 0], pts[:, 1], s=4, color=CLASS_COLORS[label], alpha=0.6, lw=0, rasterized=True)
             if len(pts):
                 cx, cy = np.median(pts, axis=0)
                 ax.text(cx, cy, str(label), fontsize=10, weight="bold", ha="center", va="center",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gc
 import io
 import json
 import multiprocessing
@@ -206,8 +207,16 @@ _JOB = None  # in a forked worker of `_in_parallel` only: the function it calls
 
 
 def _set_job(function) -> None:
+    """Start a forked worker: the function it calls, and Python's cyclic garbage collector off.
+
+    A full collection walks every live object: the build's stored records (1.5 million objects
+    in the full profile), and later WeasyPrint's layout of the document.  It ran six times in a
+    language's worker and took about 7 of its 50 s of CPU.  The worker exits once its language
+    is written, so the cycles it leaves (matplotlib's figures, the layout) cost memory only
+    until then: its peak grows by about 0.3 GB, to 1.4 GB (full profile, measured)."""
     global _JOB
     _JOB = function
+    gc.disable()
 
 
 def _call_job(argument):
