@@ -170,12 +170,12 @@ class Members:
         theta = self.thetas[block]
         grads = clip_by_norm(grads, self.clip_norm)
         updated = theta if len(self.rules) == 1 else theta.copy()
-        all_active = self.active.all()
+        some_frozen = not self.active.all()   # usually none: then no row is selected
         for r in self.rules:
             old_theta, state = theta[r.rows], r.states[block]
             new_theta, new_state = r.rule.update(old_theta, grads[r.rows], state, r.hp)
-            keep = None if all_active else self.active[r.rows][:, None]
-            if keep is not None and not keep.all():  # frozen rows keep their values
+            keep = self.active[r.rows][:, None] if some_frozen else None
+            if some_frozen and not keep.all():  # frozen rows keep their values
                 n = keep.shape[0]
                 new_theta = np.where(keep, new_theta, old_theta)
                 new_state = {key: np.where(keep, new, state[key]) if _per_row(new, n) else new
