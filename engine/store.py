@@ -3,7 +3,7 @@
 Layout: <root>/<key[:2]>/<key>.json.  A record is written to a temporary file in the same
 folder and renamed into place, so a killed process leaves either the whole record or none.
 
-Records go in and come out as :class:`engine.record.Record`: ``put`` writes ``Record.to_json()``,
+Records go in and come out as :class:`engine.record.Record`: ``put`` writes ``Record.to_text()``,
 ``get`` checks what it reads with ``Record.from_json`` once.  A record that does not parse, or is
 not a record of its key (a missing or unknown field, an unknown status, a spec that is not a run
 spec, a value of the wrong type), is *corrupt*: reading it gives None, as if it were missing, and
@@ -151,7 +151,7 @@ class ResultStore:
         return record is not None and record.status != "failed"
 
     def put(self, record: Record) -> Path:
-        text = json.dumps(record.to_json(), allow_nan=False, separators=(",", ":"))
+        text = record.to_text()
         try:
             path = write_atomic(self.path(record.key), text)
         except OSError as exc:

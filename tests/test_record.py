@@ -85,6 +85,17 @@ def test_non_finite_numbers_are_stored_as_null():
     assert read.final == {"val_loss": None, "x": [1.0, None]} and read.history == {"loss": [1.0, None]}
 
 
+def test_the_stored_text_is_the_stored_form_as_compact_json():
+    """``to_text`` skips the walk over every number when JSON accepts the data as they are: its
+    text is json.dumps of ``to_json()`` all the same, finite numbers or not (tuples too)."""
+    finite_record = Record.from_json(stored())
+    non_finite = make_record(final={"val_loss": math.nan, "x": [1.0, math.inf]}, history={"loss": (1.0, -math.inf)})
+    tupled = make_record(final={"x": (0.1, 2)}, artifacts={"samples": ((0.5, 1e-300), (3.0, -0.0))})
+    for record in (finite_record, non_finite, tupled):
+        assert record.to_text() == json.dumps(record.to_json(), allow_nan=False, separators=(",", ":"))
+    assert json.loads(non_finite.to_text())["final"] == {"val_loss": None, "x": [1.0, None]}
+
+
 MALFORMED = {
     "not an object": ([1, 2], "not a JSON object but a list"),
     "missing field": (stored(final=None), "missing fields ['final']"),
