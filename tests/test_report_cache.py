@@ -26,6 +26,14 @@ def test_a_value_is_computed_once_across_builds_and_never_without_a_root(tmp_pat
     assert len(calls) == 3
 
 
+def test_a_formula_is_set_again_when_the_code_that_sets_it_changes(tmp_path, monkeypatch):
+    compute, calls = _counting("<svg/>")
+    ReportCache(tmp_path).value("formula", "$x$", compute)
+    monkeypatch.setattr("engine.report.cache.fingerprint", lambda roots: f"edited {roots}")
+    ReportCache(tmp_path).value("formula", "$x$", compute)
+    assert len(calls) == 2
+
+
 def test_an_unreadable_entry_is_recomputed_not_trusted(tmp_path):
     compute, calls = _counting("<svg/>")
     ReportCache(tmp_path).value("formula", "$y$", compute)

@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 import zlib
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -28,6 +29,7 @@ from engine.kit.figures import (
     OPTIMIZER_COLORS,
     RASTER_DPI,
     annotate_heatmap,
+    clean_svg,
     figure_to_svg,
     legend_under_figure,
     localize_decimals,
@@ -529,6 +531,70 @@ def test_scope_svg_ids_rewrites_references():
     svg = '<svg><defs><path id="g1"/></defs><use xlink:href="#g1"/><g clip-path="url(#g1)"/></svg>'
     scoped = scope_svg_ids(svg, "s9-")
     assert 'id="s9-g1"' in scoped and 'href="#s9-g1"' in scoped and "url(#s9-g1)" in scoped
+
+
+def test_clean_svg_unwraps_the_groups_that_carry_nothing():
+    svg = ('<svg><g id="figure_1"><g id="patch_1"><path d="M 0 0"/></g>'
+           '<g id="axes_1"><g id="line2d_1"><path d="M 1 1"/><text>a</text></g><g><use xlink:href="#m1"/></g>'
+           '<g id="empty"/></g></g></svg>')
+    assert clean_svg(svg) == '<svg><path d="M 0 0"/><path d="M 1 1"/><text>a</text><use xlink:href="#m1"/></svg>\n'
+
+
+def test_clean_svg_keeps_the_groups_that_set_something_or_are_referenced():
+    svg = ('<svg><defs><g id="glyph"><path d="M 0 0"/></g><clipPath id="p1"><rect/></clipPath></defs>'
+           '<g id="axes_1"><g clip-path="url(#p1)"><g id="line2d_1"><path d="M 1 1"/></g></g>'
+           '<g id="text_1"><g transform="translate(1 2)"><use href="#glyph"/></g></g>'
+           '<g id="legend_1" fill="#ff0000"><path d="M 2 2"/></g><g id="x" style="opacity: 0.5"/>'
+           '<g id="marker"><path d="M 3 3"/></g><use xlink:href="#marker"/></g></svg>')
+    assert clean_svg(svg) == (
+        '<svg><defs><g id="glyph"><path d="M 0 0"/></g><clipPath id="p1"><rect/></clipPath></defs>'
+        '<g clip-path="url(#p1)"><path d="M 1 1"/></g>'
+        '<g transform="translate(1 2)"><use href="#glyph"/></g>'
+        '<g id="legend_1" fill="#ff0000"><path d="M 2 2"/></g><g id="x" opacity="0.5"/>'
+        '<g id="marker"><path d="M 3 3"/></g><use xlink:href="#marker"/></svg>\n')
+
+
+def _drawing(svg: str) -> list[tuple]:
+    """What an SVG draws, read by xml.etree: every element other than a plain group (one with no
+    attribute but an id), in document order, with its attributes, its text and the attributes
+    of the groups around it that are not plain."""
+    out = []
+
+    def walk(node, groups):
+        tag = node.tag.split("}")[-1]
+        if tag == "g" and set(node.attrib) <= {"id"}:
+            for child in node:
+                walk(child, groups)
+            return
+        if tag == "g":
+            groups = groups + (tuple(sorted((k, v) for k, v in node.attrib.items() if k != "id")),)
+        out.append((tag, dict(node.attrib) if tag != "g" else None, (node.text or "").strip(), groups))
+        for child in node:
+            walk(child, groups)
+
+    walk(ET.fromstring(svg), ())
+    return out
+
+
+@pytest.mark.parametrize("draw", [_figure_svg, lambda: figure_to_svg(_panels_with_a_cloud()),
+                                  lambda: math_svg.__wrapped__(r"$\sqrt{\hat v_t} + \epsilon$")],
+                         ids=["lines", "panels", "formula"])
+def test_unwrapping_plain_groups_changes_nothing_drawn(draw, monkeypatch):
+    """A figure with and without its plain groups, parsed by xml.etree: the same elements in the
+    same order, with the same attributes, text and enclosing groups that set something; every
+    group with an attribute besides its id survives, and every reference still finds its id."""
+    after = draw()
+    with monkeypatch.context() as patch:
+        patch.setattr("engine.kit.figures._unwrap_plain_groups", lambda svg: svg)
+        before = draw()
+    groups_before = [g.attrib for g in ET.fromstring(before).iter("{http://www.w3.org/2000/svg}g")]
+    groups_after = [g.attrib for g in ET.fromstring(after).iter("{http://www.w3.org/2000/svg}g")]
+    assert len(groups_after) < len(groups_before) / 2
+    assert [a for a in groups_before if set(a) - {"id"}] == [a for a in groups_after if set(a) - {"id"}]
+    assert _drawing(after) == _drawing(before)
+    ids = set(re.findall(r'\bid="([^"]+)"', after))
+    references = re.findall(r'href="#([^"]+)"|url\(#([^)]+)\)', after)
+    assert references and {a or b for a, b in references} <= ids
 
 
 def test_math_svg_returns_svg():

@@ -8,6 +8,8 @@ PDF page: about a minute for two languages.  Kept in ``<store>/report-cache/``:
   its language (figures take their labels from it), the studies it reads, the identity of every
   record it reads (key, status and wall time, so a retrained run counts as new) and the versions
   of matplotlib and NumPy;
+- a formula's SVG, keyed by its mathtext, the source that sets it (engine.report.mathsvg and
+  what it imports) and the version of matplotlib;
 - a page's HTML, keyed by its context, the templates and the renderer's source (its inline
   formulas are set by matplotlib, which is slow);
 - a PDF, keyed by its HTML and the version of WeasyPrint, with the layout problems found when it
@@ -66,10 +68,13 @@ class ReportCache:
         return value
 
     def value(self, kind: str, source: str, compute: Callable):
-        """What `compute` makes of `source` alone (a formula's SVG from its mathtext)."""
+        """What `compute` makes of `source` alone (a formula's SVG from its mathtext), keyed by
+        `source`, the source of engine.report.mathsvg's import closure (which sets the formula
+        and cleans its SVG: engine.kit.figures.clean_svg) and the version of matplotlib."""
         import matplotlib
 
-        return self._kept(kind, _digest(kind, source, matplotlib.__version__), compute)
+        key = _digest(kind, source, fingerprint(("engine.report.mathsvg",)), matplotlib.__version__)
+        return self._kept(kind, key, compute)
 
     def analysis(self, claim, records: list, text: dict, studies: dict, language: str, compute: Callable):
         import matplotlib
