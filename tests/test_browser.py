@@ -142,7 +142,7 @@ return {
   claims: Array.from(document.querySelectorAll('section.claim')).filter(s => s.offsetHeight > 0).map(s => s.id),
   parts: Array.from(document.querySelectorAll('section.part')).map(s => s.id),
   lang: document.documentElement.lang,
-  math: document.querySelectorAll('svg.math').length,
+  math: document.querySelectorAll('img.math').length,
 };
 """
 

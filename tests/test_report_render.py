@@ -42,9 +42,9 @@ from engine.kit.figures import (
     report_language,
     scope_svg_ids,
 )
-from engine.report.mathsvg import inline_math_svg, math_svg, split_math
+from engine.report.mathsvg import INLINE_SIZE, math_svg, split_math
 from engine.report.render import format_cell, render_html, write_report
-from engine.report.svg import _svg_data_uri
+from engine.report.svg import _math_img, _svg_data_uri
 
 LECTURE_OPTIMIZERS = ["gd", "sgd-1", "minibatch-sgd", "momentum", "adagrad", "rmsprop", "adam"]
 
@@ -218,8 +218,8 @@ def test_html_has_anchors_quote_and_verdicts(html):
     assert "Figura 1" in html and "Tabla 1" in html
     assert "gan/ring8/adam/seed0" in html
     assert "<style>" in html
-    assert html.count('src="data:image/svg+xml') == 1  # the figure
-    assert html.count("<svg") == 3  # the two formulas and one in the prose, inline
+    assert html.count('src="data:image/svg+xml') == 4  # the figure, the two formulas and one in the prose
+    assert html.count('<img class="math') == 3 and "<svg" not in html  # formulas are images too
 
 
 def test_html_is_self_contained(html):
@@ -244,7 +244,7 @@ def test_html_escapes_text(html):
     assert "<b>x</b>" not in html
 
 
-def test_svg_ids_unique_in_document(html):
+def test_ids_unique_in_document(html):
     ids = re.findall(r'\bid="([^"]+)"', html)
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     assert duplicates == []
@@ -470,6 +470,10 @@ def test_bad_verdict_and_unsafe_svg_are_rejected():
     context = fake_context()
     context["claims"][0]["figures"][0]["svg"] = '<svg><script>alert(1)</script></svg>'
     with pytest.raises(ValueError, match="script"):
+        render_html(context, TEMPLATES_DIR)
+    context = fake_context()
+    context["claims"][0]["formulas"][0]["svg"] = '<svg onload="alert(1)"><title>$x$</title></svg>'
+    with pytest.raises(ValueError, match="formula 1.*onload"):
         render_html(context, TEMPLATES_DIR)
 
 
@@ -714,12 +718,63 @@ def test_tex_commands_mathtext_lacks_are_mapped():
         assert "<svg" in math_svg(formula)
 
 
-def test_inline_math_is_sized_in_em_and_split_correctly():
+def test_prose_is_split_into_text_and_math():
     assert split_math(r"a $x_1$ b \$2") == [("text", "a "), ("math", "$x_1$"), ("text", " b $2")]
     with pytest.raises(ValueError, match="unmatched"):
         split_math("one $ alone")
-    svg = inline_math_svg(r"$\beta_1$")
-    assert re.search(r'width="[\d.]+em"', svg) and "math-inline" in svg
+
+
+def _imgs(markup: str) -> list[dict]:
+    """The attributes of every <img> in `markup`, read by the standard library's HTML parser."""
+    from html.parser import HTMLParser
+
+    found = []
+
+    class Parser(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if tag == "img":
+                found.append(dict(attrs))
+
+    Parser().feed(markup)
+    return found
+
+
+def test_a_formula_is_an_img_with_its_source_size_and_baseline():
+    """A formula is embedded as an <img>: its alt text is its source, its width and baseline
+    offset are math_svg's (in points for a display formula, in em of the running text for inline
+    math, set at INLINE_SIZE points), and its data: URI holds math_svg's SVG as a
+    document of its own: the namespaces declared, so that it parses and its glyphs' xlink:href
+    resolve."""
+    from xml.etree import ElementTree
+
+    from engine.report.context import _prose
+
+    source = r"$\frac{\alpha}{\sqrt{v_t}} < \beta_1$"
+    svg_ns, xlink = "{http://www.w3.org/2000/svg}", "{http://www.w3.org/1999/xlink}"
+    cases = [(_prose(f"Con {source} y más.", "test"), math_svg(source, fontsize=INLINE_SIZE), "math math-inline"),
+             (_math_img(math_svg(source), "test"), math_svg(source), "math")]
+    for markup, svg, classes in cases:
+        [img] = _imgs(str(markup))
+        expected = ElementTree.fromstring(svg)
+        depth = float(re.fullmatch(r"vertical-align: -([\d.]+)pt", expected.get("style")).group(1))
+        width = float(expected.get("width").removesuffix("pt"))
+        assert img["class"] == classes
+        assert img["alt"] == source
+        unit, scale = ("pt", 1) if classes == "math" else ("em", INLINE_SIZE)
+        style = dict(rule.split(": ") for rule in img["style"].split("; "))
+        assert set(style) == {"vertical-align", "width"}  # the height follows from the SVG's aspect ratio
+        assert style["vertical-align"].endswith(unit) and style["width"].endswith(unit)
+        assert float(style["vertical-align"].removesuffix(unit)) == pytest.approx(-depth / scale, abs=5e-4)
+        assert float(style["width"].removesuffix(unit)) == pytest.approx(width / scale, abs=5e-4)
+        prefix = "data:image/svg+xml;charset=utf-8,"
+        assert img["src"].startswith(prefix)
+        root = ElementTree.fromstring(unquote(img["src"][len(prefix):]))
+        assert root.tag == svg_ns + "svg"
+        assert (root.get("width"), root.get("height"), root.get("viewBox")) == (
+            expected.get("width"), expected.get("height"), expected.get("viewBox"))
+        uses = root.findall(f".//{svg_ns}use")
+        assert uses and all(u.get(xlink + "href", "").startswith("#") for u in uses)
+        assert root.find(svg_ns + "title").text == source
 
 
 def test_new_figure_shapes():
@@ -739,10 +794,10 @@ def test_a_formula_at_a_line_end_does_not_strand_the_first_word():
     import weasyprint
     from weasyprint.formatting_structure import boxes
 
-    from engine.report.context import _SvgCounter, _prose
+    from engine.report.context import _prose
 
     quote = yaml.safe_load((TEMPLATES_DIR / "claims" / "gan-minimax.yaml").read_text(encoding="utf-8"))["quote_es"]
-    first = _prose(quote.splitlines()[0], "test", _SvgCounter())
+    first = _prose(quote.splitlines()[0], "test")
     style = (TEMPLATES_DIR / "style.css").read_text(encoding="utf-8")
     html = (f'<html lang="es"><head><meta charset="utf-8"><style>{style}</style></head><body><main>'
             f'<figure class="quote"><blockquote lang="es"><p>{first}</p></blockquote></figure></main></body></html>')

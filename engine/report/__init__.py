@@ -10,13 +10,14 @@ Public API (others code against it):
   ``figures.optimizer_label(name, language=None)``, ``figures.metric_label(name, language=None)``,
   ``figures.format_number(x, digits)``, ``figures.localize_decimals(text)``,
   ``figures.annotate_heatmap(ax, values, image=None)``
-* ``mathsvg.math_svg(latex, fontsize=12) -> str``, ``mathsvg.inline_math_svg(latex)``,
-  ``mathsvg.split_math(prose)``
+* ``mathsvg.math_svg(latex, fontsize=12) -> str``, ``mathsvg.split_math(prose)``,
+  ``mathsvg.INLINE_SIZE`` (the size in points of a formula in running text)
 * ``engine.kit.catalog.load_catalog(language) -> dict``, ``catalog.message(catalog, key, **fmt)``
 * ``render.render_html(context, templates_dir) -> str``,
   ``render.write_report(context, templates_dir, out_dir, pdf=True) -> {'html': Path, 'pdf': Path}``,
   ``render.format_cell(value, language=None) -> str``; behind them ``context`` (the template
-  context), ``numbers`` (numbers and words in the report's language) and ``svg`` (SVG checks)
+  context), ``numbers`` (numbers and words in the report's language) and ``svg`` (SVG checks, and
+  figures and formulas as ``<img>`` with ``data:`` URIs)
 * ``pdf.html_to_pdf(html, pdf_path, base_url) -> [problems]``, ``pdf.layout_problems(document)``
 * ``assemble.build_report(exp, store, out_dir)``: both languages (``reports/`` and ``reports/en/``)
 

@@ -19,9 +19,9 @@ from engine.config.load import FAST_SAFE_LOADER
 from engine.kit.catalog import DEFAULT_LANGUAGE, message
 from engine.kit.figures import powers_of_ten, replace_decimals
 
-from .mathsvg import inline_math_svg, split_math
+from .mathsvg import INLINE_SIZE, math_svg, split_math
 from .numbers import _cell, _localize_text, _number_format, _sci
-from .svg import _inline_svg, _svg_data_uri
+from .svg import _math_img, _svg_data_uri
 
 logger = logging.getLogger("descenso.report")
 
@@ -82,19 +82,9 @@ def _listify(value, where: str) -> list:
     return list(value)
 
 
-class _SvgCounter:
-    """Hands out unique id prefixes for the SVGs inlined in one document."""
-
-    def __init__(self):
-        self.count = 0
-
-    def prefix(self) -> str:
-        self.count += 1
-        return f"s{self.count}-"
-
-
-def _prose(text, where: str, svgs: _SvgCounter, decimal: str = ".") -> Markup:
-    """Prose with inline math: text escaped, each ``$...$`` set as inline SVG.
+def _prose(text, where: str, decimal: str = ".") -> Markup:
+    """Prose with inline math: text escaped, each ``$...$`` set by mathtext and embedded as an
+    ``<img>`` on the text's baseline (``svg._math_img``).
 
     With a ``decimal`` other than ``'.'`` (the Spanish edition), decimal points in the text
     and in its formulas take the language's separator (``$10^{0.5}$`` -> ``$10^{0{,}5}$``).
@@ -112,24 +102,25 @@ def _prose(text, where: str, svgs: _SvgCounter, decimal: str = ".") -> Markup:
     for kind, piece in pieces:
         if kind == "text":
             # After a space, a zero-width space before the formula: WeasyPrint does not break at
-            # a text's trailing space before an inline SVG, and went back to the paragraph's
-            # first space instead (a quote's first line held "Para" alone).
+            # a text's trailing space before an inline formula (an <img>, as an inline <svg>), and
+            # went back to the paragraph's first space instead (a quote's first line held "Para"
+            # alone; test_a_formula_at_a_line_end_does_not_strand_the_first_word).
             out.append(escape(piece + "\u200b" if piece.endswith(" ") else piece))
             continue
         try:
-            svg = inline_math_svg(piece)
+            svg = math_svg(piece, fontsize=INLINE_SIZE)
         except ValueError as error:
             logger.warning("%s: %s", where, str(error).splitlines()[0])
             out.append(Markup('<code class="math-source">{}</code>').format(piece))
             continue
-        out.append(_inline_svg(svg, where, svgs.prefix()))
+        out.append(_math_img(svg, where, text_size=INLINE_SIZE))
     return Markup("").join(out)
 
 
 _LIST_ITEM_RE = re.compile(r"^\s*(?:[-▶•]\s+)")
 
 
-def _quote(text: str, where: str, svgs: _SvgCounter) -> list[dict]:
+def _quote(text: str, where: str) -> list[dict]:
     """The lecture's words as it set them: one paragraph per line, and the lines that start with
     a bullet (``▶``, ``-``) as one list; math between dollar signs (the lecture's formulas)."""
     blocks: list[dict] = []
@@ -139,9 +130,9 @@ def _quote(text: str, where: str, svgs: _SvgCounter) -> list[dict]:
         if _LIST_ITEM_RE.match(line):
             if not blocks or blocks[-1]["kind"] != "list":
                 blocks.append({"kind": "list", "items": []})
-            blocks[-1]["items"].append(_prose(_LIST_ITEM_RE.sub("", line), where, svgs))
+            blocks[-1]["items"].append(_prose(_LIST_ITEM_RE.sub("", line), where))
         else:
-            blocks.append({"kind": "text", "html": _prose(line.strip(), where, svgs)})
+            blocks.append({"kind": "text", "html": _prose(line.strip(), where)})
     return blocks
 
 
@@ -150,7 +141,7 @@ def _plain(text) -> str:
     return "".join(piece[1:-1] if kind == "math" else piece for kind, piece in split_math(str(text)))
 
 
-def _table(item: dict, number: int, anchor: str, where: str, catalog, svgs: _SvgCounter) -> dict:
+def _table(item: dict, number: int, anchor: str, where: str, catalog) -> dict:
     columns = [_cell(str(c), catalog)["text"] for c in _listify(item.get("columns"), f"{where}: table columns")]
     rows = []
     for row in _listify(item.get("rows"), f"{where}: table rows"):
@@ -164,7 +155,7 @@ def _table(item: dict, number: int, anchor: str, where: str, catalog, svgs: _Svg
         values = [r[col] for r in rows if col < len(r) and r[col]["text"] not in ("", "—")]
         numeric_cols.append(bool(values) and all(v["numeric"] for v in values))
     return {"after": item.get("after", ""), "number": number, "anchor": anchor,
-            "caption": _prose(item.get("caption", ""), f"{where}: table {number} caption", svgs,
+            "caption": _prose(item.get("caption", ""), f"{where}: table {number} caption",
                               _number_format(None, catalog)[0]),
             "columns": columns, "numeric_cols": numeric_cols, "rows": rows}
 
@@ -277,7 +268,6 @@ def _prepare(context: dict, catalog, templates_dir: Path | None = None) -> dict:
 def _prepare_claims(claims_in: list, catalog) -> list[dict]:
     """Each claim checked and derived; formulas, figures and tables numbered across the handout."""
     decimal = _number_format(None, catalog)[0]
-    svgs = _SvgCounter()
     numbers = {"formula": 0, "figure": 0, "table": 0}
     claims = []
     seen: set[str] = set()
@@ -294,30 +284,30 @@ def _prepare_claims(claims_in: list, catalog) -> list[dict]:
             raise ValueError(f"{where}: verdict {claim['verdict']!r} is not one of {VERDICTS}")
         claim["verdict_key"] = _verdict_key(claim["verdict"])
         claim["verdict_class"] = _verdict_class(claim["verdict"])
-        _claim_prose(claim, where, catalog, svgs, decimal)
-        claim["formulas"] = _formulas(claim, where, numbers, svgs, decimal)
-        claim["figures"] = _figures(claim, where, numbers, svgs, decimal)
-        claim["tables"] = _tables(claim, where, numbers, catalog, svgs)
+        _claim_prose(claim, where, catalog, decimal)
+        claim["formulas"] = _formulas(claim, where, numbers, decimal)
+        claim["figures"] = _figures(claim, where, numbers, decimal)
+        claim["tables"] = _tables(claim, where, numbers, catalog)
         claim["criterion"] = _criterion(claim, where, catalog, decimal)
         claims.append(claim)
     return claims
 
 
-def _claim_prose(claim: dict, where: str, catalog, svgs, decimal: str) -> None:
+def _claim_prose(claim: dict, where: str, catalog, decimal: str) -> None:
     """The claim's paragraphs, quotes, missing runs and part label, in place."""
     for key in ("explanation", "method", "missing"):
         value = claim.get(key)
         if isinstance(value, str):  # one paragraph given as a bare string
             value = [value] if value.strip() else []
         claim[key] = [str(p) for p in _listify(value, f"{where}: {key}")]
-    claim["explanation"] = [_prose(p, f"{where}: explanation", svgs, decimal) for p in claim["explanation"]]
-    claim["method"] = [_prose(p, f"{where}: method", svgs, decimal) for p in claim["method"]]
+    claim["explanation"] = [_prose(p, f"{where}: explanation", decimal) for p in claim["explanation"]]
+    claim["method"] = [_prose(p, f"{where}: method", decimal) for p in claim["method"]]
     claim["missing_shown"] = claim["missing"][:MISSING_SHOWN]
     claim["missing_more"] = max(0, len(claim["missing"]) - MISSING_SHOWN)
     claim.setdefault("command", "")
     claim.setdefault("quote_en", "")
-    claim["quote_blocks"] = _quote(claim.get("quote_es", ""), f"{where}: quote", svgs)
-    claim["translation_blocks"] = _quote(claim["quote_en"], f"{where}: translation", svgs)
+    claim["quote_blocks"] = _quote(claim.get("quote_es", ""), f"{where}: quote")
+    claim["translation_blocks"] = _quote(claim["quote_en"], f"{where}: translation")
     claim.setdefault("verdict_reason", "")
     part_number, part_title, _ = _part_title(str(claim["section"]), catalog)
     claim["part_number"] = part_number
@@ -326,20 +316,20 @@ def _claim_prose(claim: dict, where: str, catalog, svgs, decimal: str) -> None:
                               if part_number else part_title)
 
 
-def _formulas(claim: dict, where: str, numbers: dict, svgs, decimal: str) -> list[dict]:
+def _formulas(claim: dict, where: str, numbers: dict, decimal: str) -> list[dict]:
     formulas = []
     for item in _listify(claim.get("formulas"), f"{where}: formulas"):
         numbers["formula"] += 1
         number = numbers["formula"]
         formulas.append({
             "number": number,
-            "caption": _prose(item.get("caption", ""), f"{where}, formula {number}", svgs, decimal),
-            "svg": _inline_svg(item["svg"], f"{where}, formula {number}", svgs.prefix()),
+            "caption": _prose(item.get("caption", ""), f"{where}, formula {number}", decimal),
+            "img": _math_img(item["svg"], f"{where}, formula {number}"),
         })
     return formulas
 
 
-def _figures(claim: dict, where: str, numbers: dict, svgs, decimal: str) -> list[dict]:
+def _figures(claim: dict, where: str, numbers: dict, decimal: str) -> list[dict]:
     figures = []
     for item in _listify(claim.get("figures"), f"{where}: figures"):
         numbers["figure"] += 1
@@ -350,19 +340,19 @@ def _figures(claim: dict, where: str, numbers: dict, svgs, decimal: str) -> list
             "id": item.get("id", ""),
             "anchor": f"fig-{claim['id']}-{fid}",
             "number": number,
-            "caption": _prose(caption, f"{where}, figure {number}", svgs, decimal),
+            "caption": _prose(caption, f"{where}, figure {number}", decimal),
             "alt": _plain(caption),
             "src": _svg_data_uri(item["svg"], f"{where}, figure {item.get('id', number)!r}"),
         })
     return figures
 
 
-def _tables(claim: dict, where: str, numbers: dict, catalog, svgs) -> list[dict]:
+def _tables(claim: dict, where: str, numbers: dict, catalog) -> list[dict]:
     tables = []
     for item in _listify(claim.get("tables"), f"{where}: tables"):
         numbers["table"] += 1
         number = numbers["table"]
-        table = _table(item, number, f"tab-{claim['id']}-{number}", where, catalog, svgs)
+        table = _table(item, number, f"tab-{claim['id']}-{number}", where, catalog)
         if table["after"] and table["after"] not in {f["id"] for f in claim["figures"]}:
             raise ValueError(f"{where}: table {number} follows figure {table['after']!r}, which this claim lacks")
         tables.append(table)

@@ -1,4 +1,4 @@
-"""Formulas as inline SVG.
+"""Formulas as SVG.
 
 WeasyPrint renders neither MathML nor JavaScript (MathJax, KaTeX), so the
 report typesets formulas at build time with matplotlib's *mathtext* (a TeX
@@ -8,15 +8,16 @@ few other TeX commands it lacks are mapped to ones it has) and embeds
 the result as SVG with glyphs drawn as paths.
 
 The SVG is cropped to the formula's ink box plus a little padding, its
-``width``/``height`` are in points at the requested font size, and the root
-carries ``style="vertical-align: -<depth>pt"`` so that, placed inline, the
-formula's baseline sits on the text baseline.  Results are cached per process.
+``width``/``height`` are in points at the requested font size, the root
+carries ``style="vertical-align: -<depth>pt"`` (where the formula's baseline
+is) and a ``<title>`` with the formula's source.  Results are cached per process.
 
 Prose may carry inline math between dollar signs, ``$v_t = (1-\\beta) g_t$``
 (``\\$`` is a literal dollar sign).  ``split_math`` cuts such a string into text
-and formula pieces, and ``inline_math_svg`` sets a formula for the running
-text: its size is in ``em``, so it follows the surrounding font size on screen
-and in print.  ``render.py`` escapes the text pieces and inlines the formulas.
+and formula pieces; a formula for the running text is set at ``INLINE_SIZE``
+points.  ``svg._math_img`` embeds a formula in the HTML as an ``<img>`` (a
+``data:`` URI, like the figures), sized in ``em`` when it runs in the text, and
+placed so that its baseline sits on the text's.
 """
 
 from __future__ import annotations
@@ -32,13 +33,14 @@ from matplotlib.mathtext import MathTextParser
 
 from engine.kit.figures import SVG_HASH_SALT, clean_svg
 
-__all__ = ["MATH_FONTSET", "inline_math_svg", "math_svg", "split_math"]
+__all__ = ["INLINE_SIZE", "MATH_FONTSET", "math_svg", "split_math"]
 
 # 'dejavuserif' matches the report's serif body face (DejaVu Serif); glyphs it
 # lacks (blackboard bold, ...) fall back to STIX.
 MATH_FONTSET = "dejavuserif"
 
 _PAD_PT = 1.0  # padding around the ink box, in points
+INLINE_SIZE = 10.0  # points: a formula for running text is set at this size, then sized in em of it
 
 
 # TeX commands that mathtext lacks, and the equivalents it has.
@@ -98,7 +100,7 @@ def math_svg(latex: str, fontsize: float = 12) -> str:
             metadata={"Date": None, "Creator": None, "Format": None, "Type": None},
         )
     svg = clean_svg(buffer.getvalue())
-    # Baseline alignment for inline use, and a class for the stylesheet.
+    # Where the baseline is, and a class for the stylesheet.
     svg = svg.replace(
         "<svg ",
         f'<svg class="math" role="img" style="vertical-align: -{depth + pad:.2f}pt" ',
@@ -137,22 +139,3 @@ def split_math(text: str) -> list[tuple[str, str]]:
         if kind == "text" and re.search(r"(?<!\\)\$", piece):
             raise ValueError(f"unmatched '$' in prose (write \\$ for a dollar sign): {text!r}")
     return [(kind, piece.replace("\\$", "$") if kind == "text" else piece) for kind, piece in pieces]
-
-
-_INLINE_SIZE = 10.0  # points: the size the formula is set at, then expressed in em
-
-
-@functools.lru_cache(maxsize=1024)
-def inline_math_svg(latex: str) -> str:
-    """``math_svg`` for running text: width, height and baseline offset in ``em``."""
-    svg = math_svg(latex, fontsize=_INLINE_SIZE)
-    head, rest = svg.split(">", 1)
-
-    def em(match: re.Match) -> str:
-        return f'{match.group(1)}="{float(match.group(2)) / _INLINE_SIZE:.3f}em"'
-
-    head = re.sub(r'\b(width|height)="([\d.]+)pt"', em, head)
-    head = re.sub(r"vertical-align: -([\d.]+)pt",
-                  lambda m: f"vertical-align: -{float(m.group(1)) / _INLINE_SIZE:.3f}em", head)
-    head = head.replace('class="math"', 'class="math math-inline"', 1)
-    return head + ">" + rest

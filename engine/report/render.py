@@ -72,19 +72,24 @@ section of the lecture (1 Minibatch ... 6 GANs, 7 the optimizer × model
 matrix; a part no claim belongs to says so), the references, and the
 appendices (reproducibility, environment).
 
-Embedding: formulas are inlined as ``<svg>`` (small; they sit on the text
-baseline); figures become ``<img src="data:image/svg+xml,...">`` (isolated,
-and twice as fast for WeasyPrint; see ``svg._svg_data_uri``).  Both are vector
-graphics in the PDF.  Tables sit in a box of their own that scrolls
-sideways on a narrow screen, so the page never does.
+Embedding: figures and formulas alike become ``<img src="data:image/svg+xml,...">``,
+isolated documents whose elements do not go through WeasyPrint's HTML style
+cascade: as images, figures made its layout twice as fast
+(``svg._svg_data_uri``), and formulas took the Spanish report's ``render()``
+from 6.4 to 5.6 s of CPU (``svg._math_img``).  A formula's alt text is its
+source; in running text it is sized in ``em`` and sits on the text baseline.
+Both are vector graphics in the PDF.  Tables sit in a box of their own that
+scrolls sideways on a narrow screen, so the page never does.
 
-Escaping: the Jinja environment autoescapes everything.  The only strings
-marked safe are SVGs -- markup our own code produced -- and every SVG is
-checked first (one ``<svg>`` element, no script, no event handlers, no
-external references).  Prose (explanation, method, captions) may carry
-inline math between dollar signs, ``$v_t = \\beta v_{t-1} + (1-\\beta) g_t$``
-(``\\$`` for a literal dollar): the text around it is escaped, the formula is
-set by matplotlib's mathtext as inline SVG (``mathsvg.inline_math_svg``).
+Escaping: the Jinja environment autoescapes everything.  Every SVG is checked
+(one ``<svg>`` element, no script, no event handlers, no external references)
+before it becomes a ``data:`` URI, which is escaped in its attribute like any
+other text; the only markup marked safe is what our own code builds around
+it (a formula's ``<img>``, its attributes escaped).  Prose (explanation,
+method, captions) may carry inline math between dollar signs,
+``$v_t = \\beta v_{t-1} + (1-\\beta) g_t$`` (``\\$`` for a literal dollar): the
+text around it is escaped, the formula is set by matplotlib's mathtext
+(``mathsvg.math_svg``) and embedded as an ``<img>`` (``svg._math_img``).
 Text from configuration or results is never marked safe.
 
 Words and numbers follow the language.  Table cells and criterion values
