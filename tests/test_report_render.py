@@ -40,7 +40,6 @@ from engine.kit.figures import (
     optimizer_style,
     plain_power,
     report_language,
-    scope_svg_ids,
 )
 from engine.report.mathsvg import INLINE_SIZE, math_svg, split_math
 from engine.report.render import format_cell, render_html, write_report
@@ -529,12 +528,6 @@ def test_figure_text_stays_text_in_the_figures_faces_with_fallbacks():
 def test_svg_data_uri_collapses_ascii_white_space_and_keeps_no_break_spaces():
     uri = _svg_data_uri('<svg>\n  <text>a\u00a0 \n b</text>\n  <g/>\n</svg>', "test")
     assert unquote(uri.split(",", 1)[1]) == "<svg><text>a\u00a0 b</text><g/></svg>"
-
-
-def test_scope_svg_ids_rewrites_references():
-    svg = '<svg><defs><path id="g1"/></defs><use xlink:href="#g1"/><g clip-path="url(#g1)"/></svg>'
-    scoped = scope_svg_ids(svg, "s9-")
-    assert 'id="s9-g1"' in scoped and 'href="#s9-g1"' in scoped and "url(#s9-g1)" in scoped
 
 
 def test_clean_svg_unwraps_the_groups_that_carry_nothing():

@@ -99,7 +99,6 @@ __all__ = [
     "powers_of_ten",
     "replace_decimals",
     "report_language",
-    "scope_svg_ids",
 ]
 
 # A4 is 210 mm wide; the print stylesheet uses 20 mm side margins, so the text
@@ -644,12 +643,12 @@ _G_TAG_RE = re.compile(r"<g(\s[^>]*?)?(/?)>|</g>")
 # The attributes of a group that carries nothing but (perhaps) an id.
 _ID_ONLY_RE = re.compile(r'\s*(?:id="([^"]*)"\s*)?')
 # The ways an SVG refers to an id: xlink:href="#x" or href="#x" (<use>), url(#x) (clip paths).
-_HREF_RE = re.compile(r'((?:xlink:)?href="#)([^"]+)(")')
-_URL_RE = re.compile(r"(url\(#)([^)]+)(\))")
+_HREF_RE = re.compile(r'(?:xlink:)?href="#([^"]+)"')
+_URL_RE = re.compile(r"url\(#([^)]+)\)")
 
 
 def _referenced_ids(svg: str) -> set[str]:
-    return {m.group(2) for regex in (_HREF_RE, _URL_RE) for m in regex.finditer(svg)}
+    return {m.group(1) for regex in (_HREF_RE, _URL_RE) for m in regex.finditer(svg)}
 
 
 def _unwrap_plain_groups(svg: str) -> str:
@@ -781,38 +780,6 @@ def _close(fig) -> None:
         import matplotlib.pyplot as plt
 
         plt.close(fig)
-
-
-_ID_RE = re.compile(r'\bid="([^"]+)"')
-
-
-def scope_svg_ids(svg: str, prefix: str) -> str:
-    """Prefix every ``id`` defined in ``svg`` and every reference to it.
-
-    Several SVGs inlined in one HTML document share one id namespace, and
-    matplotlib gives a glyph the same id (``DejaVuSerif-20``) in every file
-    that uses it, and equal clip paths and markers equal ids.
-    Rewriting ``id="x"``, ``href="#x"``, ``xlink:href="#x"`` and ``url(#x)``
-    to use ``prefix + x`` keeps each SVG self-consistent and the document's
-    ids unique.
-    """
-    ids = set(_ID_RE.findall(svg))
-    if not ids:
-        return svg
-
-    def fix_id(match: re.Match) -> str:
-        return f'id="{prefix}{match.group(1)}"'
-
-    def fix_ref(match: re.Match) -> str:
-        name = match.group(2)
-        if name not in ids:
-            return match.group(0)
-        return f"{match.group(1)}{prefix}{name}{match.group(3)}"
-
-    svg = _ID_RE.sub(fix_id, svg)
-    svg = _HREF_RE.sub(fix_ref, svg)
-    svg = _URL_RE.sub(fix_ref, svg)
-    return svg
 
 
 def legend_below(ax, ncols: int = 1, fontsize: float = 6.5):
