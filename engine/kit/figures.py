@@ -46,9 +46,8 @@ Figures speak the reader's language.  The report renders each language inside
 * ``annotate_heatmap`` writes cell values in a size readable in print, black
   or white by the luminance of the cell's colour.
 
-Figures are embedded as ``<img src="data:image/svg+xml,...">`` (see
-``engine/report/svg.py``); formulas as inline ``<svg>``.  Both stay vector
-graphics in the PDF.
+Figures and formulas are embedded as ``<img src="data:image/svg+xml,...">``
+(see ``engine/report/svg.py``).  Both stay vector graphics in the PDF.
 """
 
 from __future__ import annotations
