@@ -64,9 +64,9 @@ PLANS = 256
 
 @lru_cache(maxsize=PLANS)
 def _im2col_plan(x_shape, kernel, stride, padding):
-    """How ``_im2col`` cuts x of shape ``x_shape``: (the shape of x's positions as rows, that of
-    the rows with one zero row appended (None without padding), the flat index of the row each
-    window entry reads, the shape of the windows as rows)."""
+    """How ``_im2col`` cuts x of shape ``x_shape``: (the shape of x's positions as rows, whether
+    a window reads the padding (then the zero row after them, ``_with_zero_row``), the flat index
+    of the row each window entry reads, the shape of the windows as rows)."""
     d = len(kernel)
     lead = len(x_shape) - d - 1
     spatial = x_shape[lead:lead + d]
@@ -83,8 +83,15 @@ def _im2col_plan(x_shape, kernel, stride, padding):
     rows = x_shape[:lead] + (prod(spatial), x_shape[-1])
     index = onp.where(inside, flat, prod(spatial)).ravel()
     index.flags.writeable = False
-    padded = rows[:lead] + (rows[lead] + 1, rows[-1]) if not inside.all() else None
-    return rows, padded, index, x_shape[:lead] + out + (-1,)
+    return rows, not inside.all(), index, x_shape[:lead] + out + (-1,)
+
+
+def _with_zero_row(rows):
+    """``rows`` (..., N, C) with one row of zeros after them (..., N + 1, C): what an index reads
+    where it points at nothing (the padding)."""
+    out = onp.zeros(rows.shape[:-2] + (rows.shape[-2] + 1, rows.shape[-1]), rows.dtype)
+    out[..., :-1, :] = rows
+    return out
 
 
 def _im2col(x, kernel, stride, padding):
@@ -92,10 +99,8 @@ def _im2col(x, kernel, stride, padding):
     (kernel offsets, then channels)."""
     rows, padded, index, cols = _im2col_plan(x.shape, kernel, stride, padding)
     values = x.reshape(rows)
-    if padded is not None:   # the padding: one zero row, read by every window position in it
-        with_zeros = onp.zeros(padded, x.dtype)
-        with_zeros[..., :-1, :] = values
-        values = with_zeros
+    if padded:   # the padding: one zero row, read by every window position in it
+        values = _with_zero_row(values)
     # One gather of C-value rows by a precomputed index (np.take): copying a strided window view
     # moves runs of k·C values per inner loop, which cost 2.5-3.5× as much for the digits' C = 1
     # and k = 3 (B = 1 and 64), and a little more for MNIST-1D's C = 25.
@@ -105,8 +110,9 @@ def _im2col(x, kernel, stride, padding):
 @lru_cache(maxsize=PLANS)
 def _col2im_plan(x_shape, kernel, stride, padding):
     """How ``_col2im`` adds onto x of shape ``x_shape``: (the shape of the windows' entries as
-    rows, that with one zero row appended, and for m = 0, 1, …: the index of the m-th entry, in
-    kernel-offset order, that each position of x receives, or the zero row where it has fewer)."""
+    rows, that of x's positions as rows, and for m = 0, 1, …: the index of the m-th entry, in
+    kernel-offset order, that each position of x receives, or the zero row after the entries
+    (``_with_zero_row``) where it has fewer)."""
     rows, _, index, _ = _im2col_plan(x_shape, kernel, stride, padding)
     n, entries = rows[-2], index.size
     order = onp.lexsort((onp.arange(entries) % prod(kernel), index))   # by position, then offset
@@ -116,8 +122,7 @@ def _col2im_plan(x_shape, kernel, stride, padding):
     reads = onp.full((rank.max() + 1, n), entries)
     reads[rank, position] = order
     reads.flags.writeable = False
-    values = rows[:-2] + (entries, rows[-1])
-    return values, values[:-2] + (entries + 1, rows[-1]), rows, tuple(reads)
+    return rows[:-2] + (entries, rows[-1]), rows, tuple(reads)
 
 
 def _col2im(cols, x_shape, kernel, stride, padding):
@@ -127,9 +132,8 @@ def _col2im(cols, x_shape, kernel, stride, padding):
     over the offsets with one strided slice-add each would add them, by one gather per rank (at
     most ∏⌈k/s⌉ ranks: 2 for k = 3, s = 2) of whole C-value rows: those slice-adds cost 1.5-2×
     as much for MNIST-1D's layers at B = 1 and B = 100."""
-    values, with_zero, rows, reads = _col2im_plan(x_shape, kernel, stride, padding)
-    g = onp.zeros(with_zero, cols.dtype)
-    g[..., :-1, :] = cols.reshape(values)
+    values, rows, reads = _col2im_plan(x_shape, kernel, stride, padding)
+    g = _with_zero_row(cols.reshape(values))
     x = onp.zeros(rows, cols.dtype)
     for read in reads:
         x += g.take(read, axis=len(rows) - 2)
